@@ -1,0 +1,131 @@
+/* The profile model: the one in-memory form that every input produces and
+ * every output reads.
+ *
+ * A profile owns an interned string table, a frame table, a stack table
+ * and a list of samples:
+ *  - string id 0 is always the empty string; strings may hold any byte but
+ *    NUL (frame names from outside are not guaranteed to be UTF-8);
+ *  - a frame is (name, module, file, line, kind), interned: equal frames
+ *    have equal ids;
+ *  - a stack is a list of frame ids, root first, interned, with its
+ *    aggregated values;
+ *  - a sample is one addition of values to a stack, kept in the order the
+ *    input gave it (flame charts and timelines need that order).
+ * A profile carries one value per sample, or two for a differential
+ * (before, after). Values are doubles because folded files may carry
+ * fractional counts; the unit says what a value counts.
+ *
+ * Pointers returned by the accessors are borrowed: valid until the next
+ * call that adds to the profile, or until profile_free(). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROFILE_MAX_VALUES 2
+
+enum frame_kind {
+        FRAME_USER,        /* native code in user space */
+        FRAME_KERNEL,      /* folded suffix _[k] */
+        FRAME_INLINE,      /* inlined into its caller, folded suffix _[i] */
+        FRAME_JIT,         /* JIT-compiled code (perf maps), suffix _[j] */
+        FRAME_INTERPRETED, /* an interpreter's frame (Python, ...) */
+        FRAME_PROCESS,     /* the process name at the root of a stack */
+        FRAME_THREAD,      /* "name-tid" under the process frame */
+        _FRAME_KIND_MAX,
+};
+
+enum profile_unit {
+        PROFILE_UNIT_SAMPLES,     /* on-CPU samples */
+        PROFILE_UNIT_NANOSECONDS, /* time, e.g. off-CPU or wall clock */
+};
+
+struct profile_frame {
+        uint32_t name;   /* string id */
+        uint32_t module; /* string id, 0 if unknown */
+        uint32_t file;   /* string id of the source file, 0 if unknown */
+        uint32_t line;   /* source line, 0 if unknown */
+        enum frame_kind kind;
+};
+
+struct profile_stack {
+        uint32_t offset; /* first frame id in the stack frame array */
+        uint32_t depth;  /* number of frames, root first */
+        double value[PROFILE_MAX_VALUES];
+};
+
+struct profile_sample {
+        uint32_t stack;
+        uint32_t tid;     /* 0 if unknown */
+        uint64_t time_ns; /* 0 if unknown */
+        double value[PROFILE_MAX_VALUES];
+};
+
+struct profile;
+
+int profile_new(struct profile **ret);
+struct profile *profile_free(struct profile *p);
+
+/* Interning. -ENOMEM on failure. */
+int profile_intern_string(struct profile *p, const char *s, size_t len, uint32_t *ret_id);
+int profile_intern_frame(struct profile *p, const struct profile_frame *f, uint32_t *ret_id);
+/* Shorthand: intern a frame with just a name and a kind. */
+int profile_intern_named_frame(struct profile *p, const char *name, size_t len,
+                               enum frame_kind kind, uint32_t *ret_id);
+
+/* Adds values (profile_value_count() of them) to the stack made of `depth`
+ * frame ids, root first, and records one sample in input order. depth must
+ * be at least 1. */
+int profile_add_sample(struct profile *p, const uint32_t *frames, size_t depth,
+                       const double *values, uint32_t tid, uint64_t time_ns);
+
+const char *profile_string(const struct profile *p, uint32_t id);
+size_t profile_string_length(const struct profile *p, uint32_t id);
+size_t profile_string_count(const struct profile *p);
+
+size_t profile_frame_count(const struct profile *p);
+const struct profile_frame *profile_frame(const struct profile *p, uint32_t id);
+
+size_t profile_stack_count(const struct profile *p);
+const struct profile_stack *profile_stack(const struct profile *p, uint32_t id);
+/* The frame ids of a stack, root first; *ret_depth gets their number. */
+const uint32_t *profile_stack_frames(const struct profile *p, uint32_t id, size_t *ret_depth);
+
+size_t profile_sample_count(const struct profile *p);
+const struct profile_sample *profile_sample(const struct profile *p, size_t i);
+
+/* 1 normally; 2 for a differential (value 0 before, value 1 after). Set it
+ * before adding samples. */
+unsigned profile_value_count(const struct profile *p);
+void profile_set_value_count(struct profile *p, unsigned n);
+double profile_total(const struct profile *p, unsigned value);
+
+enum profile_unit profile_unit(const struct profile *p);
+void profile_set_unit(struct profile *p, enum profile_unit unit);
+
+/* Recording metadata, 0 when unknown (e.g. read from a folded file). */
+uint64_t profile_duration_ns(const struct profile *p);
+void profile_set_duration_ns(struct profile *p, uint64_t ns);
+uint32_t profile_frequency_hz(const struct profile *p);
+void profile_set_frequency_hz(struct profile *p, uint32_t hz);
+
+/* The folded suffix of a kind ("_[k]", ...), "" for kinds without one. */
+const char *frame_kind_suffix(enum frame_kind kind);
+
+/* Reading folded stacks ("frame;frame;...;leaf COUNT", root first), the
+ * format flamegraph.pl reads. Lines it would reject are reported through
+ * on_bad_line (line numbers from 1) and skipped. A line with two counts
+ * ("stack BEFORE AFTER") is accepted when the profile has two values. A
+ * frame ending in _[k], _[i] or _[j] gets that kind, suffix removed. */
+struct folded_read_options {
+        void (*on_bad_line)(void *userdata, const char *file, unsigned line, const char *reason);
+        void *userdata;
+};
+
+/* `name` is used in messages only. Returns the number of lines accepted,
+ * or -EBADMSG when the data is not text (a NUL byte), -ENOMEM. */
+int folded_read_buffer(struct profile *p, const char *name, const char *data, size_t len,
+                       const struct folded_read_options *o);
+/* path "-" reads standard input. Returns lines accepted or -errno. */
+int folded_read_file(struct profile *p, const char *path, const struct folded_read_options *o);

@@ -1,0 +1,110 @@
+/* Sampling: a backend turns target processes and a rate into raw samples.
+ *
+ * Two backends sit behind this one interface: eBPF (src/sample/bpf.c, the
+ * default; identical stacks are aggregated in kernel maps) and plain
+ * perf_event_open ring buffers (src/sample/perf_event.c, the fallback).
+ * Both deliver the same struct raw_sample, so every later stage is blind
+ * to which one ran. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SAMPLE_MAX_STACK 127 /* perf_event_max_stack on the kernels we target */
+
+enum sampler_backend {
+        SAMPLER_BACKEND_AUTO, /* bpf, falling back to perf */
+        SAMPLER_BACKEND_BPF,
+        SAMPLER_BACKEND_PERF,
+};
+
+/* A frame found by other means than the native stack walk (later: Python
+ * frames read by the BPF program), spliced in by the unwinder. */
+struct raw_frame {
+        uint64_t id;   /* backend-defined, e.g. a code object address */
+        uint64_t data; /* e.g. an instruction offset */
+        uint32_t kind; /* enum frame_kind */
+};
+
+struct raw_sample {
+        uint32_t tgid, tid;
+        uint64_t count;   /* samples aggregated into this record */
+        uint64_t time_ns; /* CLOCK_MONOTONIC of the sample, 0 if aggregated */
+        const char *comm; /* the task's name at sample time, may be NULL */
+        /* frame-pointer stacks, leaf first; [0] is the interrupted address */
+        const uint64_t *kstack;
+        uint32_t n_kstack;
+        const uint64_t *ustack;
+        uint32_t n_ustack;
+        /* for DWARF unwinding: user registers and a copy of the user stack
+         * from the stack pointer up (NULL/0 when not captured) */
+        const uint64_t *uregs;
+        uint32_t n_uregs;
+        const void *ustack_copy;
+        uint32_t ustack_copy_len;
+        /* extra frames (NULL/0 when none) */
+        const struct raw_frame *extra;
+        uint32_t n_extra;
+};
+
+/* What happened to a target process, for the symbolizer: read its maps
+ * while it lives, forget it when it is gone. */
+enum process_event_type {
+        PROCESS_EVENT_NEW,  /* a new process (fork/exec) to sample */
+        PROCESS_EVENT_EXEC, /* the process replaced its image */
+        PROCESS_EVENT_MMAP, /* a new executable mapping (perf backend) */
+        PROCESS_EVENT_EXIT,
+};
+
+struct process_event {
+        enum process_event_type type;
+        uint32_t pid;
+        uint32_t ppid; /* for NEW */
+        /* for MMAP */
+        uint64_t start, len, pgoff;
+        const char *path;
+};
+
+struct sampler_callbacks {
+        /* return < 0 to stop polling with that error */
+        int (*sample)(void *userdata, const struct raw_sample *s);
+        void (*process_event)(void *userdata, const struct process_event *e);
+        void *userdata;
+};
+
+struct sampler_options {
+        enum sampler_backend backend;
+        unsigned frequency_hz;
+        bool user_stacks;   /* collect user stacks */
+        bool kernel_stacks; /* collect kernel stacks */
+        bool children;      /* follow processes forked by the targets */
+};
+
+struct sampler_stats {
+        uint64_t samples;       /* samples delivered */
+        uint64_t lost;          /* all samples lost, the sum of: */
+        uint64_t lost_ring;     /* ring buffer overflow */
+        uint64_t lost_stackmap; /* stack map full or hash collision */
+        uint64_t lost_counts;   /* aggregation map full */
+};
+
+struct sampler;
+
+/* Opens the backend (for AUTO: bpf, else perf; *ret_fallback_reason is set
+ * to a static string saying why bpf was not used, or NULL). */
+int sampler_new(const struct sampler_options *o, struct sampler **ret,
+                const char **ret_fallback_reason);
+struct sampler *sampler_free(struct sampler *s);
+
+/* Adds a process (all its threads, and those it creates later) before or
+ * after sampler_start(). -ESRCH when it does not exist. */
+int sampler_add_process(struct sampler *s, pid_t pid);
+int sampler_start(struct sampler *s);
+/* Waits up to timeout_ms for data and delivers what arrived. */
+int sampler_poll(struct sampler *s, int timeout_ms, const struct sampler_callbacks *cb);
+/* Stops sampling and delivers everything still buffered. */
+int sampler_stop(struct sampler *s, const struct sampler_callbacks *cb);
+void sampler_get_stats(const struct sampler *s, struct sampler_stats *ret);
+const char *sampler_backend_name(const struct sampler *s);

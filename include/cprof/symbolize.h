@@ -1,0 +1,55 @@
+/* Symbolization: a code address of a process (or of the kernel) becomes a
+ * profile frame with a real name.
+ *
+ * The symbolizer owns per-process address maps (read from /proc/PID/maps
+ * while the process lives, or fed from perf MMAP records), a module cache
+ * keyed by build-id (a library shared by many processes is read once) and
+ * the kernel's symbols from /proc/kallsyms. Each unique (process, address)
+ * is resolved once per recording. Sources today: ELF .symtab, else
+ * .dynsym (libelf); DWARF, debug files and perf maps come later behind the
+ * same calls. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cprof/profile.h"
+#include "cprof/unwind.h"
+
+struct symbolizer;
+
+int symbolizer_new(struct symbolizer **ret);
+struct symbolizer *symbolizer_free(struct symbolizer *s);
+
+/* (Re)reads /proc/PID/maps now, while the process is alive: call it when a
+ * process is first seen, after exec, and it is called again by itself when
+ * an address falls outside every known mapping (dlopen). Mappings already
+ * known stay known, so a process that exits is still symbolized. -ESRCH
+ * when the process is gone. */
+int symbolizer_load_process(struct symbolizer *s, pid_t pid);
+/* Drops what is known of pid (after exec, before loading it again). */
+void symbolizer_forget_process(struct symbolizer *s, pid_t pid);
+/* Adds one file mapping reported by the perf backend (PERF_RECORD_MMAP2). */
+int symbolizer_add_mapping(struct symbolizer *s, pid_t pid, uint64_t start, uint64_t len,
+                           uint64_t pgoff, const char *path);
+
+struct symbol {
+        const char *name;       /* function name, NULL when no symbol covers it */
+        const char *module;     /* module path, "[vdso]", "[kernel.kallsyms]",
+                                   or NULL when no mapping covers it */
+        uint64_t module_offset; /* address as the module's ELF sees it */
+};
+
+/* Looks one address up (no adjustment: pass addr - 1 for return
+ * addresses). Strings are borrowed and live as long as the symbolizer.
+ * Returns 0, or -ENOENT when nothing covers the address. */
+int symbolizer_lookup(struct symbolizer *s, pid_t pid, uint64_t addr, bool kernel,
+                      struct symbol *ret);
+
+/* The frame of an unwound address in profile p: symbolized once per
+ * (pid, address) and cached. Names: the function name; "[module+0xoff]"
+ * (module basename) without a symbol; "[unknown]" without a mapping.
+ * Kernel frames get FRAME_KERNEL. */
+int symbolizer_frame(struct symbolizer *s, struct profile *p, pid_t pid,
+                     const struct unwound_frame *f, uint32_t *ret_frame_id);

@@ -1,0 +1,122 @@
+/* Folded writer: builds every line in one buffer, sorts pointers to the
+ * lines bytewise and writes them out. Sorting the joined text (not frame
+ * by frame) is what makes the order identical to Perl's `sort keys`. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cprof/output.h"
+#include "util/cleanup.h"
+
+static int buf_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n) {
+        if (*len + n + 1 > *cap) {
+                size_t ncap = *cap ? *cap : 4096;
+                while (*len + n + 1 > ncap)
+                        ncap *= 2;
+                char *nb = realloc(*buf, ncap);
+                if (!nb)
+                        return -ENOMEM;
+                *buf = nb;
+                *cap = ncap;
+        }
+        memcpy(*buf + *len, s, n);
+        *len += n;
+        (*buf)[*len] = '\0';
+        return 0;
+}
+
+int folded_frame_name(const struct profile *p, uint32_t id, char **buf, size_t *len, size_t *cap) {
+        const struct profile_frame *f = profile_frame(p, id);
+        const char *suffix = frame_kind_suffix(f->kind);
+        int r = buf_append(buf, len, cap, profile_string(p, f->name), profile_string_length(p, f->name));
+        if (r < 0)
+                return r;
+        return buf_append(buf, len, cap, suffix, strlen(suffix));
+}
+
+static int format_value(char *out, size_t n, double v) {
+        /* Integral counts print as integers, as every folded tool writes them. */
+        if (v >= 0 && v < 1e18 && v == floor(v))
+                return snprintf(out, n, "%" PRIu64, (uint64_t) v);
+        return snprintf(out, n, "%.17g", v);
+}
+
+struct line {
+        size_t offset; /* into the text buffer */
+        size_t len;
+};
+
+static const char *sort_text;
+
+static int line_cmp(const void *a, const void *b) {
+        const struct line *x = a, *y = b;
+        int c = memcmp(sort_text + x->offset, sort_text + y->offset, MIN(x->len, y->len));
+        if (c)
+                return c;
+        return x->len < y->len ? -1 : x->len > y->len;
+}
+
+int folded_write(const struct profile *p, FILE *f) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ struct line *lines = NULL;
+        size_t len = 0, cap = 0, n = 0;
+        unsigned nv = profile_value_count(p);
+        size_t nstacks = profile_stack_count(p);
+        int r;
+
+        lines = calloc(nstacks ? nstacks : 1, sizeof(*lines));
+        if (!lines)
+                return -ENOMEM;
+
+        for (uint32_t id = 0; id < nstacks; id++) {
+                const struct profile_stack *st = profile_stack(p, id);
+                bool zero = true;
+                for (unsigned v = 0; v < nv; v++)
+                        if (st->value[v] != 0)
+                                zero = false;
+                if (zero)
+                        continue;
+
+                size_t depth, start = len;
+                const uint32_t *frames = profile_stack_frames(p, id, &depth);
+                for (size_t i = 0; i < depth; i++) {
+                        if (i > 0) {
+                                r = buf_append(&text, &len, &cap, ";", 1);
+                                if (r < 0)
+                                        return r;
+                        }
+                        r = folded_frame_name(p, frames[i], &text, &len, &cap);
+                        if (r < 0)
+                                return r;
+                }
+                size_t stack_len = len - start;
+                for (unsigned v = 0; v < nv; v++) {
+                        char num[64];
+                        num[0] = ' ';
+                        int k = format_value(num + 1, sizeof(num) - 1, st->value[v]);
+                        r = buf_append(&text, &len, &cap, num, (size_t) k + 1);
+                        if (r < 0)
+                                return r;
+                }
+                r = buf_append(&text, &len, &cap, "\n", 1);
+                if (r < 0)
+                        return r;
+                /* sort on the stack text only: the count is not part of the key */
+                lines[n++] = (struct line) { .offset = start, .len = stack_len };
+        }
+
+        sort_text = text;
+        qsort(lines, n, sizeof(*lines), line_cmp);
+
+        for (size_t i = 0; i < n; i++) {
+                const char *s = text + lines[i].offset;
+                const char *nl = memchr(s + lines[i].len, '\n', len - lines[i].offset - lines[i].len);
+                if (fwrite(s, 1, (size_t) (nl - s) + 1, f) != (size_t) (nl - s) + 1)
+                        return -EIO;
+        }
+        if (fflush(f) != 0 || ferror(f))
+                return -EIO;
+        return 0;
+}

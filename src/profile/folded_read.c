@@ -1,0 +1,284 @@
+/* Folded stack reader.
+ *
+ * Accepts what flamegraph.pl accepts: "STACK COUNT" where COUNT matches
+ * \d+(\.\d*)? and is preceded by white space; frames are split on ';' and,
+ * as Perl's split does, trailing empty frames are dropped. Anything else is
+ * reported and skipped. Sorted folded files share long prefixes between
+ * neighbouring lines, so the frame ids of the previous line are reused for
+ * the common prefix: most frames are never hashed at all. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "profile-internal.h"
+#include "util/cleanup.h"
+
+struct reader {
+        struct profile *p;
+        const char *name;
+        const struct folded_read_options *o;
+        unsigned lineno;
+        /* the previous accepted stack, for prefix reuse */
+        const char *prev;
+        size_t prev_len;
+        VEC(uint32_t) ids;
+        VEC(size_t) ends; /* end offset of each frame of prev */
+};
+
+static void bad_line(struct reader *rd, const char *reason) {
+        if (rd->o && rd->o->on_bad_line)
+                rd->o->on_bad_line(rd->o->userdata, rd->name, rd->lineno, reason);
+}
+
+static bool is_space(char c) {
+        return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static bool is_digit(char c) {
+        return c >= '0' && c <= '9';
+}
+
+/* Parses the count that ends [s, s+len): sets *ret_start to where it
+ * begins (just after the white space before it). Returns 0, or a reason. */
+static const char *parse_count(const char *s, size_t len, double *ret, size_t *ret_start) {
+        size_t i = len;
+
+        while (i > 0 && !is_space(s[i - 1]))
+                i--;
+        if (i == 0)
+                return len == 0 ? "empty line" : "missing count";
+        if (i == len)
+                return "missing count";
+
+        const char *c = s + i, *e = s + len;
+        if (*c == '-')
+                return "negative count";
+        if (!is_digit(*c))
+                return "count is not a number";
+
+        double v = 0;
+        while (c < e && is_digit(*c))
+                v = v * 10 + (*c++ - '0');
+        if (c < e && *c == '.') {
+                double scale = 0.1;
+                for (c++; c < e && is_digit(*c); c++, scale /= 10)
+                        v += (*c - '0') * scale;
+        }
+        if (c != e)
+                return "count is not a number";
+
+        *ret = v;
+        *ret_start = i;
+        return NULL;
+}
+
+static size_t common_prefix(const char *a, const char *b, size_t n) {
+        size_t i = 0;
+        while (i + 8 <= n) {
+                uint64_t x, y;
+                memcpy(&x, a + i, 8);
+                memcpy(&y, b + i, 8);
+                if (x != y)
+                        return i + (size_t) (__builtin_ctzll(x ^ y) / 8);
+                i += 8;
+        }
+        while (i < n && a[i] == b[i])
+                i++;
+        return i;
+}
+
+static int intern_frame(struct profile *p, const char *s, size_t len, uint32_t *ret_id) {
+        enum frame_kind kind = FRAME_USER;
+
+        if (len > 4 && s[len - 4] == '_' && s[len - 3] == '[' && s[len - 1] == ']') {
+                switch (s[len - 2]) {
+                case 'k':
+                        kind = FRAME_KERNEL;
+                        break;
+                case 'i':
+                        kind = FRAME_INLINE;
+                        break;
+                case 'j':
+                        kind = FRAME_JIT;
+                        break;
+                }
+                if (kind != FRAME_USER)
+                        len -= 4;
+        }
+        return profile_intern_named_frame(p, s, len, kind, ret_id);
+}
+
+static int read_line(struct reader *rd, const char *s, size_t len) {
+        double values[PROFILE_MAX_VALUES] = {};
+        const char *reason;
+        size_t start;
+        int r;
+
+        while (len > 0 && is_space(s[len - 1]) && s[len - 1] == '\r')
+                len--;
+        size_t blank = 0;
+        while (blank < len && is_space(s[blank]))
+                blank++;
+        if (blank == len)
+                return 0; /* blank lines are not an error anywhere */
+
+        reason = parse_count(s, len, &values[0], &start);
+        if (reason) {
+                bad_line(rd, reason);
+                return 0;
+        }
+        size_t slen = start - 1; /* drop the one white space before COUNT */
+
+        /* A second count makes a differential line: "STACK BEFORE AFTER".
+         * Like flamegraph.pl, the first line decides. */
+        double before;
+        size_t bstart;
+        bool two = !parse_count(s, slen, &before, &bstart);
+        if (two && rd->p->n_values == 1 && rd->p->samples.n == 0)
+                rd->p->n_values = 2;
+        if (rd->p->n_values == 2) {
+                if (!two) {
+                        bad_line(rd, "expected two counts (before and after)");
+                        return 0;
+                }
+                values[1] = values[0];
+                values[0] = before;
+                slen = bstart - 1;
+        }
+
+        /* Perl's split drops trailing empty fields. */
+        while (slen > 0 && s[slen - 1] == ';')
+                slen--;
+        if (slen == 0) {
+                bad_line(rd, "empty stack");
+                return 0;
+        }
+
+        /* Reuse the frames the previous line shares with this one. */
+        size_t keep = 0;
+        if (rd->prev) {
+                size_t lcp = common_prefix(rd->prev, s, MIN(rd->prev_len, slen));
+                while (keep < rd->ends.n && rd->ends.v[keep] < lcp)
+                        keep++;
+        }
+        rd->ids.n = keep;
+        rd->ends.n = keep;
+
+        size_t pos = keep ? rd->ends.v[keep - 1] + 1 : 0;
+        while (pos <= slen) {
+                const char *semi = memchr(s + pos, ';', slen - pos);
+                size_t end = semi ? (size_t) (semi - s) : slen;
+                uint32_t id;
+
+                r = intern_frame(rd->p, s + pos, end - pos, &id);
+                if (r < 0)
+                        return r;
+                r = vec_push(&rd->ids, id);
+                if (r < 0)
+                        return r;
+                r = vec_push(&rd->ends, end);
+                if (r < 0)
+                        return r;
+                pos = end + 1;
+        }
+        rd->prev = s;
+        rd->prev_len = slen;
+
+        r = profile_add_sample(rd->p, rd->ids.v, rd->ids.n, values, 0, 0);
+        if (r < 0)
+                return r;
+        return 1;
+}
+
+int folded_read_buffer(struct profile *p, const char *name, const char *data, size_t len,
+                       const struct folded_read_options *o) {
+        struct reader rd = { .p = p, .name = name, .o = o };
+        int good = 0, r = 0;
+
+        if (memchr(data, '\0', len)) {
+                rd.lineno = 0;
+                bad_line(&rd, "not a text file");
+                return -EBADMSG;
+        }
+
+        const char *s = data, *end = data + len;
+        while (s < end) {
+                const char *nl = memchr(s, '\n', (size_t) (end - s));
+                const char *e = nl ? nl : end;
+
+                rd.lineno++;
+                r = read_line(&rd, s, (size_t) (e - s));
+                if (r < 0)
+                        break;
+                good += r;
+                if (good == INT32_MAX)
+                        break;
+                s = e + 1;
+        }
+        vec_free(&rd.ids);
+        vec_free(&rd.ends);
+        return r < 0 ? r : good;
+}
+
+static int read_all(int fd, char **ret, size_t *ret_len) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, cap = 0;
+        struct stat st;
+
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+                cap = (size_t) st.st_size + 1;
+        for (;;) {
+                if (len == cap) {
+                        size_t ncap = cap ? cap * 2 : 1 << 16;
+                        char *n = realloc(buf, ncap);
+                        if (!n)
+                                return -ENOMEM;
+                        buf = n;
+                        cap = ncap;
+                }
+                if (!buf) {
+                        buf = malloc(cap);
+                        if (!buf)
+                                return -ENOMEM;
+                }
+                ssize_t k = read(fd, buf + len, cap - len);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                len += (size_t) k;
+        }
+        *ret = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
+
+int folded_read_file(struct profile *p, const char *path, const struct folded_read_options *o) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *data = NULL;
+        size_t len = 0;
+        bool is_stdin = strcmp(path, "-") == 0;
+        int r;
+
+        if (!is_stdin) {
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return -errno;
+                struct stat st;
+                if (fstat(fd, &st) < 0)
+                        return -errno;
+                if (S_ISDIR(st.st_mode))
+                        return -EISDIR;
+        }
+        r = read_all(is_stdin ? STDIN_FILENO : fd, &data, &len);
+        if (r < 0)
+                return r;
+        return folded_read_buffer(p, is_stdin ? "<stdin>" : path, data ? data : "", len, o);
+}

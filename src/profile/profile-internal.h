@@ -1,0 +1,23 @@
+/* The profile's representation, shared by the files of src/profile/ only;
+ * everything else goes through include/cprof/profile.h. */
+#pragma once
+
+#include "cprof/profile.h"
+#include "strtab.h"
+#include "util/hash.h"
+#include "util/vec.h"
+
+struct profile {
+        struct strtab strings;
+        VEC(struct profile_frame) frames;
+        struct idindex frame_index;
+        VEC(uint32_t) stack_frames; /* all stacks' frame ids back to back */
+        VEC(struct profile_stack) stacks;
+        struct idindex stack_index;
+        VEC(struct profile_sample) samples;
+        unsigned n_values;
+        enum profile_unit unit;
+        double total[PROFILE_MAX_VALUES];
+        uint64_t duration_ns;
+        uint32_t frequency_hz;
+};

@@ -1,0 +1,19 @@
+/* Output files that appear whole or not at all: write to a temporary file
+ * beside the target, then rename it into place. A reader never sees half
+ * a file, and a failed or interrupted run leaves nothing behind. */
+#pragma once
+
+#include <stdio.h>
+
+struct atomic_file {
+        char *path; /* final name */
+        char *tmp;  /* temporary name in the same directory */
+        FILE *f;
+};
+
+/* -errno (e.g. -EACCES, -ENOENT for a missing directory). */
+int atomic_file_open(const char *path, struct atomic_file *ret);
+/* Flushes, closes and renames. On failure the temporary file is removed. */
+int atomic_file_commit(struct atomic_file *af);
+/* Closes and removes the temporary file; safe on a zeroed struct. */
+void atomic_file_abort(struct atomic_file *af);

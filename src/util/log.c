@@ -1,0 +1,36 @@
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static enum log_level max_level = LOG_LEVEL_INFO;
+static const char *program = "cprof";
+
+void log_set_max_level(enum log_level level) {
+        max_level = level;
+}
+
+enum log_level log_get_max_level(void) {
+        return max_level;
+}
+
+void log_set_program(const char *name) {
+        program = name;
+}
+
+int log_full(enum log_level level, int err, const char *fmt, ...) {
+        if (err > 0)
+                err = -err;
+        if (level > max_level)
+                return err;
+
+        va_list ap;
+        va_start(ap, fmt);
+        fprintf(stderr, "%s: ", program);
+        if (level == LOG_LEVEL_WARNING)
+                fputs("warning: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+        return err;
+}

@@ -1,0 +1,127 @@
+/* Folded reader: good lines, every malformed-line case, differential
+ * input, kind suffixes, prefix reuse. */
+#include <errno.h>
+#include <stdbool.h>
+
+#include "cprof/profile.h"
+#include "tap.h"
+
+struct bad {
+        unsigned line[32];
+        char reason[32][64];
+        int n;
+};
+
+static void on_bad(void *ud, const char *file, unsigned line, const char *reason) {
+        struct bad *b = ud;
+        (void) file;
+        if (b->n < 32) {
+                b->line[b->n] = line;
+                snprintf(b->reason[b->n], 64, "%s", reason);
+                b->n++;
+        }
+}
+
+static struct profile *read_str(const char *s, struct bad *b, int *ret) {
+        struct profile *p;
+        struct folded_read_options o = { .on_bad_line = on_bad, .userdata = b };
+        *b = (struct bad) {};
+        if (profile_new(&p) < 0)
+                abort();
+        *ret = folded_read_buffer(p, "t.folded", s, strlen(s), &o);
+        return p;
+}
+
+static const char *frame_name(struct profile *p, uint32_t stack, size_t i) {
+        size_t depth;
+        const uint32_t *f = profile_stack_frames(p, stack, &depth);
+        return i < depth ? profile_string(p, profile_frame(p, f[i])->name) : NULL;
+}
+
+int main(void) {
+        struct bad b;
+        struct profile *p;
+        int r;
+
+        p = read_str("main;a;b 10\nmain;a;c 5\nmain;a;b 2\n", &b, &r);
+        CHECK(r == 3 && b.n == 0, "three good lines (r=%d)", r);
+        CHECK(profile_stack_count(p) == 2, "identical stacks merge");
+        CHECK(profile_stack(p, 0)->value[0] == 12, "merged value is the sum");
+        CHECK(profile_total(p, 0) == 17, "total");
+        CHECK(profile_sample_count(p) == 3, "samples kept in input order");
+        CHECK_STREQ(frame_name(p, 1, 2), "c", "prefix reuse keeps the right leaf");
+        CHECK_STREQ(frame_name(p, 1, 0), "main", "root first");
+        profile_free(p);
+
+        p = read_str("a;b 1\n"
+                     "a;b\n"             /* 2 missing count */
+                     "a;b -3\n"          /* 3 negative */
+                     "a;b x3\n"          /* 4 not a number */
+                     " 5\n"              /* 5 empty stack */
+                     ";;; 4\n"           /* 6 empty stack */
+                     "a;b 3abc\n"        /* 7 not a number */
+                     "\n"                /* blank: silently skipped */
+                     "a;b 1.5\n"         /* fractional is fine */
+                     "a;b 7.\n"          /* "7." is fine for flamegraph.pl */
+                     "a;b .5\n"          /* 11 not a number */
+                     "a;b \n",           /* 12 missing count */
+                     &b, &r);
+        CHECK(r == 3, "three good lines among bad ones (r=%d)", r);
+        CHECK(b.n == 8, "eight bad lines reported (%d)", b.n);
+        unsigned want[] = { 2, 3, 4, 5, 6, 7, 11, 12 };
+        bool lines_ok = b.n == 8;
+        for (int i = 0; i < b.n && i < 8; i++)
+                lines_ok = lines_ok && b.line[i] == want[i];
+        CHECK(lines_ok, "bad line numbers are right");
+        CHECK_STREQ(b.reason[0], "missing count", "reason for no count");
+        CHECK_STREQ(b.reason[1], "negative count", "reason for negative count");
+        CHECK_STREQ(b.reason[2], "count is not a number", "reason for junk count");
+        CHECK_STREQ(b.reason[3], "empty stack", "reason for empty stack");
+        CHECK(profile_total(p, 0) == 1 + 1.5 + 7, "fractional counts add up");
+        profile_free(p);
+
+        p = read_str("a;b;;c;; 2\n", &b, &r);
+        CHECK(r == 1 && profile_stack(p, 0)->depth == 4, "trailing empty frames dropped, middle kept");
+        profile_free(p);
+
+        p = read_str("x\0y 1\n", &b, &r);
+        (void) p;
+        profile_free(p);
+        {
+                struct profile *q;
+                struct folded_read_options o = { .on_bad_line = on_bad, .userdata = &b };
+                profile_new(&q);
+                b = (struct bad) {};
+                r = folded_read_buffer(q, "bin", "x\0y 1\n", 6, &o);
+                CHECK(r == -EBADMSG && b.n == 1, "binary data is refused");
+                profile_free(q);
+        }
+
+        p = read_str("main;read_[k];vfs_read_[k] 4\nmain;inl_[i];jit_[j] 1\nmain;x_[z] 1\n", &b, &r);
+        CHECK(r == 3, "suffixed frames read");
+        {
+                size_t d;
+                const uint32_t *f = profile_stack_frames(p, 0, &d);
+                CHECK(profile_frame(p, f[1])->kind == FRAME_KERNEL, "_[k] is a kernel frame");
+                CHECK_STREQ(profile_string(p, profile_frame(p, f[1])->name), "read", "suffix removed");
+                f = profile_stack_frames(p, 1, &d);
+                CHECK(profile_frame(p, f[1])->kind == FRAME_INLINE, "_[i] is inline");
+                CHECK(profile_frame(p, f[2])->kind == FRAME_JIT, "_[j] is jit");
+                f = profile_stack_frames(p, 2, &d);
+                CHECK(profile_frame(p, f[1])->kind == FRAME_USER, "unknown suffix stays in the name");
+        }
+        profile_free(p);
+
+        p = read_str("a;b 3 5\na;c 0 2\na;d 4\n", &b, &r);
+        CHECK(profile_value_count(p) == 2, "two counts make a differential profile");
+        CHECK(r == 2 && b.n == 1, "a one-count line in a differential is bad");
+        CHECK(profile_total(p, 0) == 3 && profile_total(p, 1) == 7, "before and after totals");
+        profile_free(p);
+
+        p = read_str("a b;c d 9\r\n", &b, &r);
+        CHECK(r == 1 && profile_total(p, 0) == 9, "spaces in names and CRLF");
+        CHECK_STREQ(frame_name(p, 0, 1), "c d", "space kept in frame name");
+        profile_free(p);
+
+        return tap_done();
+}
