@@ -44,6 +44,7 @@ struct flamegraph_options {
         bool minwidth_percent; /* minwidth is a percentage of the total */
         const char *fonttype;  /* "Verdana" */
         double fontsize;       /* 12 */
+        double fontwidth;      /* 0.59: average character width relative to fontsize */
         const char *countname; /* "samples" */
         const char *nametype;  /* "Function:" */
         enum flamegraph_colors colors;

@@ -129,3 +129,46 @@ int folded_read_buffer(struct profile *p, const char *name, const char *data, si
                        const struct folded_read_options *o);
 /* path "-" reads standard input. Returns lines accepted or -errno. */
 int folded_read_file(struct profile *p, const char *path, const struct folded_read_options *o);
+
+/* Reading `perf script` text (src/profile/perf_script_read.c), the way
+ * FlameGraph's stackcollapse-perf.pl (master, with period weights) reads
+ * it: one event header line, then stack lines "ADDR SYMBOL+0xOFF (MODULE)",
+ * leaf first, then a blank line. Each sample adds its period (1 when the
+ * header has none) to the stack "comm;root;...;leaf". Frames carry exactly
+ * the text the script prints: frames annotated _[k], _[i], _[j] get that
+ * kind, the root is a FRAME_PROCESS frame, and equal text means equal
+ * stacks, so folded_write() prints what the script prints. Lines the script
+ * would warn about are reported through on_bad_line and skipped. */
+struct perf_script_options {
+        bool include_pid;     /* --pid: "comm-PID" ("comm-?" without a pid) */
+        bool include_tid;     /* --tid: "comm-PID/TID" */
+        bool annotate_kernel; /* --kernel: _[k] on kernel frames */
+        bool annotate_jit;    /* --jit: _[j] on /tmp/perf-PID.map frames */
+        bool include_addrs;   /* --addrs: "[module <addr>]" for unknown symbols */
+        bool srcline;         /* --srcline: input from perf script -F+srcline */
+        const char *event_filter; /* NULL or "": the first event seen */
+        void (*on_bad_line)(void *userdata, const char *file, unsigned line, const char *reason);
+        /* called once, when samples of a second event type start being
+         * dropped because the first one decided */
+        void (*on_event_filtered)(void *userdata, const char *kept, const char *dropped);
+        void *userdata;
+};
+
+/* Returns the number of samples added, or -EBADMSG when the data is not
+ * text (a NUL byte), -ENOMEM. */
+int perf_script_read_buffer(struct profile *p, const char *name, const char *data, size_t len,
+                            const struct perf_script_options *o);
+/* Reads the files one after the other as one stream, like Perl's <>
+ * (a file that does not end in a newline ends its last line). Path "-"
+ * is standard input. On failure *reterr_path (if not NULL) names the
+ * file that could not be read. Returns samples added or -errno. */
+int perf_script_read_files(struct profile *p, char *const *paths, size_t n,
+                           const struct perf_script_options *o, const char **reterr_path);
+
+/* A differential profile (two values: before, after) from two one-value
+ * profiles, as difffolded.pl makes it: every stack of either, with 0 where
+ * it is missing. normalize scales the first profile to the second's total
+ * (counts truncated to integers, as difffolded.pl -n). The inputs are not
+ * changed. -EINVAL when an input already has two values, -ENOMEM. */
+int profile_diff(const struct profile *before, const struct profile *after, bool normalize,
+                 struct profile **ret);

@@ -62,6 +62,7 @@ struct process_event {
         enum process_event_type type;
         uint32_t pid;
         uint32_t ppid; /* for NEW */
+        const char *comm; /* the process name after NEW/EXEC, may be NULL */
         /* for MMAP */
         uint64_t start, len, pgoff;
         const char *path;

@@ -35,7 +35,8 @@ int symbolizer_add_mapping(struct symbolizer *s, pid_t pid, uint64_t start, uint
                            uint64_t pgoff, const char *path);
 
 struct symbol {
-        const char *name;       /* function name, NULL when no symbol covers it */
+        const char *name;       /* function name as in the symbol table (not
+                                   demangled), NULL when no symbol covers it */
         const char *module;     /* module path, "[vdso]", "[kernel.kallsyms]",
                                    or NULL when no mapping covers it */
         uint64_t module_offset; /* address as the module's ELF sees it */
@@ -48,8 +49,16 @@ int symbolizer_lookup(struct symbolizer *s, pid_t pid, uint64_t addr, bool kerne
                       struct symbol *ret);
 
 /* The frame of an unwound address in profile p: symbolized once per
- * (pid, address) and cached. Names: the function name; "[module+0xoff]"
- * (module basename) without a symbol; "[unknown]" without a mapping.
- * Kernel frames get FRAME_KERNEL. */
+ * (pid, address) and cached (kernel addresses once for all pids). A
+ * return address (!f->exact) is looked up at addr - 1. Names: the
+ * function name; "[module+0xoff]" (module basename, ELF address) without
+ * a symbol; "[kernel.kallsyms]" for a kernel address without one;
+ * "[unknown]" without a mapping. frame.module is the module path. Kernel
+ * frames get FRAME_KERNEL (bare names: writers add the suffix), others
+ * FRAME_USER. Passing another profile than last time drops the caches. */
 int symbolizer_frame(struct symbolizer *s, struct profile *p, pid_t pid,
                      const struct unwound_frame *f, uint32_t *ret_frame_id);
+/* Drops the frame caches. Call it after freeing the profile last passed
+ * to symbolizer_frame() when the next one may get the same address
+ * (malloc reuses it, so the pointer comparison cannot tell). */
+void symbolizer_reset_frames(struct symbolizer *s);

@@ -1,2 +1,422 @@
+/* cprof record: attach to processes (or launch one), sample their stacks
+ * and write a profile. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "commands.h"
-int cmd_record(int argc, char **argv) { (void) argc; (void) argv; return 1; }
+#include "cprof/output.h"
+#include "cprof/record.h"
+#include "cprof/target.h"
+#include "util/atomic-file.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+#include "util/parse.h"
+#include "util/vec.h"
+
+DEFINE_FREEP(struct recorder, recorder_free)
+
+#define DEFAULT_FREQUENCY 99
+#define MAX_FREQUENCY 100000
+
+static VEC(pid_t) arg_pids;
+static uint64_t arg_duration_ns;
+static unsigned arg_frequency = DEFAULT_FREQUENCY;
+static const char *arg_output = "out.folded";
+static const char *arg_format;
+static bool arg_threads, arg_user = true, arg_kernel = true, arg_quiet;
+static int arg_children = -1; /* -1: default (on for a launched command) */
+static enum sampler_backend arg_backend = SAMPLER_BACKEND_AUTO;
+static char **arg_command;
+
+static volatile sig_atomic_t stop_requested;
+
+static void help(void) {
+        printf("Usage: cprof record [OPTIONS] --pid PID...\n"
+               "       cprof record [OPTIONS] [--] COMMAND [ARGS...]\n\n"
+               "Sample the stacks of running processes, or of a command launched here, and\n"
+               "write a profile (folded stacks by default, for 'cprof flamegraph').\n\n"
+               "Options:\n"
+               "  -p, --pid PID          profile process PID, all its threads, also those created\n"
+               "                         later (repeat, or PID,PID,...)\n"
+               "  -d, --duration SEC     stop after SEC seconds (default: until Ctrl-C or every\n"
+               "                         target exited)\n"
+               "  -F, --frequency HZ     samples per second per busy thread (default %d, max %d)\n"
+               "  -o, --output FILE      where to write (default out.folded); the extension picks\n"
+               "                         the format: .folded .svg .pb.gz .speedscope.json .json\n"
+               "      --format FMT       folded, svg, pprof, speedscope or json, whatever the name\n"
+               "      --threads          add a thread frame (name-tid) under the process frame\n"
+               "      --user-only        user-space frames only\n"
+               "      --kernel-only      kernel frames only (suffixed _[k])\n"
+               "      --children         follow processes the targets fork or exec (default for a\n"
+               "                         launched command)\n"
+               "      --no-children      do not\n"
+               "      --backend NAME     bpf (default; falls back to perf) or perf\n"
+               "  -q, --quiet            no progress line, no summary\n"
+               "  -v, --verbose          debug messages\n"
+               "  -h, --help             show this help\n"
+               "      --version          show the version\n\n"
+               "Examples:\n"
+               "  cprof record --pid 1234 --duration 30        # writes out.folded\n"
+               "  cprof flamegraph out.folded > graph.svg\n"
+               "  cprof record -F 999 -o graph.svg -- ./myprog --flag\n",
+               DEFAULT_FREQUENCY, MAX_FREQUENCY);
+}
+
+enum {
+        OPT_FORMAT = 0x100,
+        OPT_THREADS,
+        OPT_USER_ONLY,
+        OPT_KERNEL_ONLY,
+        OPT_CHILDREN,
+        OPT_NO_CHILDREN,
+        OPT_BACKEND,
+        OPT_VERSION,
+};
+
+static int add_pids(const char *list) {
+        _cleanup_free_ char *copy = strdup(list);
+        char *save = NULL;
+
+        if (!copy)
+                return log_error_errno(ENOMEM, "out of memory");
+        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                pid_t pid;
+                if (parse_pid(tok, &pid) < 0)
+                        return log_error("invalid PID '%s'", tok), -EINVAL;
+                if (vec_push(&arg_pids, pid) < 0)
+                        return log_error_errno(ENOMEM, "out of memory");
+        }
+        if (!arg_pids.n)
+                return log_error("invalid PID '%s'", list), -EINVAL;
+        return 0;
+}
+
+/* <0 error, 0 done (--help), >0 go on */
+static int parse_argv(int argc, char **argv) {
+        static const struct option options[] = {
+                { "pid", required_argument, NULL, 'p' },
+                { "duration", required_argument, NULL, 'd' },
+                { "frequency", required_argument, NULL, 'F' },
+                { "output", required_argument, NULL, 'o' },
+                { "format", required_argument, NULL, OPT_FORMAT },
+                { "threads", no_argument, NULL, OPT_THREADS },
+                { "user-only", no_argument, NULL, OPT_USER_ONLY },
+                { "kernel-only", no_argument, NULL, OPT_KERNEL_ONLY },
+                { "children", no_argument, NULL, OPT_CHILDREN },
+                { "no-children", no_argument, NULL, OPT_NO_CHILDREN },
+                { "backend", required_argument, NULL, OPT_BACKEND },
+                { "quiet", no_argument, NULL, 'q' },
+                { "verbose", no_argument, NULL, 'v' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, OPT_VERSION },
+                {}
+        };
+        int c, r;
+
+        opterr = 0;
+        /* '+': stop at the first non-option, the command to launch */
+        while ((c = getopt_long(argc, argv, "+:p:d:F:o:qvh", options, NULL)) >= 0) {
+                switch (c) {
+                case 'p':
+                        r = add_pids(optarg);
+                        if (r < 0)
+                                return r;
+                        break;
+                case 'd':
+                        if (parse_seconds(optarg, &arg_duration_ns) < 0)
+                                return log_error("invalid duration '%s': expected seconds > 0", optarg), -EINVAL;
+                        break;
+                case 'F':
+                        if (parse_uint(optarg, 1, MAX_FREQUENCY, &arg_frequency) < 0)
+                                return log_error("invalid frequency '%s': expected 1 to %d Hz", optarg,
+                                                 MAX_FREQUENCY), -EINVAL;
+                        break;
+                case 'o':
+                        if (!*optarg)
+                                return log_error("invalid output file ''"), -EINVAL;
+                        arg_output = optarg;
+                        break;
+                case OPT_FORMAT:
+                        arg_format = optarg;
+                        break;
+                case OPT_THREADS:
+                        arg_threads = true;
+                        break;
+                case OPT_USER_ONLY:
+                        arg_user = true;
+                        arg_kernel = false;
+                        break;
+                case OPT_KERNEL_ONLY:
+                        arg_kernel = true;
+                        arg_user = false;
+                        break;
+                case OPT_CHILDREN:
+                        arg_children = 1;
+                        break;
+                case OPT_NO_CHILDREN:
+                        arg_children = 0;
+                        break;
+                case OPT_BACKEND:
+                        if (strcmp(optarg, "bpf") == 0)
+                                arg_backend = SAMPLER_BACKEND_BPF;
+                        else if (strcmp(optarg, "perf") == 0)
+                                arg_backend = SAMPLER_BACKEND_PERF;
+                        else
+                                return log_error("invalid backend '%s': expected bpf or perf", optarg), -EINVAL;
+                        break;
+                case 'q':
+                        arg_quiet = true;
+                        break;
+                case 'v':
+                        log_set_max_level(LOG_LEVEL_DEBUG);
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case OPT_VERSION:
+                        printf("cprof %s\n", CPROF_VERSION);
+                        return 0;
+                case ':':
+                        return log_error("option '%s' needs a value", argv[optind - 1]), -EINVAL;
+                default:
+                        return log_error("unknown option '%s' (see 'cprof record --help')", argv[optind - 1]), -EINVAL;
+                }
+        }
+        if (optind < argc)
+                arg_command = argv + optind;
+        if (!arg_command && !arg_pids.n)
+                return log_error("nothing to profile: give --pid PID or a command (see 'cprof record --help')"), -EINVAL;
+        if (arg_children < 0)
+                arg_children = arg_command != NULL;
+        return 1;
+}
+
+static void on_signal(int sig) {
+        (void) sig;
+        stop_requested = 1;
+}
+
+static bool show_progress(void) {
+        return !arg_quiet && isatty(STDERR_FILENO);
+}
+
+static void progress(void *userdata, const struct record_progress *p) {
+        (void) userdata;
+        fprintf(stderr, "\r\033[K[cprof] %.1fs  %" PRIu64 " samples  %" PRIu64 " lost  %zu process%s",
+                (double) p->elapsed_ns / 1e9, p->stats.samples, p->stats.lost, p->processes,
+                p->processes == 1 ? "" : "es");
+}
+
+static int read_sysctl_int(const char *path, int *ret) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        return f && fscanf(f, "%d", ret) == 1 ? 0 : -EIO;
+}
+
+/* Says which privilege is missing, in one line. */
+static int log_open_error(int r) {
+        if (r == -EPERM || r == -EACCES) {
+                int paranoid = 2;
+                (void) read_sysctl_int("/proc/sys/kernel/perf_event_paranoid", &paranoid);
+                return log_error("cannot open perf events: %s (run as root, or grant CAP_PERFMON and "
+                                 "CAP_BPF, or lower kernel.perf_event_paranoid, now %d, to -1)",
+                                 strerror(-r), paranoid), r;
+        }
+        if (r == -ENOENT || r == -EOPNOTSUPP)
+                return log_error("cannot sample: the kernel has no cpu-clock perf event (%s)", strerror(-r)), r;
+        if (r == -EMFILE)
+                return log_error("cannot open perf events: too many open files (raise 'ulimit -n')"), r;
+        return log_error("cannot start sampling: %s", strerror(-r)), r;
+}
+
+static void print_summary(struct recorder *rec, const char *output, size_t stacks) {
+        struct record_progress p;
+        recorder_get_progress(rec, &p);
+
+        fprintf(stderr, "cprof: %" PRIu64 " samples", p.stats.samples);
+        if (p.stats.lost) {
+                fprintf(stderr, ", %" PRIu64 " lost (", p.stats.lost);
+                const char *sep = "";
+                if (p.stats.lost_ring)
+                        fprintf(stderr, "%s%" PRIu64 " ring buffer overflow", sep, p.stats.lost_ring), sep = ", ";
+                if (p.stats.lost_stackmap)
+                        fprintf(stderr, "%s%" PRIu64 " stack map full", sep, p.stats.lost_stackmap), sep = ", ";
+                if (p.stats.lost_counts)
+                        fprintf(stderr, "%s%" PRIu64 " count map full", sep, p.stats.lost_counts);
+                fputc(')', stderr);
+        } else {
+                fputs(", 0 lost", stderr);
+        }
+        fprintf(stderr, " in %.1f s (%s backend, %s), %zu unique stacks, written to '%s'\n",
+                (double) p.elapsed_ns / 1e9, recorder_backend_name(rec), recorder_end_reason(rec),
+                stacks, output);
+}
+
+static void report_exit(const struct launched *l) {
+        if (!l->reaped)
+                return;
+        if (WIFEXITED(l->status))
+                fprintf(stderr, "cprof: '%s' exited with status %d\n", arg_command[0], WEXITSTATUS(l->status));
+        else if (WIFSIGNALED(l->status))
+                fprintf(stderr, "cprof: '%s' was killed by signal %d (%s)\n", arg_command[0],
+                        WTERMSIG(l->status), strsignal(WTERMSIG(l->status)));
+}
+
+/* A launched command still running when recording ends (duration, Ctrl-C)
+ * is asked to stop, then killed if it does not. */
+static void end_command(struct launched *l) {
+        if (target_launch_reap(l, false) != 0)
+                return;
+        kill(l->pid, SIGTERM);
+        for (int i = 0; i < 40; i++) {
+                if (target_launch_reap(l, false) != 0)
+                        return;
+                struct timespec ts = { 0, 50 * 1000 * 1000 };
+                nanosleep(&ts, NULL);
+        }
+        kill(l->pid, SIGKILL);
+        target_launch_reap(l, true);
+}
+
+static int run(int argc, char **argv) {
+        _cleanup_(recorder_freep) struct recorder *rec = NULL;
+        struct atomic_file out = {};
+        struct launched cmd = { .pid = -1, .go_fd = -1, .err_fd = -1 };
+        enum output_format format;
+        const char *fallback = NULL;
+        int r;
+
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r;
+
+        if (arg_format) {
+                if (output_format_from_name(arg_format, &format) < 0)
+                        return log_error("invalid format '%s': expected folded, svg, pprof, speedscope or json",
+                                         arg_format), -EINVAL;
+        } else if (output_format_from_path(arg_output, &format) < 0) {
+                return log_error("cannot tell the format of '%s' from its extension (use --format)", arg_output),
+                       -EINVAL;
+        }
+
+        for (size_t i = 0; i < arg_pids.n; i++) {
+                r = target_check_pid(arg_pids.v[i]);
+                if (r == -ESRCH)
+                        return log_error("no process with PID %d", arg_pids.v[i]), r;
+                if (r < 0)
+                        return log_error("not allowed to profile PID %d: %s (run as root or with "
+                                         "CAP_SYS_PTRACE)", arg_pids.v[i], strerror(-r)), r;
+        }
+
+        /* Fail on an unwritable output before sampling, not after. */
+        if (strcmp(arg_output, "-") != 0) {
+                r = atomic_file_open(arg_output, &out);
+                if (r < 0)
+                        return log_error("cannot write '%s': %s", arg_output, strerror(-r)), r;
+        }
+
+        struct record_options o = {
+                .sampler = {
+                        .backend = arg_backend,
+                        .frequency_hz = arg_frequency,
+                        .user_stacks = arg_user,
+                        .kernel_stacks = arg_kernel,
+                        .children = arg_children > 0,
+                },
+                .threads = arg_threads,
+                .duration_ns = arg_duration_ns,
+        };
+        r = recorder_new(&o, &rec, &fallback);
+        if (r < 0) {
+                atomic_file_abort(&out);
+                return log_open_error(r);
+        }
+        if (fallback && !arg_quiet)
+                log_notice("BPF is not available (%s): using the perf backend", fallback);
+
+        if (arg_command) {
+                r = target_launch(arg_command, &cmd);
+                if (r < 0) {
+                        atomic_file_abort(&out);
+                        return log_error("cannot start '%s': %s", arg_command[0], strerror(-r)), r;
+                }
+                r = recorder_add_pid(rec, cmd.pid, true);
+                if (r < 0) {
+                        target_launch_abort(&cmd);
+                        atomic_file_abort(&out);
+                        return log_open_error(r);
+                }
+        }
+        for (size_t i = 0; i < arg_pids.n; i++) {
+                r = recorder_add_pid(rec, arg_pids.v[i], true);
+                if (r == -ESRCH) {
+                        target_launch_abort(&cmd);
+                        atomic_file_abort(&out);
+                        return log_error("no process with PID %d", arg_pids.v[i]), r;
+                }
+                if (r < 0) {
+                        target_launch_abort(&cmd);
+                        atomic_file_abort(&out);
+                        return log_open_error(r);
+                }
+        }
+
+        struct sigaction sa = { .sa_handler = on_signal };
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
+
+        r = recorder_start(rec);
+        if (r < 0) {
+                target_launch_abort(&cmd);
+                atomic_file_abort(&out);
+                return log_open_error(r);
+        }
+        if (arg_command) {
+                r = target_launch_go(&cmd);
+                if (r < 0) {
+                        atomic_file_abort(&out);
+                        return log_error("cannot run '%s': %s", arg_command[0], strerror(-r)), r;
+                }
+        }
+
+        r = recorder_run(rec, &stop_requested, show_progress() ? progress : NULL, NULL);
+        if (show_progress())
+                fputs("\r\033[K", stderr);
+        if (arg_command)
+                end_command(&cmd);
+        if (r < 0) {
+                atomic_file_abort(&out);
+                return log_error("sampling failed: %s", strerror(-r)), r;
+        }
+
+        struct profile *p = recorder_profile(rec);
+        r = output_write(p, format, out.f ? out.f : stdout);
+        if (r >= 0 && out.f)
+                r = atomic_file_commit(&out);
+        else
+                atomic_file_abort(&out);
+        if (r < 0)
+                return log_error("cannot write '%s': %s", arg_output, strerror(-r)), r;
+
+        if (!arg_quiet) {
+                print_summary(rec, arg_output, profile_stack_count(p));
+                if (arg_command)
+                        report_exit(&cmd);
+        }
+        return 1;
+}
+
+int cmd_record(int argc, char **argv) {
+        int r = run(argc, argv);
+        vec_free(&arg_pids);
+        return r < 0 ? 1 : 0;
+}

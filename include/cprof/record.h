@@ -1,0 +1,48 @@
+/* A recording: the pipeline target -> sample -> unwind -> symbolize ->
+ * profile, driven for a time. The CLI and the daemon are thin drivers of
+ * this one loop. */
+#pragma once
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cprof/profile.h"
+#include "cprof/sample.h"
+
+struct record_options {
+        struct sampler_options sampler;
+        bool threads;         /* a "comm-tid" frame after the process frame */
+        uint64_t duration_ns; /* 0: until stopped or every root target exited */
+};
+
+struct record_progress {
+        uint64_t elapsed_ns;
+        struct sampler_stats stats;
+        size_t processes; /* processes seen so far */
+};
+
+struct recorder;
+
+int recorder_new(const struct record_options *o, struct recorder **ret,
+                 const char **ret_fallback_reason);
+struct recorder *recorder_free(struct recorder *r);
+
+/* Adds a process to sample. The recording ends when every root process
+ * has exited; children followed on the way are not roots. */
+int recorder_add_pid(struct recorder *r, pid_t pid, bool root);
+int recorder_start(struct recorder *r);
+
+/* Samples until the duration ends, *stop becomes non-zero, or all roots
+ * exited; calls progress (may be NULL) about four times a second. Then
+ * stops the sampler and takes in everything still buffered. */
+int recorder_run(struct recorder *r, volatile sig_atomic_t *stop,
+                 void (*progress)(void *userdata, const struct record_progress *p), void *userdata);
+
+/* The profile recorded so far (borrowed, lives as long as r). */
+struct profile *recorder_profile(struct recorder *r);
+void recorder_get_progress(const struct recorder *r, struct record_progress *ret);
+const char *recorder_backend_name(const struct recorder *r);
+/* Why the recording ended: "duration", "stopped", "targets exited". */
+const char *recorder_end_reason(const struct recorder *r);

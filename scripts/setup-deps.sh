@@ -1,0 +1,35 @@
+#!/bin/bash
+# Installs everything cprof needs to build, run and test on Debian 12.
+# Idempotent: safe to run again. Needs root (apt-get).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+        echo "setup-deps: run as root (apt-get install)" >&2
+        exit 1
+fi
+
+build_only=0
+[ "${1:-}" = "--build-only" ] && build_only=1
+
+build_pkgs="gcc libc6-dev meson ninja-build pkg-config clang llvm bpftool
+        libbpf-dev libelf-dev libdw-dev libjansson-dev zlib1g-dev python3"
+test_pkgs="linux-perf libxml2-utils valgrind time nodejs npm chromium
+        golang-go golang-github-google-pprof-dev"
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+if [ $build_only -eq 1 ]; then
+        # shellcheck disable=SC2086
+        apt-get install -y -qq --no-install-recommends $build_pkgs >/dev/null
+        exit 0
+fi
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $build_pkgs $test_pkgs >/dev/null
+
+# Independent readers and a browser driver for the tests (npm registry).
+if [ -f tests/node/package-lock.json ]; then
+        (cd tests/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+else
+        (cd tests/node && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+fi

@@ -1,0 +1,342 @@
+/* The eBPF backend: bpf/profile.bpf.c samples on a cpu-clock event per
+ * CPU and aggregates in kernel maps; this file loads it, feeds it target
+ * tgids, flips its double-buffered maps and drains the idle set. */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "profile.h"
+#include "profile.skel.h"
+#include "sampler-internal.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+#include "util/vec.h"
+
+#define STACK_MAP_ENTRIES 16384
+#define COUNT_MAP_ENTRIES 16384
+#define DRAIN_INTERVAL_NS (200 * 1000 * 1000ULL)
+
+struct bpf_sampler {
+        struct sampler_options opts;
+        struct profile_bpf *skel;
+        int *perf_fds;
+        struct bpf_link **links;
+        int ncpus;
+        struct ring_buffer *events;
+        const struct sampler_callbacks *cb; /* during poll/stop */
+        uint64_t last_drain_ns;
+        uint64_t delivered;
+        VEC(struct profile_key) keys;
+        bool started, stopped;
+};
+
+static uint64_t now_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap) {
+        if (level == LIBBPF_DEBUG || log_get_max_level() < LOG_LEVEL_DEBUG)
+                return 0;
+        return vfprintf(stderr, fmt, ap);
+}
+
+static void bpf_close(void *state) {
+        struct bpf_sampler *b = state;
+
+        if (!b)
+                return;
+        ring_buffer__free(b->events);
+        for (int i = 0; i < b->ncpus; i++) {
+                if (b->links)
+                        bpf_link__destroy(b->links[i]);
+                if (b->perf_fds && b->perf_fds[i] >= 0)
+                        close(b->perf_fds[i]);
+        }
+        free(b->links);
+        free(b->perf_fds);
+        profile_bpf__destroy(b->skel);
+        vec_free(&b->keys);
+        free(b);
+}
+
+static int handle_event(void *ctx, void *data, size_t size) {
+        struct bpf_sampler *b = ctx;
+        const struct profile_event *e = data;
+        char comm[PROFILE_COMM_LEN + 1];
+
+        if (size < sizeof(*e) || !b->cb || !b->cb->process_event)
+                return 0;
+        memcpy(comm, e->comm, PROFILE_COMM_LEN);
+        comm[PROFILE_COMM_LEN] = '\0';
+
+        struct process_event pe = { .pid = e->pid, .ppid = e->ppid, .comm = comm };
+        switch (e->type) {
+        case PROFILE_EVENT_FORK:
+                pe.type = PROCESS_EVENT_NEW;
+                break;
+        case PROFILE_EVENT_EXEC:
+                pe.type = PROCESS_EVENT_EXEC;
+                break;
+        case PROFILE_EVENT_EXIT:
+                pe.type = PROCESS_EVENT_EXIT;
+                break;
+        default:
+                return 0;
+        }
+        b->cb->process_event(b->cb->userdata, &pe);
+        return 0;
+}
+
+static int bpf_open(const struct sampler_options *o, void **ret_state) {
+        struct bpf_sampler *b = calloc(1, sizeof(*b));
+        int r;
+
+        if (!b)
+                return -ENOMEM;
+        b->opts = *o;
+        libbpf_set_print(libbpf_print);
+
+        b->skel = profile_bpf__open();
+        if (!b->skel) {
+                r = -errno;
+                goto fail;
+        }
+        b->skel->rodata->user_stacks = o->user_stacks;
+        b->skel->rodata->kernel_stacks = o->kernel_stacks;
+        b->skel->rodata->follow_children = o->children;
+        bpf_map__set_max_entries(b->skel->maps.stacks0, STACK_MAP_ENTRIES);
+        bpf_map__set_max_entries(b->skel->maps.stacks1, STACK_MAP_ENTRIES);
+        bpf_map__set_max_entries(b->skel->maps.counts0, COUNT_MAP_ENTRIES);
+        bpf_map__set_max_entries(b->skel->maps.counts1, COUNT_MAP_ENTRIES);
+
+        r = profile_bpf__load(b->skel);
+        if (r < 0) {
+                log_debug_errno(r, "cannot load the BPF program: %s", strerror(-r));
+                goto fail;
+        }
+        r = profile_bpf__attach(b->skel); /* the tracepoints */
+        if (r < 0)
+                goto fail;
+
+        b->events = ring_buffer__new(bpf_map__fd(b->skel->maps.events), handle_event, b, NULL);
+        if (!b->events) {
+                r = -errno;
+                goto fail;
+        }
+
+        _cleanup_free_ int *cpus = NULL;
+        r = sampler_online_cpus(&cpus, &b->ncpus);
+        if (r < 0)
+                goto fail;
+        b->perf_fds = malloc((size_t) b->ncpus * sizeof(int));
+        b->links = calloc((size_t) b->ncpus, sizeof(*b->links));
+        if (!b->perf_fds || !b->links) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        for (int i = 0; i < b->ncpus; i++)
+                b->perf_fds[i] = -1;
+
+        for (int i = 0; i < b->ncpus; i++) {
+                struct perf_event_attr attr;
+                sampler_cpu_clock_attr(o, &attr);
+                b->perf_fds[i] = (int) syscall(SYS_perf_event_open, &attr, -1, cpus[i], -1,
+                                               PERF_FLAG_FD_CLOEXEC);
+                if (b->perf_fds[i] < 0) {
+                        r = -errno;
+                        goto fail;
+                }
+                b->links[i] = bpf_program__attach_perf_event(b->skel->progs.on_sample, b->perf_fds[i]);
+                if (!b->links[i]) {
+                        r = -errno;
+                        goto fail;
+                }
+        }
+        *ret_state = b;
+        return 0;
+
+fail:
+        bpf_close(b);
+        return r < 0 ? r : -EIO;
+}
+
+static int bpf_add_process(void *state, pid_t pid) {
+        struct bpf_sampler *b = state;
+        __u32 key = (__u32) pid;
+        __u8 one = 1;
+
+        if (kill(pid, 0) < 0 && errno == ESRCH)
+                return -ESRCH;
+        if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.targets), &key, &one, BPF_ANY) < 0)
+                return -errno;
+        return 0;
+}
+
+static int bpf_start(void *state) {
+        struct bpf_sampler *b = state;
+
+        for (int i = 0; i < b->ncpus; i++)
+                if (ioctl(b->perf_fds[i], PERF_EVENT_IOC_ENABLE, 0) < 0)
+                        return -errno;
+        b->started = true;
+        b->last_drain_ns = now_ns();
+        return 0;
+}
+
+/* Reads a stack out of a stack map: entries after the last frame are 0. */
+static uint32_t read_stack(int fd, int32_t id, uint64_t *buf) {
+        if (id < 0 || bpf_map_lookup_elem(fd, &id, buf) < 0)
+                return 0;
+        uint32_t n = 0;
+        while (n < PROFILE_MAX_STACK && buf[n])
+                n++;
+        return n;
+}
+
+static int drain_set(struct bpf_sampler *b, unsigned set) {
+        int counts_fd = bpf_map__fd(set ? b->skel->maps.counts1 : b->skel->maps.counts0);
+        int stacks_fd = bpf_map__fd(set ? b->skel->maps.stacks1 : b->skel->maps.stacks0);
+        struct profile_key key, next, *prev = NULL;
+        uint64_t ustack[PROFILE_MAX_STACK], kstack[PROFILE_MAX_STACK];
+        int r = 0;
+
+        /* Collect the keys first: deleting while walking a hash map can
+         * restart the walk. */
+        b->keys.n = 0;
+        while (bpf_map_get_next_key(counts_fd, prev, &next) == 0) {
+                r = vec_push(&b->keys, next);
+                if (r < 0)
+                        return r;
+                key = next;
+                prev = &key;
+        }
+
+        for (size_t i = 0; i < b->keys.n; i++) {
+                struct profile_key *k = &b->keys.v[i];
+                uint64_t count = 0;
+                char comm[PROFILE_COMM_LEN + 1];
+
+                if (bpf_map_lookup_elem(counts_fd, k, &count) < 0 || count == 0)
+                        continue;
+                bpf_map_delete_elem(counts_fd, k);
+                memcpy(comm, k->comm, PROFILE_COMM_LEN);
+                comm[PROFILE_COMM_LEN] = '\0';
+
+                struct raw_sample s = {
+                        .tgid = k->tgid,
+                        .tid = k->tid,
+                        .count = count,
+                        .comm = comm,
+                        .kstack = kstack,
+                        .n_kstack = read_stack(stacks_fd, k->kernel_stack_id, kstack),
+                        .ustack = ustack,
+                        .n_ustack = read_stack(stacks_fd, k->user_stack_id, ustack),
+                };
+                b->delivered += count;
+                if (b->cb && b->cb->sample) {
+                        r = b->cb->sample(b->cb->userdata, &s);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        /* Clear every stack, also those no count refers to (a count that
+         * could not be stored), so the map never fills up over hours. */
+        uint32_t id, nid;
+        bool have = false;
+        while (bpf_map_get_next_key(stacks_fd, have ? &id : NULL, &nid) == 0) {
+                bpf_map_delete_elem(stacks_fd, &nid);
+                id = nid;
+                have = true;
+        }
+        return 0;
+}
+
+static int drain(struct bpf_sampler *b) {
+        unsigned old = b->skel->bss->active & 1;
+
+        __atomic_store_n(&b->skel->bss->active, old ^ 1, __ATOMIC_SEQ_CST);
+        /* a program that read the old set just before the flip runs for
+         * microseconds: give it time to finish before reading the set */
+        struct timespec ts = { 0, 2 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+        b->last_drain_ns = now_ns();
+        return drain_set(b, old);
+}
+
+static int bpf_poll(void *state, int timeout_ms, const struct sampler_callbacks *cb) {
+        struct bpf_sampler *b = state;
+        int r;
+
+        b->cb = cb;
+        r = ring_buffer__poll(b->events, timeout_ms);
+        if (r < 0 && r != -EINTR) {
+                b->cb = NULL;
+                return r;
+        }
+        r = 0;
+        if (b->started && now_ns() - b->last_drain_ns >= DRAIN_INTERVAL_NS)
+                r = drain(b);
+        b->cb = NULL;
+        return r;
+}
+
+static int bpf_stop(void *state, const struct sampler_callbacks *cb) {
+        struct bpf_sampler *b = state;
+        int r;
+
+        if (b->stopped)
+                return 0;
+        b->stopped = true;
+        for (int i = 0; i < b->ncpus; i++)
+                ioctl(b->perf_fds[i], PERF_EVENT_IOC_DISABLE, 0);
+        b->cb = cb;
+        ring_buffer__consume(b->events);
+        r = drain(b);
+        if (r >= 0) /* anything left in the other set from before the last flip */
+                r = drain(b);
+        b->cb = NULL;
+        return r;
+}
+
+static void bpf_get_stats(const void *state, struct sampler_stats *ret) {
+        const struct bpf_sampler *b = state;
+        int ncpus = libbpf_num_possible_cpus();
+        __u32 zero = 0;
+
+        ret->samples = b->delivered;
+        if (ncpus <= 0)
+                return;
+        struct profile_stats *per = calloc((size_t) ncpus, sizeof(*per));
+        if (!per)
+                return;
+        if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.stats), &zero, per) == 0)
+                for (int i = 0; i < ncpus; i++) {
+                        ret->lost_stackmap += per[i].lost_stackmap;
+                        ret->lost_counts += per[i].lost_counts;
+                }
+        free(per);
+        ret->lost = ret->lost_stackmap + ret->lost_counts;
+}
+
+const struct sampler_ops sampler_bpf_ops = {
+        .name = "bpf",
+        .open = bpf_open,
+        .close = bpf_close,
+        .add_process = bpf_add_process,
+        .start = bpf_start,
+        .poll = bpf_poll,
+        .stop = bpf_stop,
+        .get_stats = bpf_get_stats,
+};
