@@ -4,4 +4,9 @@
 #pragma once
 
 int cmd_record(int argc, char **argv);
+int cmd_flamegraph(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 /* more subcommands are declared below by the files that add them */
+int cmd_collapse(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_convert(int argc, char **argv);

@@ -16,6 +16,11 @@ struct command {
 
 static const struct command commands[] = {
         { "record", cmd_record, "sample stacks of processes and write a profile" },
+        { "collapse", cmd_collapse, "fold `perf script` output into folded stacks" },
+        { "report", cmd_report, "print the top functions of folded stacks, as text or JSON" },
+        { "convert", cmd_convert, "convert folded stacks to svg, pprof, speedscope or JSON" },
+        { "flamegraph", cmd_flamegraph, "draw folded stacks as an interactive SVG flame graph" },
+        { "diff", cmd_diff, "compare two profiles as a differential flame graph" },
         /* command rows */
 };
 

@@ -1,0 +1,153 @@
+/* cprof convert: folded stack files to any output format, chosen by
+ * --format or by the output file's extension. The output appears whole or
+ * not at all (util/atomic-file.h). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "cprof/output.h"
+#include "cprof/profile.h"
+#include "util/atomic-file.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+
+DEFINE_FREEP(struct profile, profile_free)
+
+static const char *arg_output = NULL;
+static const char *arg_format = NULL;
+
+static void help(void) {
+        printf("Usage: cprof convert [OPTIONS] FILE... -o OUT\n\n"
+               "Convert folded stack files (\"-\" reads standard input) to another format.\n\n"
+               "Options:\n"
+               "  -o, --output OUT     the file to write, \"-\" for standard output\n"
+               "  -f, --format FORMAT  folded, svg, pprof, speedscope or json (the report);\n"
+               "                       by default from OUT's extension: .folded .txt\n"
+               "                       .collapsed, .svg, .pb.gz .pprof, .speedscope.json, .json\n"
+               "  -h, --help           show this help\n");
+}
+
+static int parse_argv(int argc, char **argv, int *ret_first) {
+        static const struct option options[] = {
+                { "output", required_argument, NULL, 'o' },
+                { "format", required_argument, NULL, 'f' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int c;
+
+        /* our own messages: getopt would name the program after argv[0] */
+        opterr = 0;
+        optind = 0;
+        while ((c = getopt_long(argc, argv, ":o:f:h", options, NULL)) >= 0)
+                switch (c) {
+                case 'o':
+                        arg_output = optarg;
+                        break;
+                case 'f':
+                        arg_format = optarg;
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case ':':
+                        return log_error_errno(EINVAL, "option '%s' needs a value (see 'cprof convert --help')",
+                                               argv[optind - 1]);
+                default:
+                        return log_error_errno(EINVAL, "unknown option '%s' (see 'cprof convert --help')",
+                                               argv[optind - 1]);
+                }
+        if (optind >= argc)
+                return log_error_errno(EINVAL, "missing input file (see 'cprof convert --help')");
+        if (!arg_output)
+                return log_error_errno(EINVAL, "missing output file: use -o OUT (see 'cprof convert --help')");
+        *ret_first = optind;
+        return 1;
+}
+
+static int pick_format(enum output_format *ret) {
+        if (arg_format) {
+                if (output_format_from_name(arg_format, ret) < 0)
+                        return log_error_errno(EINVAL, "unknown format '%s' (known: folded, svg, pprof, speedscope, json)",
+                                         arg_format);
+                return 0;
+        }
+        if (strcmp(arg_output, "-") == 0)
+                return log_error_errno(EINVAL, "cannot tell the format of standard output: use --format");
+        if (output_format_from_path(arg_output, ret) < 0)
+                return log_error_errno(EINVAL, "cannot tell the format of '%s' from its extension: use --format "
+                                 "or one of .folded .svg .pb.gz .pprof .speedscope.json .json",
+                                 arg_output);
+        return 0;
+}
+
+static void on_bad_line(void *userdata, const char *file, unsigned line, const char *reason) {
+        (void) userdata;
+        /* line 0 is about the whole file, which then fails: reported there */
+        if (line == 0)
+                return;
+        log_warning("%s:%u: %s, skipping", file, line, reason);
+}
+
+static int read_inputs(struct profile *p, char **files, int n) {
+        const struct folded_read_options o = { .on_bad_line = on_bad_line };
+        for (int i = 0; i < n; i++) {
+                int r = folded_read_file(p, files[i], &o);
+                if (r == -EBADMSG)
+                        return log_error_errno(EINVAL, "'%s' is not a folded stacks file (it holds binary data)", files[i]);
+                if (r < 0)
+                        return log_error_errno(r, "cannot read '%s': %s", files[i], strerror(-r));
+        }
+        return 0;
+}
+
+static int write_output(const struct profile *p, enum output_format format) {
+        struct atomic_file af;
+        int r;
+
+        if (strcmp(arg_output, "-") == 0) {
+                r = output_write(p, format, stdout);
+                if (r < 0)
+                        return log_error_errno(r, "cannot write standard output: %s", strerror(-r));
+                return 0;
+        }
+
+        r = atomic_file_open(arg_output, &af);
+        if (r < 0)
+                return log_error_errno(r, "cannot create '%s': %s", arg_output, strerror(-r));
+        r = output_write(p, format, af.f);
+        if (r < 0) {
+                atomic_file_abort(&af);
+                return log_error_errno(r, "cannot write '%s': %s", arg_output, strerror(-r));
+        }
+        r = atomic_file_commit(&af);
+        if (r < 0)
+                return log_error_errno(r, "cannot write '%s': %s", arg_output, strerror(-r));
+        return 0;
+}
+
+int cmd_convert(int argc, char **argv) {
+        _cleanup_(profile_freep) struct profile *p = NULL;
+        enum output_format format;
+        int first = 0, r;
+
+        r = parse_argv(argc, argv, &first);
+        if (r <= 0)
+                return r < 0 ? 2 : 0;
+        /* decide everything that can fail cheaply before reading input */
+        if (pick_format(&format) < 0)
+                return 2;
+
+        r = profile_new(&p);
+        if (r < 0) {
+                log_error("cannot create a profile: %s", strerror(-r));
+                return 1;
+        }
+        if (read_inputs(p, argv + first, argc - first) < 0)
+                return 1;
+        if (write_output(p, format) < 0)
+                return 1;
+        return 0;
+}

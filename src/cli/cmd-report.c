@@ -1,0 +1,116 @@
+/* cprof report: the top functions of folded stack files, by self and by
+ * total value, as text or JSON (src/output/report.c says how they are
+ * counted). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "cprof/output.h"
+#include "cprof/profile.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+#include "util/parse.h"
+
+DEFINE_FREEP(struct profile, profile_free)
+
+static unsigned arg_top = 20;
+static bool arg_json = false;
+
+static void help(void) {
+        printf("Usage: cprof report [OPTIONS] FILE...\n\n"
+               "Print the functions with the most samples in folded stack files\n"
+               "(\"-\" reads standard input): by self samples, where the function is the\n"
+               "leaf, and by total samples, where it is anywhere in the stack.\n\n"
+               "Options:\n"
+               "  -n, --top N   rows per table (default 20, 0 for all)\n"
+               "      --json    write the report as JSON\n"
+               "  -h, --help    show this help\n");
+}
+
+/* <0 error, 0 done (--help), >0 go on; *ret_first is the first file argument */
+static int parse_argv(int argc, char **argv, int *ret_first) {
+        enum { ARG_JSON = 0x100 };
+        static const struct option options[] = {
+                { "top", required_argument, NULL, 'n' },
+                { "json", no_argument, NULL, ARG_JSON },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int c, r;
+
+        /* our own messages: getopt would name the program after argv[0] */
+        opterr = 0;
+        optind = 0;
+        while ((c = getopt_long(argc, argv, ":n:h", options, NULL)) >= 0)
+                switch (c) {
+                case 'n':
+                        r = parse_uint(optarg, 0, UINT32_MAX, &arg_top);
+                        if (r < 0)
+                                return log_error_errno(EINVAL, "invalid --top '%s': expected a number of rows", optarg);
+                        break;
+                case ARG_JSON:
+                        arg_json = true;
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case ':':
+                        return log_error_errno(EINVAL, "option '%s' needs a value (see 'cprof report --help')",
+                                               argv[optind - 1]);
+                default:
+                        return log_error_errno(EINVAL, "unknown option '%s' (see 'cprof report --help')",
+                                               argv[optind - 1]);
+                }
+        if (optind >= argc)
+                return log_error_errno(EINVAL, "missing input file (see 'cprof report --help')");
+        *ret_first = optind;
+        return 1;
+}
+
+static void on_bad_line(void *userdata, const char *file, unsigned line, const char *reason) {
+        (void) userdata;
+        /* line 0 is about the whole file, which then fails: reported there */
+        if (line == 0)
+                return;
+        log_warning("%s:%u: %s, skipping", file, line, reason);
+}
+
+static int read_inputs(struct profile *p, char **files, int n) {
+        const struct folded_read_options o = { .on_bad_line = on_bad_line };
+        for (int i = 0; i < n; i++) {
+                int r = folded_read_file(p, files[i], &o);
+                if (r == -EBADMSG)
+                        return log_error_errno(EINVAL, "'%s' is not a folded stacks file (it holds binary data)", files[i]);
+                if (r < 0)
+                        return log_error_errno(r, "cannot read '%s': %s", files[i], strerror(-r));
+        }
+        return 0;
+}
+
+int cmd_report(int argc, char **argv) {
+        _cleanup_(profile_freep) struct profile *p = NULL;
+        int first = 0, r;
+
+        r = parse_argv(argc, argv, &first);
+        if (r <= 0)
+                return r < 0 ? 2 : 0;
+
+        r = profile_new(&p);
+        if (r < 0) {
+                log_error("cannot create a profile: %s", strerror(-r));
+                return 1;
+        }
+        if (read_inputs(p, argv + first, argc - first) < 0)
+                return 1;
+
+        struct report_options o = { .top = arg_top };
+        r = arg_json ? report_write_json(p, stdout, &o) : report_write_text(p, stdout, &o);
+        if (r < 0) {
+                log_error("cannot write the report: %s", strerror(-r));
+                return 1;
+        }
+        return 0;
+}

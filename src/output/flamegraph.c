@@ -1,0 +1,1331 @@
+/* SVG flame graph writer, flamegraph.pl compatible.
+ *
+ * The profile's stacks are merged into a tree of nodes kept in one array
+ * (no allocation per frame): a node is (parent, label), a label is a
+ * displayed name (frame name plus kind suffix), so frames that differ only
+ * in module or line merge as they do in flamegraph.pl. Nodes are created
+ * parent first, which lets totals, layout and pruning run as plain loops
+ * over the array. Consecutive stacks usually share a long prefix (sorted
+ * folded input), so the path of the previous stack is reused and only the
+ * differing tail is looked up in the (parent, label) hash.
+ *
+ * Then siblings are ordered by name (flamegraph.pl sorts its input lines),
+ * or kept in input order for a flame chart, nodes narrower than minwidth
+ * are pruned with their subtrees, and the SVG is rendered into one memory
+ * buffer with hand-written number formatting and written out in one go.
+ *
+ * Colours follow flamegraph.pl's palettes. Where flamegraph.pl draws random
+ * colours, ours come from a hash of the name: the same input gives the same
+ * bytes, and a function keeps its colour across graphs. In the default
+ * "hot" palette kernel frames are orange, inlined frames aqua and JIT
+ * frames green (the colours flamegraph.pl's java palette gives _[k], _[i]
+ * and _[j]), so user and kernel time tell apart at a glance. */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cprof/output.h"
+#include "output/flamegraph-assets.h"
+#include "util/atomic-file.h"
+#include "util/cleanup.h"
+#include "util/hash.h"
+#include "util/vec.h"
+
+#define XPAD 10          /* left and right padding, pixels */
+#define FRAMEPAD 1       /* vertical gap between frames */
+#define NO_LABEL UINT32_MAX
+#define SEARCH_COLOR "rgb(230,0,230)"
+
+void flamegraph_options_init(struct flamegraph_options *o) {
+        *o = (struct flamegraph_options) {
+                .width = 1200,
+                .frame_height = 16,
+                .minwidth = 0.1,
+                .fonttype = "Verdana",
+                .fontsize = 12,
+                .fontwidth = 0.59,
+                .countname = "samples",
+                .nametype = "Function:",
+                .colors = FLAMEGRAPH_COLORS_HOT,
+        };
+}
+
+/* ---- output buffer: errors are sticky and checked once at the end ---- */
+
+struct buf {
+        char *s;
+        size_t n, cap;
+        bool oom;
+};
+
+static bool buf_grow(struct buf *b, size_t extra) {
+        if (b->oom)
+                return false;
+        if (b->n + extra <= b->cap)
+                return true;
+        size_t ncap = b->cap ? b->cap : 1 << 16;
+        while (ncap < b->n + extra)
+                ncap *= 2;
+        char *ns = realloc(b->s, ncap);
+        if (!ns) {
+                b->oom = true;
+                return false;
+        }
+        b->s = ns;
+        b->cap = ncap;
+        return true;
+}
+
+static void put(struct buf *b, const char *s, size_t n) {
+        if (buf_grow(b, n)) {
+                memcpy(b->s + b->n, s, n);
+                b->n += n;
+        }
+}
+
+#define PUTS(b, lit) put((b), (lit), sizeof(lit) - 1)
+
+static void puts_(struct buf *b, const char *s) {
+        put(b, s, strlen(s));
+}
+
+static void put_uint(struct buf *b, uint64_t v) {
+        char tmp[24];
+        int i = sizeof(tmp);
+        do {
+                tmp[--i] = (char) ('0' + v % 10);
+                v /= 10;
+        } while (v);
+        put(b, tmp + i, sizeof(tmp) - (size_t) i);
+}
+
+/* v with exactly `decimals` digits after the point (printf's %.Nf, but
+ * rounding half away from zero). */
+static void put_fixed(struct buf *b, double v, unsigned decimals) {
+        static const double scale[] = { 1, 10, 100, 1000 };
+        if (!isfinite(v) || fabs(v) > 1e15) {
+                PUTS(b, "0");
+                return;
+        }
+        double s = round(fabs(v) * scale[decimals]);
+        uint64_t x = (uint64_t) s, unit = (uint64_t) scale[decimals];
+        if (v < 0 && x != 0)
+                PUTS(b, "-");
+        put_uint(b, x / unit);
+        if (decimals > 0) {
+                char frac[4];
+                uint64_t f = x % unit;
+                for (unsigned i = decimals; i > 0; i--) {
+                        frac[i - 1] = (char) ('0' + f % 10);
+                        f /= 10;
+                }
+                PUTS(b, ".");
+                put(b, frac, decimals);
+        }
+}
+
+/* A coordinate with at most two decimals, none when integral: 24, 313.5 */
+static void put_num(struct buf *b, double v) {
+        if (isfinite(v) && v == floor(v) && fabs(v) < 1e15) {
+                if (v < 0)
+                        PUTS(b, "-");
+                put_uint(b, (uint64_t) fabs(v));
+                return;
+        }
+        double h = round(v * 100);
+        if (fmod(h, 10) == 0)
+                put_fixed(b, v, 1);
+        else
+                put_fixed(b, v, 2);
+}
+
+/* A count, rounded, with thousands separators as flamegraph.pl prints it. */
+static void put_count(struct buf *b, double v) {
+        char tmp[40];
+        int i = sizeof(tmp), digits = 0;
+        uint64_t x = isfinite(v) && v > 0 && v < 1.8e19 ? (uint64_t) llround(v) : 0;
+        do {
+                if (digits && digits % 3 == 0)
+                        tmp[--i] = ',';
+                tmp[--i] = (char) ('0' + x % 10);
+                x /= 10;
+                digits++;
+        } while (x);
+        put(b, tmp + i, sizeof(tmp) - (size_t) i);
+}
+
+/* XML text or attribute content; the input is already valid UTF-8. */
+static void put_escaped(struct buf *b, const char *s, size_t n) {
+        size_t start = 0;
+        for (size_t i = 0; i < n; i++) {
+                const char *rep;
+                switch (s[i]) {
+                case '&':
+                        rep = "&amp;";
+                        break;
+                case '<':
+                        rep = "&lt;";
+                        break;
+                case '>':
+                        rep = "&gt;";
+                        break;
+                case '"':
+                        rep = "&quot;";
+                        break;
+                default:
+                        continue;
+                }
+                put(b, s + start, i - start);
+                puts_(b, rep);
+                start = i + 1;
+        }
+        put(b, s + start, n - start);
+}
+
+/* ---- making arbitrary bytes safe for XML ---- */
+
+/* Length of the valid UTF-8 sequence at s that XML 1.0 allows as a
+ * character, or 0. Control characters other than tab, surrogates,
+ * overlong forms and U+FFFE/U+FFFF are refused. */
+static size_t xml_char_len(const unsigned char *s, size_t n) {
+        unsigned c = s[0];
+        if (c < 0x80)
+                return c >= 0x20 || c == '\t' ? 1 : 0;
+        if (c >= 0xc2 && c <= 0xdf)
+                return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+        if (c >= 0xe0 && c <= 0xef) {
+                if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+                        return 0;
+                if (c == 0xe0 && s[1] < 0xa0)
+                        return 0; /* overlong */
+                if (c == 0xed && s[1] >= 0xa0)
+                        return 0; /* surrogate */
+                if (c == 0xef && s[1] == 0xbf && (s[2] == 0xbe || s[2] == 0xbf))
+                        return 0; /* U+FFFE, U+FFFF */
+                return 3;
+        }
+        if (c >= 0xf0 && c <= 0xf4) {
+                if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+                    (s[3] & 0xc0) != 0x80)
+                        return 0;
+                if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
+                        return 0;
+                return 4;
+        }
+        return 0;
+}
+
+/* Appends s with every byte that is not part of an allowed character
+ * replaced by U+FFFD; returns the number of characters written. */
+static size_t sanitize(struct buf *b, const char *s, size_t n) {
+        const unsigned char *u = (const unsigned char *) s;
+        size_t chars = 0, i = 0, start = 0;
+        while (i < n) {
+                size_t k = u[i] < 0x80 && u[i] >= 0x20 ? 1 : xml_char_len(u + i, n - i);
+                if (k == 0) {
+                        put(b, s + start, i - start);
+                        PUTS(b, "\xef\xbf\xbd");
+                        i++;
+                        start = i;
+                } else {
+                        i += k;
+                }
+                chars++;
+        }
+        put(b, s + start, n - start);
+        return chars;
+}
+
+/* Byte length of the first `chars` characters of valid UTF-8. */
+static size_t utf8_prefix(const char *s, size_t n, size_t chars) {
+        size_t i = 0;
+        while (i < n && chars > 0) {
+                i++;
+                while (i < n && ((unsigned char) s[i] & 0xc0) == 0x80)
+                        i++;
+                chars--;
+        }
+        return i;
+}
+
+/* ---- colours ---- */
+
+struct rgb {
+        uint8_t r, g, b;
+};
+
+enum hue { HUE_HOT, HUE_MEM, HUE_IO, HUE_RED, HUE_GREEN, HUE_BLUE, HUE_AQUA,
+           HUE_YELLOW, HUE_PURPLE, HUE_ORANGE };
+
+/* flamegraph.pl's namehash: a value in [0, 1] weighted towards the first
+ * characters, so similar names get similar colours. A "module`" prefix
+ * is skipped. */
+static double namehash(const char *s, size_t n, bool reversed) {
+        double vector = 0, weight = 1, max = 1;
+        unsigned mod = 10;
+        const char *tick = memchr(s, '`', n);
+        if (tick && tick > s) {
+                n -= (size_t) (tick + 1 - s);
+                s = tick + 1;
+        }
+        for (size_t i = 0; i < n && mod <= 12; i++) {
+                unsigned char c = (unsigned char) (reversed ? s[n - 1 - i] : s[i]);
+                vector += (double) (c % mod) / (mod - 1) * weight;
+                mod++;
+                max += weight;
+                weight *= 0.70;
+        }
+        return 1 - vector / max;
+}
+
+static struct rgb hue_color(enum hue h, double v1, double v2, double v3) {
+        switch (h) {
+        case HUE_HOT:
+                return (struct rgb) { (uint8_t) (205 + (int) (50 * v3)), (uint8_t) (230 * v1),
+                                      (uint8_t) (55 * v2) };
+        case HUE_MEM:
+                return (struct rgb) { 0, (uint8_t) (190 + (int) (50 * v2)), (uint8_t) (210 * v1) };
+        case HUE_IO: {
+                uint8_t x = (uint8_t) (80 + (int) (60 * v1));
+                return (struct rgb) { x, x, (uint8_t) (190 + (int) (55 * v2)) };
+        }
+        case HUE_RED: {
+                uint8_t x = (uint8_t) (50 + (int) (80 * v1));
+                return (struct rgb) { (uint8_t) (200 + (int) (55 * v1)), x, x };
+        }
+        case HUE_GREEN: {
+                uint8_t x = (uint8_t) (50 + (int) (60 * v1));
+                return (struct rgb) { x, (uint8_t) (200 + (int) (55 * v1)), x };
+        }
+        case HUE_BLUE: {
+                uint8_t x = (uint8_t) (80 + (int) (60 * v1));
+                return (struct rgb) { x, x, (uint8_t) (205 + (int) (50 * v1)) };
+        }
+        case HUE_AQUA:
+                return (struct rgb) { (uint8_t) (50 + (int) (60 * v1)), (uint8_t) (165 + (int) (55 * v1)),
+                                      (uint8_t) (165 + (int) (55 * v1)) };
+        case HUE_YELLOW: {
+                uint8_t x = (uint8_t) (175 + (int) (55 * v1));
+                return (struct rgb) { x, x, (uint8_t) (50 + (int) (20 * v1)) };
+        }
+        case HUE_PURPLE: {
+                uint8_t x = (uint8_t) (190 + (int) (65 * v1));
+                return (struct rgb) { x, (uint8_t) (80 + (int) (60 * v1)), x };
+        }
+        case HUE_ORANGE:
+                return (struct rgb) { (uint8_t) (190 + (int) (65 * v1)), (uint8_t) (90 + (int) (65 * v1)), 0 };
+        }
+        return (struct rgb) { 0, 0, 0 };
+}
+
+static bool contains(const char *s, size_t n, const char *needle) {
+        return memmem(s, n, needle, strlen(needle)) != NULL;
+}
+
+static bool java_path(const char *s, size_t n) {
+        static const char *const prefixes[] = { "java/", "org/", "com/", "io/", "sun/" };
+        if (n > 0 && s[0] == 'L') {
+                s++;
+                n--;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(prefixes); i++) {
+                size_t k = strlen(prefixes[i]);
+                if (n >= k && memcmp(s, prefixes[i], k) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* "/" followed later by ".js", as flamegraph.pl's m:/.*\.js: */
+static bool js_path(const char *s, size_t n) {
+        const char *slash = memchr(s, '/', n);
+        return slash && contains(slash, n - (size_t) (slash - s), ".js");
+}
+
+/* Which hue a frame gets: flamegraph.pl's multi palettes look at the name
+ * (with its suffix) and the kind annotation. */
+static enum hue pick_hue(enum flamegraph_colors c, enum frame_kind kind, const char *s, size_t n,
+                         bool waker) {
+        switch (c) {
+        case FLAMEGRAPH_COLORS_HOT:
+                return kind == FRAME_KERNEL ? HUE_ORANGE :
+                       kind == FRAME_INLINE ? HUE_AQUA :
+                       kind == FRAME_JIT    ? HUE_GREEN : HUE_HOT;
+        case FLAMEGRAPH_COLORS_MEM:
+                return HUE_MEM;
+        case FLAMEGRAPH_COLORS_IO:
+                return HUE_IO;
+        case FLAMEGRAPH_COLORS_WAKEUP:
+                return HUE_AQUA;
+        case FLAMEGRAPH_COLORS_CHAIN:
+                return waker ? HUE_AQUA : HUE_BLUE;
+        case FLAMEGRAPH_COLORS_JAVA:
+                return kind == FRAME_JIT      ? HUE_GREEN :
+                       kind == FRAME_INLINE   ? HUE_AQUA :
+                       java_path(s, n)        ? HUE_GREEN :
+                       contains(s, n, "::")   ? HUE_YELLOW :
+                       kind == FRAME_KERNEL   ? HUE_ORANGE : HUE_RED;
+        case FLAMEGRAPH_COLORS_JS:
+                if (kind == FRAME_JIT)
+                        return memchr(s, '/', n) ? HUE_GREEN : HUE_AQUA;
+                return contains(s, n, "::")            ? HUE_YELLOW :
+                       js_path(s, n)                   ? HUE_GREEN :
+                       memchr(s, ':', n)               ? HUE_AQUA :
+                       (n == 1 && s[0] == ' ')         ? HUE_GREEN :
+                       kind == FRAME_KERNEL            ? HUE_ORANGE : HUE_RED;
+        case FLAMEGRAPH_COLORS_PERL:
+                return contains(s, n, "::")                              ? HUE_YELLOW :
+                       contains(s, n, "Perl") || contains(s, n, ".pl")   ? HUE_GREEN :
+                       kind == FRAME_KERNEL                              ? HUE_ORANGE : HUE_RED;
+        case FLAMEGRAPH_COLORS_RED:
+                return HUE_RED;
+        case FLAMEGRAPH_COLORS_GREEN:
+                return HUE_GREEN;
+        case FLAMEGRAPH_COLORS_BLUE:
+                return HUE_BLUE;
+        case FLAMEGRAPH_COLORS_AQUA:
+                return HUE_AQUA;
+        case FLAMEGRAPH_COLORS_YELLOW:
+                return HUE_YELLOW;
+        case FLAMEGRAPH_COLORS_PURPLE:
+                return HUE_PURPLE;
+        case FLAMEGRAPH_COLORS_ORANGE:
+                return HUE_ORANGE;
+        }
+        return HUE_HOT;
+}
+
+static struct rgb frame_color(const struct flamegraph_options *o, enum frame_kind kind,
+                              const char *s, size_t n, bool waker) {
+        double v1, v2, v3;
+        if (o->hash) {
+                v1 = namehash(s, n, false);
+                v2 = v3 = namehash(s, n, true);
+        } else {
+                uint64_t h = hash_bytes(s, n, 0x5eed);
+                v1 = (double) (h & 0x1fffff) / 0x200000;
+                v2 = (double) ((h >> 21) & 0x1fffff) / 0x200000;
+                v3 = (double) ((h >> 42) & 0x1fffff) / 0x200000;
+        }
+        return hue_color(pick_hue(o->colors, kind, s, n, waker), v1, v2, v3);
+}
+
+/* flamegraph.pl's color_scale: red where samples grew, blue where they
+ * shrank, white where nothing changed; the deeper, the larger the change
+ * relative to the largest one. */
+static struct rgb diff_color(double delta, double maxdelta, bool negate) {
+        struct rgb c = { 255, 255, 255 };
+        if (negate)
+                delta = -delta;
+        if (delta > 0)
+                c.g = c.b = (uint8_t) (210 * (maxdelta - delta) / maxdelta);
+        else if (delta < 0)
+                c.r = c.g = (uint8_t) (210 * (maxdelta + delta) / maxdelta);
+        return c;
+}
+
+static void put_rgb(struct buf *b, struct rgb c) {
+        PUTS(b, "rgb(");
+        put_uint(b, c.r);
+        PUTS(b, ",");
+        put_uint(b, c.g);
+        PUTS(b, ",");
+        put_uint(b, c.b);
+        PUTS(b, ")");
+}
+
+/* ---- consistent palette file (--cp): "name->rgb(r,g,b)" lines ---- */
+
+struct palette {
+        VEC(struct palette_entry { char *key; size_t len; struct rgb c; }) e;
+        uint32_t *slots; /* index + 1, 0 empty */
+        size_t mask;
+        bool dirty;
+};
+
+static void palette_release(struct palette *pal) {
+        for (size_t i = 0; i < pal->e.n; i++)
+                free(pal->e.v[i].key);
+        vec_free(&pal->e);
+        free(pal->slots);
+}
+
+static bool palette_find(const struct palette *pal, const char *key, size_t len, size_t *ret_slot) {
+        size_t i = hash_bytes(key, len, 7) & pal->mask;
+        for (;; i = (i + 1) & pal->mask) {
+                uint32_t s = pal->slots[i];
+                if (s == 0) {
+                        *ret_slot = i;
+                        return false;
+                }
+                const struct palette_entry *e = &pal->e.v[s - 1];
+                if (e->len == len && memcmp(e->key, key, len) == 0) {
+                        *ret_slot = i;
+                        return true;
+                }
+        }
+}
+
+static int palette_rehash(struct palette *pal, size_t need) {
+        size_t cap = pal->slots ? pal->mask + 1 : 0;
+        if (need * 2 <= cap)
+                return 0;
+        size_t ncap = cap ? cap : 64;
+        while (need * 2 > ncap)
+                ncap *= 2;
+        uint32_t *slots = calloc(ncap, sizeof(*slots));
+        if (!slots)
+                return -ENOMEM;
+        free(pal->slots);
+        pal->slots = slots;
+        pal->mask = ncap - 1;
+        for (size_t k = 0; k < pal->e.n; k++) {
+                size_t slot;
+                palette_find(pal, pal->e.v[k].key, pal->e.v[k].len, &slot);
+                pal->slots[slot] = (uint32_t) k + 1;
+        }
+        return 0;
+}
+
+/* Sets (adding when absent) the colour of key; a present entry wins. */
+static int palette_get(struct palette *pal, const char *key, size_t len, struct rgb *c) {
+        size_t slot;
+        int r = palette_rehash(pal, pal->e.n + 1);
+        if (r < 0)
+                return r;
+        if (palette_find(pal, key, len, &slot)) {
+                *c = pal->e.v[pal->slots[slot] - 1].c;
+                return 0;
+        }
+        char *k = malloc(len + 1);
+        if (!k)
+                return -ENOMEM;
+        memcpy(k, key, len);
+        k[len] = '\0';
+        r = vec_push(&pal->e, ((struct palette_entry) { k, len, *c }));
+        if (r < 0) {
+                free(k);
+                return r;
+        }
+        pal->slots[slot] = (uint32_t) pal->e.n;
+        pal->dirty = true;
+        return 0;
+}
+
+static bool parse_rgb(const char *s, size_t n, struct rgb *ret) {
+        unsigned v[3];
+        size_t i = 4;
+        if (n < 10 || memcmp(s, "rgb(", 4) != 0 || s[n - 1] != ')')
+                return false;
+        for (int k = 0; k < 3; k++) {
+                if (i >= n || s[i] < '0' || s[i] > '9')
+                        return false;
+                v[k] = 0;
+                while (i < n && s[i] >= '0' && s[i] <= '9' && v[k] <= 255)
+                        v[k] = v[k] * 10 + (unsigned) (s[i++] - '0');
+                if (v[k] > 255 || i >= n || s[i] != (k < 2 ? ',' : ')'))
+                        return false;
+                i++;
+        }
+        if (i != n)
+                return false;
+        *ret = (struct rgb) { (uint8_t) v[0], (uint8_t) v[1], (uint8_t) v[2] };
+        return true;
+}
+
+/* A missing file is an empty palette; lines that are not "key->rgb(...)"
+ * are dropped (and so disappear when the palette is written back). */
+static int palette_load(struct palette *pal, const char *path) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+
+        if (!f)
+                return errno == ENOENT ? 0 : -errno;
+        while ((n = getline(&line, &cap, f)) > 0) {
+                size_t len = (size_t) n;
+                while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+                        len--;
+                /* the last "->": names such as "operator->" contain one too */
+                const char *arrow = NULL;
+                for (size_t i = 0; i + 1 < len; i++)
+                        if (line[i] == '-' && line[i + 1] == '>')
+                                arrow = line + i;
+                struct rgb c;
+                if (!arrow || !parse_rgb(arrow + 2, len - (size_t) (arrow + 2 - line), &c))
+                        continue;
+                int r = palette_get(pal, line, (size_t) (arrow - line), &c);
+                if (r < 0)
+                        return r;
+        }
+        if (ferror(f))
+                return -EIO;
+        pal->dirty = false;
+        return 0;
+}
+
+static int entry_cmp(const void *a, const void *b) {
+        const struct palette_entry *x = a, *y = b;
+        int c = memcmp(x->key, y->key, MIN(x->len, y->len));
+        return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static int palette_save(struct palette *pal, const char *path) {
+        struct atomic_file af;
+        int r;
+
+        if (!pal->dirty)
+                return 0;
+        qsort(pal->e.v, pal->e.n, sizeof(*pal->e.v), entry_cmp);
+        r = atomic_file_open(path, &af);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < pal->e.n; i++) {
+                const struct palette_entry *e = &pal->e.v[i];
+                fwrite(e->key, 1, e->len, af.f);
+                fprintf(af.f, "->rgb(%u,%u,%u)\n", e->c.r, e->c.g, e->c.b);
+        }
+        if (ferror(af.f)) {
+                atomic_file_abort(&af);
+                return -EIO;
+        }
+        return atomic_file_commit(&af);
+}
+
+/* ---- the merged tree ---- */
+
+struct label {
+        uint32_t frame;    /* a frame with this name and kind */
+        uint32_t name_off; /* folded name (raw bytes) in graph.names */
+        uint32_t name_len;
+        uint32_t rank;     /* position in byte order of names */
+        uint32_t text_off; /* XML-safe name in graph.texts, once drawn */
+        uint32_t text_len;
+        uint32_t text_chars;
+        bool has_text, has_color;
+        struct rgb color;
+};
+
+struct node {
+        uint32_t parent;
+        uint32_t label;
+        uint32_t depth;
+        uint32_t first_child; /* into graph.children */
+        uint32_t n_children;
+        bool drawn, waker;
+        double value; /* the width: samples, or samples after for a differential */
+        double delta; /* self delta (after - before), differential only */
+        double x;     /* start, in value units */
+};
+
+struct slot {
+        uint64_t key; /* parent << 32 | label, 0 = empty (no node has parent 0 and label 0 twice) */
+        uint32_t node;
+};
+
+struct graph {
+        const struct profile *p;
+        const struct flamegraph_options *o;
+        VEC(struct label) labels;
+        uint32_t *frame_label; /* per profile frame id, NO_LABEL until seen */
+        struct slot *slots;
+        size_t mask, used;
+        struct buf names;  /* folded names of labels */
+        struct buf texts;  /* sanitized names of drawn labels */
+        VEC(struct node) nodes;
+        uint32_t *children;
+        VEC(uint32_t) path;
+        unsigned nv;
+        double total, maxdelta;
+        uint32_t depthmax;
+};
+
+static void graph_release(struct graph *g) {
+        vec_free(&g->labels);
+        free(g->frame_label);
+        free(g->slots);
+        free(g->names.s);
+        free(g->texts.s);
+        vec_free(&g->nodes);
+        free(g->children);
+        vec_free(&g->path);
+}
+
+static int label_of_frame(struct graph *g, uint32_t frame, uint32_t *ret) {
+        if (g->frame_label[frame] != NO_LABEL) {
+                *ret = g->frame_label[frame];
+                return 0;
+        }
+        /* Frames of the same name and kind share one label: the string
+         * table interns names, so (name id, suffix) identifies it. */
+        const struct profile_frame *f = profile_frame(g->p, frame);
+        const char *suffix = frame_kind_suffix(f->kind);
+        size_t start = g->names.n;
+        put(&g->names, profile_string(g->p, f->name), profile_string_length(g->p, f->name));
+        puts_(&g->names, suffix);
+        if (g->names.oom || g->names.n > UINT32_MAX)
+                return -ENOMEM;
+        int r = vec_push(&g->labels, ((struct label) {
+                .frame = frame,
+                .name_off = (uint32_t) start,
+                .name_len = (uint32_t) (g->names.n - start),
+        }));
+        if (r < 0)
+                return r;
+        *ret = g->frame_label[frame] = (uint32_t) g->labels.n - 1;
+        return 0;
+}
+
+static int add_node(struct graph *g, uint32_t parent, uint32_t label, uint32_t *ret) {
+        if (g->nodes.n >= UINT32_MAX - 1)
+                return -E2BIG;
+        int r = vec_push(&g->nodes, ((struct node) {
+                .parent = parent,
+                .label = label,
+                .depth = parent == NO_LABEL ? 0 : g->nodes.v[parent].depth + 1,
+        }));
+        if (r < 0)
+                return r;
+        *ret = (uint32_t) g->nodes.n - 1;
+        return 0;
+}
+
+static int grow_slots(struct graph *g) {
+        size_t cap = g->slots ? g->mask + 1 : 0;
+        if ((g->used + 1) * 2 <= cap)
+                return 0;
+        size_t ncap = cap ? cap * 2 : 1024;
+        struct slot *ns = calloc(ncap, sizeof(*ns));
+        if (!ns)
+                return -ENOMEM;
+        for (size_t i = 0; i < cap; i++) {
+                if (!g->slots[i].key)
+                        continue;
+                size_t j = hash_u64(g->slots[i].key) & (ncap - 1);
+                while (ns[j].key)
+                        j = (j + 1) & (ncap - 1);
+                ns[j] = g->slots[i];
+        }
+        free(g->slots);
+        g->slots = ns;
+        g->mask = ncap - 1;
+        return 0;
+}
+
+/* The child of `parent` with `label`, created when missing. Keys are
+ * stored + 1 so that 0 marks an empty slot. */
+static int child_of(struct graph *g, uint32_t parent, uint32_t label, uint32_t *ret) {
+        uint64_t key = (((uint64_t) parent << 32) | label) + 1;
+        int r = grow_slots(g);
+        if (r < 0)
+                return r;
+        size_t i = hash_u64(key) & g->mask;
+        for (; g->slots[i].key; i = (i + 1) & g->mask)
+                if (g->slots[i].key == key) {
+                        *ret = g->slots[i].node;
+                        return 0;
+                }
+        r = add_node(g, parent, label, ret);
+        if (r < 0)
+                return r;
+        g->slots[i] = (struct slot) { key, *ret };
+        g->used++;
+        return 0;
+}
+
+static uint32_t frame_at(const uint32_t *frames, size_t depth, size_t i, bool reverse) {
+        return reverse ? frames[depth - 1 - i] : frames[i];
+}
+
+/* Adds one stack: merged into existing nodes (graph) or, for a flame
+ * chart, only into the nodes of the previous stack it shares. */
+static int add_stack(struct graph *g, const uint32_t *frames, size_t depth, const double *values,
+                     const uint32_t *prev, size_t prev_depth) {
+        bool rev = g->o->reverse, chart = g->o->flamechart;
+        size_t keep = 0;
+        int r;
+
+        r = vec_reserve(&g->path, depth + 1);
+        if (r < 0)
+                return r;
+        /* Equal frame ids mean equal labels: reuse the previous path. For a
+         * flame chart equal labels are enough (adjacent frames merge). */
+        if (prev) {
+                size_t n = MIN(depth, prev_depth);
+                while (keep < n && frame_at(frames, depth, keep, rev) == frame_at(prev, prev_depth, keep, rev))
+                        keep++;
+                if (chart)
+                        while (keep < n && g->nodes.v[g->path.v[keep + 1]].label ==
+                                                   g->frame_label[frame_at(frames, depth, keep, rev)])
+                                keep++;
+        }
+        uint32_t parent = g->path.v[keep];
+        for (size_t i = keep; i < depth; i++) {
+                uint32_t label, node;
+                r = label_of_frame(g, frame_at(frames, depth, i, rev), &label);
+                if (r < 0)
+                        return r;
+                r = chart ? add_node(g, parent, label, &node) : child_of(g, parent, label, &node);
+                if (r < 0)
+                        return r;
+                g->path.v[i + 1] = node;
+                parent = node;
+        }
+        g->path.n = depth + 1;
+
+        struct node *leaf = &g->nodes.v[parent];
+        double w = g->nv == 2 ? values[1] : values[0];
+        leaf->value += isfinite(w) && w > 0 ? w : 0;
+        if (g->nv == 2) {
+                double d = values[1] - values[0];
+                leaf->delta += isfinite(d) ? d : 0;
+        }
+        return 0;
+}
+
+static int build_tree(struct graph *g) {
+        const struct profile *p = g->p;
+        size_t nframes = profile_frame_count(p);
+        uint32_t root;
+        int r;
+
+        g->frame_label = malloc((nframes ? nframes : 1) * sizeof(uint32_t));
+        if (!g->frame_label)
+                return -ENOMEM;
+        memset(g->frame_label, 0xff, nframes * sizeof(uint32_t));
+        r = add_node(g, NO_LABEL, NO_LABEL, &root);
+        if (r < 0)
+                return r;
+        r = vec_push(&g->path, root);
+        if (r < 0)
+                return r;
+
+        const uint32_t *prev = NULL;
+        size_t prev_depth = 0;
+        if (g->o->flamechart) {
+                /* samples in input order: that order is the x axis */
+                for (size_t i = 0; i < profile_sample_count(p); i++) {
+                        const struct profile_sample *s = profile_sample(p, i);
+                        size_t depth;
+                        const uint32_t *frames = profile_stack_frames(p, s->stack, &depth);
+                        r = add_stack(g, frames, depth, s->value, prev, prev_depth);
+                        if (r < 0)
+                                return r;
+                        prev = frames;
+                        prev_depth = depth;
+                }
+        } else {
+                for (uint32_t id = 0; id < profile_stack_count(p); id++) {
+                        const struct profile_stack *st = profile_stack(p, id);
+                        size_t depth;
+                        const uint32_t *frames = profile_stack_frames(p, id, &depth);
+                        r = add_stack(g, frames, depth, st->value, prev, prev_depth);
+                        if (r < 0)
+                                return r;
+                        prev = frames;
+                        prev_depth = depth;
+                }
+        }
+        return 0;
+}
+
+static int label_cmp(const void *a, const void *b, void *names) {
+        const struct label *x = *(const struct label *const *) a, *y = *(const struct label *const *) b;
+        const char *sx = (const char *) names + x->name_off, *sy = (const char *) names + y->name_off;
+        size_t n = MIN(x->name_len, y->name_len);
+        int c = memcmp(sx, sy, n);
+        if (c)
+                return c;
+        /* A name that is a prefix of another: in flamegraph.pl's sorted
+         * lines it is followed by ';', so compare that with the next byte. */
+        if (x->name_len == y->name_len)
+                return 0;
+        unsigned char cx = x->name_len > n ? (unsigned char) sx[n] : ';';
+        unsigned char cy = y->name_len > n ? (unsigned char) sy[n] : ';';
+        return cx != cy ? (cx < cy ? -1 : 1) : (x->name_len < y->name_len ? -1 : 1);
+}
+
+static int u64_cmp(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+        return (x > y) - (x < y);
+}
+
+/* Totals, sibling order, x positions, pruning, depth. */
+static int layout(struct graph *g) {
+        size_t n = g->nodes.n, nl = g->labels.n;
+        struct node *nodes = g->nodes.v;
+
+        /* children were created after their parents: one backward pass sums */
+        for (size_t i = n - 1; i > 0; i--)
+                nodes[nodes[i].parent].value += nodes[i].value;
+
+        g->maxdelta = 1;
+        for (size_t i = 0; i < n; i++)
+                if (fabs(nodes[i].delta) > g->maxdelta)
+                        g->maxdelta = fabs(nodes[i].delta);
+
+        if (!g->o->flamechart && nl > 0) {
+                _cleanup_free_ struct label **order = malloc(nl * sizeof(*order));
+                if (!order)
+                        return -ENOMEM;
+                for (size_t i = 0; i < nl; i++)
+                        order[i] = &g->labels.v[i];
+                qsort_r(order, nl, sizeof(*order), label_cmp, g->names.s);
+                for (size_t i = 0; i < nl; i++)
+                        order[i]->rank = (uint32_t) i;
+        }
+
+        /* children lists, in creation order, then by name */
+        g->children = malloc(n * sizeof(uint32_t));
+        if (!g->children)
+                return -ENOMEM;
+        for (size_t i = 1; i < n; i++)
+                nodes[nodes[i].parent].n_children++;
+        uint32_t off = 0;
+        for (size_t i = 0; i < n; i++) {
+                nodes[i].first_child = off;
+                off += nodes[i].n_children;
+                nodes[i].n_children = 0;
+        }
+        for (size_t i = 1; i < n; i++) {
+                struct node *par = &nodes[nodes[i].parent];
+                g->children[par->first_child + par->n_children++] = (uint32_t) i;
+        }
+        if (!g->o->flamechart) {
+                VEC(uint64_t) tmp = {};
+                for (size_t i = 0; i < n; i++) {
+                        uint32_t k = nodes[i].n_children;
+                        if (k < 2)
+                                continue;
+                        if (vec_reserve(&tmp, k) < 0) {
+                                vec_free(&tmp);
+                                return -ENOMEM;
+                        }
+                        uint32_t *c = g->children + nodes[i].first_child;
+                        for (uint32_t j = 0; j < k; j++)
+                                tmp.v[j] = (uint64_t) g->labels.v[nodes[c[j]].label].rank << 32 | c[j];
+                        qsort(tmp.v, k, sizeof(uint64_t), u64_cmp);
+                        for (uint32_t j = 0; j < k; j++)
+                                c[j] = (uint32_t) tmp.v[j];
+                }
+                vec_free(&tmp);
+        }
+
+        g->total = nodes[0].value;
+        if (!(g->total > 0) || !isfinite(g->total))
+                return -ENODATA;
+        double widthpertime = (g->o->width - 2.0 * XPAD) / g->total;
+        double minw = g->o->minwidth_percent ? g->o->minwidth * g->total / 100
+                                             : g->o->minwidth / widthpertime;
+
+        /* parents come first, so one forward pass places and prunes */
+        nodes[0].drawn = true;
+        g->depthmax = 0;
+        bool chain = g->o->colors == FLAMEGRAPH_COLORS_CHAIN;
+        for (size_t i = 0; i < n; i++) {
+                struct node *nd = &nodes[i];
+                if (!nd->drawn)
+                        continue;
+                if (nd->depth > g->depthmax)
+                        g->depthmax = nd->depth;
+                double x = nd->x;
+                const uint32_t *c = g->children + nd->first_child;
+                for (uint32_t j = 0; j < nd->n_children; j++) {
+                        struct node *ch = &nodes[c[j]];
+                        ch->x = x;
+                        x += ch->value;
+                        ch->drawn = ch->value >= minw && ch->value > 0;
+                        /* chain graphs: after a "--" frame come the wakers' stacks */
+                        ch->waker = nd->waker;
+                        if (chain && nd->label != NO_LABEL) {
+                                const struct label *l = &g->labels.v[nd->label];
+                                if (l->name_len == 2 && memcmp(g->names.s + l->name_off, "--", 2) == 0)
+                                        ch->waker = true;
+                        }
+                }
+        }
+        return 0;
+}
+
+/* ---- rendering ---- */
+
+static void put_js_string(struct buf *b, const char *s) {
+        /* inside CDATA: escape everything but plain characters, so that
+         * neither "]]>" nor a quote can end anything early */
+        PUTS(b, "\"");
+        for (const unsigned char *u = (const unsigned char *) s; *u; u++) {
+                if ((*u >= 'a' && *u <= 'z') || (*u >= 'A' && *u <= 'Z') || (*u >= '0' && *u <= '9') ||
+                    *u == ' ' || *u == ':' || *u == '.' || *u == ',' || *u == '_' || *u == '-') {
+                        put(b, (const char *) u, 1);
+                } else if (*u < 0x80) {
+                        static const char hex[] = "0123456789abcdef";
+                        char e[6] = { '\\', 'u', '0', '0', hex[*u >> 4], hex[*u & 15] };
+                        put(b, e, 6);
+                } else {
+                        put(b, (const char *) u, 1); /* UTF-8 is valid in JS strings */
+                }
+        }
+        PUTS(b, "\"");
+}
+
+static void put_sanitized_escaped(struct buf *b, const char *s) {
+        struct buf tmp = {};
+        sanitize(&tmp, s, strlen(s));
+        if (tmp.oom)
+                b->oom = true;
+        else
+                put_escaped(b, tmp.s, tmp.n);
+        free(tmp.s);
+}
+
+/* Notes go into an XML comment, where "--" may not appear. */
+static void put_comment_text(struct buf *b, const char *s) {
+        struct buf tmp = {};
+        sanitize(&tmp, s, strlen(s));
+        for (size_t i = 0; i < tmp.n; i++) {
+                char c = tmp.s[i];
+                if (c == '-' && (i + 1 == tmp.n || tmp.s[i + 1] == '-'))
+                        PUTS(b, "- ");
+                else
+                        put(b, &c, 1);
+        }
+        if (tmp.oom)
+                b->oom = true;
+        free(tmp.s);
+}
+
+static bool valid_hex_color(const char *s) {
+        size_t n = strlen(s);
+        if ((n != 7 && n != 4) || s[0] != '#')
+                return false;
+        for (size_t i = 1; i < n; i++)
+                if (!strchr("0123456789abcdefABCDEF", s[i]))
+                        return false;
+        return true;
+}
+
+static int background(const struct flamegraph_options *o, const char **c1, const char **c2) {
+        const char *bg = o->bgcolors;
+        if (!bg) {
+                switch (o->colors) {
+                case FLAMEGRAPH_COLORS_MEM:
+                case FLAMEGRAPH_COLORS_CHAIN:
+                        bg = "blue";
+                        break;
+                case FLAMEGRAPH_COLORS_HOT:
+                case FLAMEGRAPH_COLORS_JAVA:
+                case FLAMEGRAPH_COLORS_JS:
+                case FLAMEGRAPH_COLORS_PERL:
+                        bg = "yellow";
+                        break;
+                default:
+                        bg = "grey";
+                }
+        }
+        if (strcmp(bg, "yellow") == 0)
+                *c1 = "#eeeeee", *c2 = "#eeeeb0";
+        else if (strcmp(bg, "blue") == 0)
+                *c1 = "#eeeeee", *c2 = "#e0e0ff";
+        else if (strcmp(bg, "green") == 0)
+                *c1 = "#eef2ee", *c2 = "#e0ffe0";
+        else if (strcmp(bg, "grey") == 0 || strcmp(bg, "gray") == 0)
+                *c1 = "#f8f8f8", *c2 = "#e8e8e8";
+        else if (valid_hex_color(bg))
+                *c1 = *c2 = bg;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+/* The label's name made XML-safe, computed once per drawn label. */
+static int label_text(struct graph *g, struct label *l) {
+        if (l->has_text)
+                return 0;
+        size_t start = g->texts.n;
+        size_t chars = sanitize(&g->texts, g->names.s + l->name_off, l->name_len);
+        if (g->texts.oom || g->texts.n > UINT32_MAX)
+                return -ENOMEM;
+        l->text_off = (uint32_t) start;
+        l->text_len = (uint32_t) (g->texts.n - start);
+        l->text_chars = (uint32_t) chars;
+        l->has_text = true;
+        return 0;
+}
+
+static int node_color(struct graph *g, struct node *nd, struct palette *pal, struct rgb *ret) {
+        if (nd->label == NO_LABEL) {
+                if (g->nv == 2) {
+                        *ret = diff_color(nd->delta, g->maxdelta, g->o->negate);
+                        return 0;
+                }
+                *ret = frame_color(g->o, FRAME_USER, "all", 3, false);
+                return 0;
+        }
+        struct label *l = &g->labels.v[nd->label];
+        const char *s = g->names.s + l->name_off;
+        enum frame_kind kind = profile_frame(g->p, l->frame)->kind;
+
+        if (l->name_len == 2 && memcmp(s, "--", 2) == 0) {
+                *ret = (struct rgb) { 160, 160, 160 };
+                return 0;
+        }
+        if (l->name_len == 1 && s[0] == '-') {
+                *ret = (struct rgb) { 200, 200, 200 };
+                return 0;
+        }
+        if (g->nv == 2) {
+                *ret = diff_color(nd->delta, g->maxdelta, g->o->negate);
+                return 0;
+        }
+        if (nd->waker) /* chain graphs: not cached, depends on the path */
+                return *ret = frame_color(g->o, kind, s, l->name_len, true), 0;
+        if (!l->has_color) {
+                l->color = frame_color(g->o, kind, s, l->name_len, false);
+                if (pal) {
+                        int r = palette_get(pal, s, l->name_len, &l->color);
+                        if (r < 0)
+                                return r;
+                }
+                l->has_color = true;
+        }
+        *ret = l->color;
+        return 0;
+}
+
+static int render(struct graph *g, struct buf *b, struct palette *pal) {
+        const struct flamegraph_options *o = g->o;
+        double fs = o->fontsize, fh = o->frame_height;
+        double ypad1 = fs * 3, ypad2 = fs * 2 + 10, ypad3 = fs * 2;
+        bool subtitle = o->subtitle && o->subtitle[0];
+        double height = (g->depthmax + 1) * fh + ypad1 + ypad2 + (subtitle ? ypad3 : 0);
+        double widthpertime = (o->width - 2.0 * XPAD) / g->total;
+        const char *bg1, *bg2;
+        int r;
+
+        r = background(o, &bg1, &bg2);
+        if (r < 0)
+                return r;
+        const char *title = o->title ? o->title :
+                            o->flamechart ? (g->nv == 2 ? "Differential Flame Chart" : "Flame Chart") :
+                            o->inverted ? (g->nv == 2 ? "Differential Icicle Graph" : "Icicle Graph") :
+                            g->nv == 2 ? "Differential Flame Graph" : "Flame Graph";
+
+        PUTS(b, "<?xml version=\"1.0\" standalone=\"no\"?>\n"
+                "<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" "
+                "\"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd\">\n"
+                "<svg version=\"1.1\" width=\"");
+        put_uint(b, o->width);
+        PUTS(b, "\" height=\"");
+        put_num(b, height);
+        PUTS(b, "\" onload=\"init(evt)\" viewBox=\"0 0 ");
+        put_uint(b, o->width);
+        PUTS(b, " ");
+        put_num(b, height);
+        PUTS(b, "\" xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n"
+                "<!-- Flame graph stack visualization, written by cprof in the format of "
+                "https://github.com/brendangregg/FlameGraph -->\n<!-- NOTES: ");
+        if (o->notes)
+                put_comment_text(b, o->notes);
+        PUTS(b, " -->\n<defs>\n\t<linearGradient id=\"background\" y1=\"0\" y2=\"1\" x1=\"0\" x2=\"0\" >\n"
+                "\t\t<stop stop-color=\"");
+        puts_(b, bg1);
+        PUTS(b, "\" offset=\"5%\" />\n\t\t<stop stop-color=\"");
+        puts_(b, bg2);
+        PUTS(b, "\" offset=\"95%\" />\n\t</linearGradient>\n</defs>\n<style type=\"text/css\">\n"
+                "\ttext { font-family:");
+        /* a font name is CSS inside XML: keep only characters harmless in both */
+        for (const char *c = o->fonttype ? o->fonttype : "Verdana"; *c; c++)
+                if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                    strchr(" ,-_'", *c))
+                        put(b, c, 1);
+        PUTS(b, "; font-size:");
+        put_num(b, fs);
+        PUTS(b, "px; fill:rgb(0,0,0); }\n\t#title { text-anchor:middle; font-size:");
+        put_num(b, fs + 5);
+        PUTS(b, "px; }\n");
+        PUTS(b, FLAMEGRAPH_CSS);
+        PUTS(b, "</style>\n<script type=\"text/ecmascript\">\n<![CDATA[\nvar fg = { nametype: ");
+        put_js_string(b, o->nametype ? o->nametype : "Function:");
+        PUTS(b, ", fontsize: ");
+        put_num(b, fs);
+        PUTS(b, ", fontwidth: ");
+        put_fixed(b, o->fontwidth, 3);
+        PUTS(b, ", xpad: " "10" ", width: ");
+        put_uint(b, o->width);
+        PUTS(b, ", inverted: ");
+        puts_(b, o->inverted ? "true" : "false");
+        PUTS(b, ", rooty: ");
+        double rooty = o->inverted ? ypad1 + (subtitle ? ypad3 : 0) : height - ypad2 - fh + FRAMEPAD;
+        put_num(b, rooty);
+        PUTS(b, ", searchcolor: \"" SEARCH_COLOR "\" };\n");
+        PUTS(b, FLAMEGRAPH_JS);
+        PUTS(b, "]]>\n</script>\n<rect x=\"0.0\" y=\"0\" width=\"");
+        put_fixed(b, o->width, 1);
+        PUTS(b, "\" height=\"");
+        put_fixed(b, height, 1);
+        PUTS(b, "\" fill=\"url(#background)\"  />\n<text id=\"title\" x=\"");
+        put_fixed(b, o->width / 2, 2);
+        PUTS(b, "\" y=\"");
+        put_num(b, fs * 2);
+        PUTS(b, "\" >");
+        put_sanitized_escaped(b, title);
+        PUTS(b, "</text>\n");
+        if (subtitle) {
+                PUTS(b, "<text id=\"subtitle\" x=\"");
+                put_fixed(b, o->width / 2, 2);
+                PUTS(b, "\" y=\"");
+                put_num(b, fs * 4);
+                PUTS(b, "\" >");
+                put_sanitized_escaped(b, o->subtitle);
+                PUTS(b, "</text>\n");
+        }
+        PUTS(b, "<text id=\"details\" x=\"10.00\" y=\"");
+        put_num(b, height - ypad2 / 2);
+        PUTS(b, "\" > </text>\n<text id=\"unzoom\" x=\"10.00\" y=\"");
+        put_num(b, fs * 2);
+        PUTS(b, "\" class=\"hide\">Reset Zoom</text>\n<text id=\"search\" x=\"");
+        put_fixed(b, o->width - XPAD - 100, 2);
+        PUTS(b, "\" y=\"");
+        put_num(b, fs * 2);
+        PUTS(b, "\" >Search</text>\n<text id=\"ignorecase\" x=\"");
+        put_fixed(b, o->width - XPAD - 16, 2);
+        PUTS(b, "\" y=\"");
+        put_num(b, fs * 2);
+        PUTS(b, "\" >ic</text>\n<text id=\"matched\" x=\"");
+        put_fixed(b, o->width - XPAD - 100, 2);
+        PUTS(b, "\" y=\"");
+        put_num(b, height - ypad2 / 2);
+        PUTS(b, "\" > </text>\n<g id=\"frames\">\n");
+
+        double charw = fs * o->fontwidth;
+        struct buf countname = {};
+        PUTS(&countname, " ");
+        put_sanitized_escaped(&countname, o->countname ? o->countname : "samples");
+        PUTS(&countname, ", ");
+        if (countname.oom)
+                return -ENOMEM;
+        for (size_t i = 0; i < g->nodes.n; i++) {
+                struct node *nd = &g->nodes.v[i];
+                if (!nd->drawn)
+                        continue;
+                double x1 = XPAD + nd->x * widthpertime;
+                double x2 = XPAD + (nd->x + nd->value) * widthpertime;
+                double y1, y2;
+                if (!o->inverted) {
+                        y1 = height - ypad2 - (nd->depth + 1) * fh + FRAMEPAD;
+                        y2 = height - ypad2 - nd->depth * fh;
+                } else {
+                        y1 = ypad1 + (subtitle ? ypad3 : 0) + nd->depth * fh;
+                        y2 = y1 + fh - FRAMEPAD;
+                }
+                const char *text;
+                size_t text_len, text_chars;
+                if (nd->label == NO_LABEL) {
+                        text = "all", text_len = 3, text_chars = 3;
+                } else {
+                        struct label *l = &g->labels.v[nd->label];
+                        r = label_text(g, l);
+                        if (r < 0)
+                                break;
+                        text = g->texts.s + l->text_off;
+                        text_len = l->text_len;
+                        text_chars = l->text_chars;
+                }
+
+                PUTS(b, "<g >\n<title>");
+                put_escaped(b, text, text_len);
+                PUTS(b, " (");
+                put_count(b, nd->value);
+                put(b, countname.s, countname.n);
+                if (nd->label == NO_LABEL)
+                        PUTS(b, "100");
+                else
+                        put_fixed(b, 100 * nd->value / g->total, 2);
+                PUTS(b, "%");
+                if (g->nv == 2 && nd->label != NO_LABEL) {
+                        double d = o->negate ? -nd->delta : nd->delta;
+                        PUTS(b, "; ");
+                        if (d > 0)
+                                PUTS(b, "+");
+                        put_fixed(b, 100 * d / g->total, 2);
+                        PUTS(b, "%");
+                }
+                PUTS(b, ")</title><rect x=\"");
+                /* widths from the rounded ends, as flamegraph.pl, so
+                 * neighbours tile exactly */
+                double rx1 = round(x1 * 10) / 10, rx2 = round(x2 * 10) / 10;
+                put_fixed(b, rx1, 1);
+                PUTS(b, "\" y=\"");
+                put_num(b, y1);
+                PUTS(b, "\" width=\"");
+                put_fixed(b, rx2 - rx1, 1);
+                PUTS(b, "\" height=\"");
+                put_fixed(b, y2 - y1, 1);
+                PUTS(b, "\" fill=\"");
+                struct rgb c;
+                r = node_color(g, nd, pal, &c);
+                if (r < 0)
+                        break;
+                put_rgb(b, c);
+                PUTS(b, "\" rx=\"2\" ry=\"2\" />\n<text  x=\"");
+                put_fixed(b, x1 + 3, 2);
+                PUTS(b, "\" y=\"");
+                put_num(b, 3 + (y1 + y2) / 2);
+                PUTS(b, "\" >");
+                double fit = (x2 - x1) / charw;
+                size_t chars = fit > 0 && fit < 1e9 ? (size_t) fit : 0;
+                if (chars >= 3) {
+                        if (text_chars <= chars) {
+                                put_escaped(b, text, text_len);
+                        } else {
+                                put_escaped(b, text, utf8_prefix(text, text_len, chars - 2));
+                                PUTS(b, "..");
+                        }
+                }
+                PUTS(b, "</text>\n</g>\n");
+        }
+        free(countname.s);
+        if (r < 0)
+                return r;
+        PUTS(b, "</g>\n</svg>\n");
+        return b->oom ? -ENOMEM : 0;
+}
+
+int flamegraph_write(const struct profile *p, FILE *f, const struct flamegraph_options *o) {
+        struct graph g = { .p = p, .o = o, .nv = profile_value_count(p) };
+        struct palette pal = {};
+        struct buf out = {};
+        int r;
+
+        if (o->width <= 2 * XPAD || o->frame_height < 1 || !(o->fontsize > 0) ||
+            !(o->fontwidth > 0) || !(o->minwidth >= 0) || !isfinite(o->minwidth))
+                return -EINVAL;
+        if (o->palette_file) {
+                r = palette_load(&pal, o->palette_file);
+                if (r < 0)
+                        goto finish;
+        }
+        r = build_tree(&g);
+        if (r < 0)
+                goto finish;
+        r = layout(&g);
+        if (r < 0)
+                goto finish;
+        r = render(&g, &out, o->palette_file ? &pal : NULL);
+        if (r < 0)
+                goto finish;
+        if (fwrite(out.s, 1, out.n, f) != out.n || fflush(f) != 0) {
+                r = -EIO;
+                goto finish;
+        }
+        if (o->palette_file)
+                r = palette_save(&pal, o->palette_file);
+finish:
+        free(out.s);
+        palette_release(&pal);
+        graph_release(&g);
+        return r;
+}

@@ -1,0 +1,32 @@
+/* Small jansson helpers shared by the JSON writers (speedscope.c and
+ * report.c). Each returns a new reference or NULL on allocation failure. */
+#pragma once
+
+#include <jansson.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "output/utf8.h"
+
+/* Integral values print as integers (counts stay "12", not "12.0"). */
+static inline json_t *json_number_new(double v) {
+        if (v == floor(v) && v >= -9.0e15 && v <= 9.0e15)
+                return json_integer((json_int_t) v);
+        if (!isfinite(v))
+                return json_null();
+        return json_real(v);
+}
+
+/* A JSON string from bytes that need not be UTF-8 (see utf8.h). */
+static inline json_t *json_bytes_new(const char *s, size_t len) {
+        if (utf8_is_valid(s, len))
+                return json_stringn(s, len);
+        char *buf = NULL;
+        size_t blen = 0, cap = 0;
+        if (utf8_append_sanitized(s, len, &buf, &blen, &cap) < 0)
+                return NULL;
+        json_t *j = json_stringn(buf, blen);
+        free(buf);
+        return j;
+}

@@ -1,0 +1,169 @@
+/* speedscope writer: the speedscope file format
+ * (https://www.speedscope.app/file-format-schema.json), one "sampled"
+ * profile over shared frames.
+ *
+ *  - frames: one per profile frame, in frame id order (so a sample's
+ *    indices are frame ids); the name is the folded name with its kind
+ *    suffix, as in flame graphs; file and line when known;
+ *  - samples: the profile's samples in input order (speedscope's "time
+ *    order" view shows them left to right), root first, with their values
+ *    as weights; consecutive samples of the same stack are merged and
+ *    samples whose value is zero are left out;
+ *  - unit "none" for sample counts, "nanoseconds" for time profiles;
+ *  - a differential profile writes its second value (after).
+ * Names are made valid UTF-8 (see utf8.h); jansson escapes the rest. */
+#include <errno.h>
+#include <string.h>
+
+#include "cprof/output.h"
+#include "output/json-util.h"
+#include "util/cleanup.h"
+
+#define SPEEDSCOPE_SCHEMA "https://www.speedscope.app/file-format-schema.json"
+
+static int set_new(json_t *obj, const char *key, json_t *v) {
+        /* json_object_set_new takes v even on failure (and v may be NULL) */
+        return v && json_object_set_new(obj, key, v) == 0 ? 0 : -ENOMEM;
+}
+
+static int append_new(json_t *arr, json_t *v) {
+        return v && json_array_append_new(arr, v) == 0 ? 0 : -ENOMEM;
+}
+
+static int add_frames(const struct profile *p, json_t *frames) {
+        _cleanup_free_ char *name = NULL;
+        size_t cap = 0;
+        int r;
+
+        for (uint32_t id = 0; id < profile_frame_count(p); id++) {
+                const struct profile_frame *fr = profile_frame(p, id);
+                size_t len = 0;
+                json_t *o;
+
+                r = folded_frame_name(p, id, &name, &len, &cap);
+                if (r < 0)
+                        return r;
+                o = json_object();
+                r = append_new(frames, o);
+                if (r < 0)
+                        return r;
+                r = set_new(o, "name", json_bytes_new(name, len));
+                if (r >= 0 && fr->file != 0)
+                        r = set_new(o, "file", json_bytes_new(profile_string(p, fr->file),
+                                                              profile_string_length(p, fr->file)));
+                if (r >= 0 && fr->line != 0)
+                        r = set_new(o, "line", json_integer(fr->line));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int add_sample(const struct profile *p, json_t *samples, json_t *weights, uint32_t stack,
+                      double weight) {
+        json_t *ids = json_array();
+        size_t depth;
+        const uint32_t *frames = profile_stack_frames(p, stack, &depth);
+        int r;
+
+        r = append_new(samples, ids);
+        for (size_t i = 0; r >= 0 && i < depth; i++)
+                r = append_new(ids, json_integer(frames[i]));
+        if (r >= 0)
+                r = append_new(weights, json_number_new(weight));
+        return r;
+}
+
+static int add_samples(const struct profile *p, json_t *samples, json_t *weights, double *ret_total) {
+        unsigned vi = profile_value_count(p) - 1;
+        size_t n = profile_sample_count(p);
+        bool have = false;
+        uint32_t cur = 0;
+        double acc = 0, total = 0;
+        int r;
+
+        for (size_t i = 0; i < n; i++) {
+                const struct profile_sample *s = profile_sample(p, i);
+                double v = s->value[vi];
+                if (v == 0)
+                        continue;
+                if (have && s->stack == cur) {
+                        acc += v;
+                        continue;
+                }
+                if (have) {
+                        r = add_sample(p, samples, weights, cur, acc);
+                        if (r < 0)
+                                return r;
+                        total += acc;
+                }
+                have = true;
+                cur = s->stack;
+                acc = v;
+        }
+        if (have) {
+                r = add_sample(p, samples, weights, cur, acc);
+                if (r < 0)
+                        return r;
+                total += acc;
+        }
+        *ret_total = total;
+        return 0;
+}
+
+int speedscope_write(const struct profile *p, FILE *f) {
+        json_auto_t *root = json_object();
+        json_t *shared, *frames, *profiles, *prof, *samples, *weights;
+        bool ns = profile_unit(p) == PROFILE_UNIT_NANOSECONDS;
+        bool diff = profile_value_count(p) > 1;
+        double total = 0;
+        int r;
+
+        if (!root)
+                return -ENOMEM;
+        r = set_new(root, "$schema", json_string(SPEEDSCOPE_SCHEMA));
+        if (r >= 0)
+                r = set_new(root, "exporter", json_string("cprof " CPROF_VERSION));
+        if (r >= 0)
+                r = set_new(root, "name", json_string("cprof profile"));
+        if (r >= 0)
+                r = set_new(root, "activeProfileIndex", json_integer(0));
+        if (r >= 0)
+                r = set_new(root, "shared", shared = json_object());
+        if (r >= 0)
+                r = set_new(shared, "frames", frames = json_array());
+        if (r >= 0)
+                r = set_new(root, "profiles", profiles = json_array());
+        if (r >= 0)
+                r = append_new(profiles, prof = json_object());
+        if (r >= 0)
+                r = set_new(prof, "type", json_string("sampled"));
+        if (r >= 0)
+                r = set_new(prof, "name", json_string(diff ? "after" : ns ? "nanoseconds" : "samples"));
+        if (r >= 0)
+                r = set_new(prof, "unit", json_string(ns ? "nanoseconds" : "none"));
+        if (r >= 0)
+                r = set_new(prof, "startValue", json_integer(0));
+        if (r >= 0)
+                r = set_new(prof, "samples", samples = json_array());
+        if (r >= 0)
+                r = set_new(prof, "weights", weights = json_array());
+        if (r < 0)
+                return r;
+
+        r = add_frames(p, frames);
+        if (r < 0)
+                return r;
+        r = add_samples(p, samples, weights, &total);
+        if (r < 0)
+                return r;
+        r = set_new(prof, "endValue", json_number_new(total));
+        if (r < 0)
+                return r;
+
+        if (json_dumpf(root, f, JSON_COMPACT) < 0 || fputc('\n', f) == EOF)
+                return -EIO;
+        if (fflush(f) != 0 || ferror(f))
+                return -EIO;
+        return 0;
+}

@@ -1,0 +1,431 @@
+#include "symbolize/elf-module.h"
+
+#include <errno.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/cleanup.h"
+#include "util/log.h"
+#include "util/vec.h"
+
+/* A function symbol, compact: a libxul-class table has a million. */
+struct elf_sym {
+        uint64_t addr;
+        uint32_t size; /* sized symbols: st_size; size-0 ones: up to the next */
+        uint32_t name; /* offset in the string table */
+};
+
+struct elf_segment {
+        uint64_t offset, vaddr, filesz;
+};
+
+struct elf_module {
+        Elf *elf;
+        void *image; /* our copy of an in-memory ELF, NULL for files */
+        bool fixed;
+        uint8_t build_id[ELF_BUILD_ID_MAX];
+        size_t build_id_len;
+        VEC(struct elf_segment) loads;
+
+        bool syms_read;
+        VEC(struct elf_sym) syms; /* sorted by addr, one per address */
+        const char *strtab;
+        size_t strtab_size;
+};
+
+static bool libelf_ready(void) {
+        static int state; /* 0 unknown, 1 ok, -1 failed */
+        if (state == 0)
+                state = elf_version(EV_CURRENT) == EV_NONE ? -1 : 1;
+        return state > 0;
+}
+
+/* Looks for NT_GNU_BUILD_ID in a block of notes. */
+static bool find_build_id(struct elf_module *m, Elf_Data *data) {
+        GElf_Nhdr nh;
+        size_t off = 0, name_off, desc_off, next;
+
+        if (!data || !data->d_buf)
+                return false;
+        while (off < data->d_size &&
+               (next = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
+                if (next <= off)
+                        break;
+                if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 && nh.n_descsz > 0 &&
+                    nh.n_descsz <= ELF_BUILD_ID_MAX && name_off + 4 <= data->d_size &&
+                    desc_off + nh.n_descsz <= data->d_size &&
+                    memcmp((const char *) data->d_buf + name_off, "GNU", 4) == 0) {
+                        memcpy(m->build_id, (const char *) data->d_buf + desc_off, nh.n_descsz);
+                        m->build_id_len = nh.n_descsz;
+                        return true;
+                }
+                off = next;
+        }
+        return false;
+}
+
+static void read_build_id(struct elf_module *m) {
+        Elf_Scn *scn = NULL;
+        size_t n;
+
+        while ((scn = elf_nextscn(m->elf, scn))) {
+                GElf_Shdr sh;
+                if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_NOTE &&
+                    find_build_id(m, elf_getdata(scn, NULL)))
+                        return;
+        }
+        /* without section headers (stripped hard), the program headers */
+        if (elf_getphdrnum(m->elf, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                GElf_Phdr ph;
+                if (!gelf_getphdr(m->elf, (int) i, &ph) || ph.p_type != PT_NOTE)
+                        continue;
+                Elf_Data *d = elf_getdata_rawchunk(m->elf, (int64_t) ph.p_offset, ph.p_filesz,
+                                                   ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR);
+                if (find_build_id(m, d))
+                        return;
+        }
+}
+
+static int module_init(struct elf_module *m) {
+        GElf_Ehdr eh;
+        size_t n;
+
+        if (elf_kind(m->elf) != ELF_K_ELF || !gelf_getehdr(m->elf, &eh))
+                return -EBADMSG;
+        m->fixed = eh.e_type == ET_EXEC;
+        if (elf_getphdrnum(m->elf, &n) == 0)
+                for (size_t i = 0; i < n && i < 65536; i++) {
+                        GElf_Phdr ph;
+                        if (!gelf_getphdr(m->elf, (int) i, &ph) || ph.p_type != PT_LOAD ||
+                            ph.p_filesz == 0)
+                                continue;
+                        struct elf_segment seg = { ph.p_offset, ph.p_vaddr, ph.p_filesz };
+                        if (vec_push(&m->loads, seg) < 0)
+                                return -ENOMEM;
+                }
+        read_build_id(m);
+        return 0;
+}
+
+int elf_module_open_fd(int fd, struct elf_module **ret) {
+        struct elf_module *m;
+        int r;
+
+        if (!libelf_ready())
+                return -EINVAL;
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+        /* Read everything now (a no-op when mapped) and let go of the fd
+         * (FDREAD implies FDDONE): a daemon sees thousands of modules. */
+        if (!m->elf || elf_cntl(m->elf, ELF_C_FDREAD) < 0) {
+                log_debug("elf: cannot read: %s", elf_errmsg(-1));
+                elf_module_free(m);
+                return -EBADMSG;
+        }
+        r = module_init(m);
+        if (r < 0) {
+                elf_module_free(m);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
+int elf_module_from_memory(const void *data, size_t len, struct elf_module **ret) {
+        struct elf_module *m;
+        int r;
+
+        if (!libelf_ready())
+                return -EINVAL;
+        if (len == 0)
+                return -EBADMSG;
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        /* libelf may convert data in place in a private image; the caller's
+         * (the read-only vDSO) must stay untouched */
+        m->image = malloc(len);
+        if (!m->image) {
+                free(m);
+                return -ENOMEM;
+        }
+        memcpy(m->image, data, len);
+        m->elf = elf_memory(m->image, len);
+        if (!m->elf) {
+                elf_module_free(m);
+                return -EBADMSG;
+        }
+        r = module_init(m);
+        if (r < 0) {
+                elf_module_free(m);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
+struct elf_module *elf_module_free(struct elf_module *m) {
+        if (!m)
+                return NULL;
+        vec_free(&m->syms);
+        vec_free(&m->loads);
+        if (m->elf)
+                elf_end(m->elf);
+        free(m->image);
+        free(m);
+        return NULL;
+}
+
+const uint8_t *elf_module_build_id(const struct elf_module *m, size_t *ret_len) {
+        *ret_len = m->build_id_len;
+        return m->build_id_len ? m->build_id : NULL;
+}
+
+bool elf_module_is_fixed(const struct elf_module *m) {
+        return m->fixed;
+}
+
+int elf_module_offset_to_vaddr(const struct elf_module *m, uint64_t offset, uint64_t *ret_vaddr) {
+        for (size_t i = 0; i < m->loads.n; i++) {
+                const struct elf_segment *s = &m->loads.v[i];
+                if (offset >= s->offset && offset - s->offset < s->filesz) {
+                        *ret_vaddr = offset - s->offset + s->vaddr;
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+/* Symbol reading. */
+
+struct section_info {
+        uint64_t addr, end;
+        bool exec;
+};
+
+struct sym_tmp {
+        uint64_t addr, size, sec_end;
+        uint32_t name;
+        uint8_t bind;
+};
+
+static unsigned leading_underscores(const char *s) {
+        unsigned n = 0;
+        while (s[n] == '_' && n < 8)
+                n++;
+        return n;
+}
+
+static unsigned bind_rank(uint8_t bind) {
+        return bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2;
+}
+
+/* By address; among aliases of one address the name a person would pick
+ * first (memcpy over __memcpy_avx_unaligned): sized, global, fewer
+ * leading underscores, then by name so the choice is stable. */
+static int sym_tmp_cmp(const void *a, const void *b, void *ctx) {
+        const struct sym_tmp *x = a, *y = b;
+        const char *strtab = ctx;
+
+        if (x->addr != y->addr)
+                return x->addr < y->addr ? -1 : 1;
+        if ((x->size == 0) != (y->size == 0))
+                return x->size == 0 ? 1 : -1;
+        if (bind_rank(x->bind) != bind_rank(y->bind))
+                return bind_rank(x->bind) < bind_rank(y->bind) ? -1 : 1;
+        unsigned ux = leading_underscores(strtab + x->name), uy = leading_underscores(strtab + y->name);
+        if (ux != uy)
+                return ux < uy ? -1 : 1;
+        return strcmp(strtab + x->name, strtab + y->name);
+}
+
+static int read_sections(Elf *elf, struct section_info **ret, size_t *ret_n) {
+        size_t n;
+        Elf_Scn *scn = NULL;
+
+        if (elf_getshdrnum(elf, &n) < 0 || n == 0 || n > (1u << 20))
+                return -EBADMSG;
+        struct section_info *info = calloc(n, sizeof(*info));
+        if (!info)
+                return -ENOMEM;
+        while ((scn = elf_nextscn(elf, scn))) {
+                GElf_Shdr sh;
+                size_t i = elf_ndxscn(scn);
+                if (i >= n || !gelf_getshdr(scn, &sh) || !(sh.sh_flags & SHF_ALLOC))
+                        continue;
+                info[i].addr = sh.sh_addr;
+                info[i].end = sh.sh_addr + sh.sh_size < sh.sh_addr ? UINT64_MAX : sh.sh_addr + sh.sh_size;
+                info[i].exec = sh.sh_flags & SHF_EXECINSTR;
+        }
+        *ret = info;
+        *ret_n = n;
+        return 0;
+}
+
+/* Reads the function symbols of one symbol table section into m. Returns
+ * how many were kept. */
+static int read_symtab(struct elf_module *m, Elf_Scn *scn, const GElf_Shdr *sh,
+                       const struct section_info *sec, size_t n_sec) {
+        VEC(struct sym_tmp) tmp = {};
+        Elf_Data *data, *strdata;
+        Elf_Scn *strscn;
+        GElf_Shdr strsh;
+        size_t entsize, strsize;
+        const char *strtab;
+
+        if (sh->sh_link == 0 || sh->sh_link >= n_sec)
+                return 0;
+        strscn = elf_getscn(m->elf, sh->sh_link);
+        if (!strscn || !gelf_getshdr(strscn, &strsh) || strsh.sh_type != SHT_STRTAB)
+                return 0;
+        strdata = elf_getdata(strscn, NULL);
+        data = elf_getdata(scn, NULL);
+        entsize = gelf_fsize(m->elf, ELF_T_SYM, 1, EV_CURRENT);
+        if (!strdata || !strdata->d_buf || strdata->d_size == 0 || !data || entsize == 0)
+                return 0;
+        /* Every name must end inside the table: only offsets before the
+         * last NUL are accepted. */
+        strtab = strdata->d_buf;
+        strsize = strdata->d_size;
+        while (strsize > 0 && strtab[strsize - 1] != '\0')
+                strsize--;
+        if (strsize == 0 || strsize > UINT32_MAX)
+                return 0;
+
+        size_t count = data->d_size / entsize;
+        for (size_t i = 0; i < count && i <= INT32_MAX; i++) {
+                GElf_Sym s;
+                if (!gelf_getsym(data, (int) i, &s))
+                        break;
+                unsigned type = GELF_ST_TYPE(s.st_info);
+                if (s.st_shndx == SHN_UNDEF || s.st_shndx >= n_sec || s.st_name == 0 ||
+                    s.st_name >= strsize || strtab[s.st_name] == '\0')
+                        continue;
+                const struct section_info *si = &sec[s.st_shndx];
+                if (type == STT_FUNC || type == STT_GNU_IFUNC)
+                        ;
+                else if (type == STT_NOTYPE && s.st_size > 0 && si->exec)
+                        ; /* assembly without .type, but sized and in code */
+                else
+                        continue;
+                struct sym_tmp t = {
+                        .addr = s.st_value,
+                        .size = s.st_size,
+                        .sec_end = si->end,
+                        .name = (uint32_t) s.st_name,
+                        .bind = GELF_ST_BIND(s.st_info),
+                };
+                if (vec_push(&tmp, t) < 0) {
+                        vec_free(&tmp);
+                        return -ENOMEM;
+                }
+        }
+        if (tmp.n == 0) {
+                vec_free(&tmp);
+                return 0;
+        }
+
+        qsort_r(tmp.v, tmp.n, sizeof(*tmp.v), sym_tmp_cmp, (void *) strtab);
+
+        /* One symbol per address; size-0 ones reach the next symbol, but
+         * not past their section (else _init would swallow the PLT). */
+        size_t k = 0;
+        for (size_t i = 0; i < tmp.n; i++)
+                if (k == 0 || tmp.v[i].addr != tmp.v[k - 1].addr)
+                        tmp.v[k++] = tmp.v[i];
+        tmp.n = k;
+        if (vec_reserve(&m->syms, tmp.n) < 0) {
+                vec_free(&tmp);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < tmp.n; i++) {
+                struct sym_tmp *t = &tmp.v[i];
+                uint64_t size = t->size;
+                if (size == 0) {
+                        uint64_t end = t->sec_end;
+                        if (i + 1 < tmp.n && tmp.v[i + 1].addr < end)
+                                end = tmp.v[i + 1].addr;
+                        size = end > t->addr ? end - t->addr : 0;
+                }
+                if (size == 0)
+                        continue;
+                m->syms.v[m->syms.n++] = (struct elf_sym) {
+                        .addr = t->addr,
+                        .size = size > UINT32_MAX ? UINT32_MAX : (uint32_t) size,
+                        .name = t->name,
+                };
+        }
+        vec_free(&tmp);
+        m->strtab = strtab;
+        m->strtab_size = strsize;
+        return (int) MIN(m->syms.n, (size_t) INT32_MAX);
+}
+
+static void read_symbols(struct elf_module *m) {
+        _cleanup_free_ struct section_info *sec = NULL;
+        size_t n_sec;
+
+        m->syms_read = true;
+        if (read_sections(m->elf, &sec, &n_sec) < 0)
+                return;
+        /* .symtab holds everything .dynsym does and more; .dynsym is what a
+         * stripped binary keeps */
+        static const GElf_Word order[] = { SHT_SYMTAB, SHT_DYNSYM };
+        for (size_t o = 0; o < ELEMENTSOF(order); o++) {
+                Elf_Scn *scn = NULL;
+                while ((scn = elf_nextscn(m->elf, scn))) {
+                        GElf_Shdr sh;
+                        if (!gelf_getshdr(scn, &sh) || sh.sh_type != order[o])
+                                continue;
+                        int r = read_symtab(m, scn, &sh, sec, n_sec);
+                        if (r < 0)
+                                log_debug_errno(r, "elf: cannot read symbols, skipping");
+                        if (r > 0)
+                                return;
+                        m->syms.n = 0;
+                }
+        }
+}
+
+size_t elf_module_symbol_count(struct elf_module *m) {
+        if (!m->syms_read)
+                read_symbols(m);
+        return m->syms.n;
+}
+
+/* How far back to look for a symbol that covers an address when the
+ * nearest one below it does not (a large function around small ones). */
+#define COVER_LOOKBACK 32
+
+const char *elf_module_symbolize(struct elf_module *m, uint64_t vaddr, uint64_t *ret_start) {
+        const struct elf_sym *s;
+        size_t lo = 0, hi;
+
+        if (!m->syms_read)
+                read_symbols(m);
+        s = m->syms.v;
+        hi = m->syms.n;
+        /* first symbol above vaddr */
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (s[mid].addr <= vaddr)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        for (size_t i = lo, steps = 0; i > 0 && steps < COVER_LOOKBACK; i--, steps++) {
+                const struct elf_sym *c = &s[i - 1];
+                if (vaddr - c->addr < c->size) {
+                        if (ret_start)
+                                *ret_start = c->addr;
+                        return m->strtab + c->name;
+                }
+        }
+        return NULL;
+}

@@ -1,0 +1,45 @@
+/* One ELF module (executable, shared library, vDSO) as the symbolizer
+ * needs it: its GNU build-id, its PT_LOAD segments (to turn a file offset
+ * into the address the ELF's symbols use) and its function symbols.
+ *
+ * The file is kept mapped read-only (libelf's ELF_C_READ_MMAP) and no fd
+ * is kept: symbol names are offsets into the mapped string table, so even
+ * a 30 MB libxul-class symbol table costs 16 bytes per function symbol
+ * plus the page cache. Keeping the mapping also keeps a deleted or
+ * replaced file's contents. Symbols are read on the first lookup, so a
+ * module opened only to learn its build-id (and found in the cache) costs
+ * no more than its headers. Malformed files give fewer symbols, never a
+ * crash: every offset and index from the file is checked. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ELF_BUILD_ID_MAX 64
+
+struct elf_module;
+
+/* Maps the file behind fd (the caller keeps and closes fd). -EBADMSG when
+ * it is not an ELF file, -errno otherwise. */
+int elf_module_open_fd(int fd, struct elf_module **ret);
+/* The same from a buffer, which is copied (the vDSO image, fuzz input). */
+int elf_module_from_memory(const void *data, size_t len, struct elf_module **ret);
+struct elf_module *elf_module_free(struct elf_module *m);
+
+/* The NT_GNU_BUILD_ID bytes, or NULL (*ret_len = 0) without one. */
+const uint8_t *elf_module_build_id(const struct elf_module *m, size_t *ret_len);
+/* True for ET_EXEC (fixed addresses), false for ET_DYN (PIE, .so, vDSO). */
+bool elf_module_is_fixed(const struct elf_module *m);
+
+/* A file offset of a mapped page -> the ELF virtual address (what the
+ * symbols use): the PT_LOAD segment holding the offset decides.
+ * -ENOENT when no segment holds it. */
+int elf_module_offset_to_vaddr(const struct elf_module *m, uint64_t offset, uint64_t *ret_vaddr);
+
+/* The function symbol covering an ELF virtual address, or NULL. The name
+ * lives as long as the module. *ret_start (optional) gets its address.
+ * Reads the symbol table on the first call (.symtab, else .dynsym). */
+const char *elf_module_symbolize(struct elf_module *m, uint64_t vaddr, uint64_t *ret_start);
+/* Number of function symbols (reads them if not done yet). */
+size_t elf_module_symbol_count(struct elf_module *m);

@@ -1,0 +1,222 @@
+#include "symbolize/kallsyms.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "symbolize/maps.h"
+#include "util/cleanup.h"
+#include "util/vec.h"
+
+struct ksym {
+        uint64_t addr;
+        uint32_t name;   /* offset in pool */
+        uint32_t module; /* offset in pool + 1, 0 for the kernel itself */
+        uint32_t seq;    /* input order, to keep sorting deterministic */
+        uint8_t rank;    /* 0 global (T), 1 weak (W/w), 2 local (t) */
+};
+
+struct kallsyms {
+        VEC(struct ksym) syms;
+        VEC(char) pool;
+        bool has_addresses;
+};
+
+static int pool_add(struct kallsyms *k, const char *s, size_t len, uint32_t *ret_off) {
+        if (k->pool.n + len + 1 > UINT32_MAX)
+                return -ENOMEM;
+        int r = vec_reserve(&k->pool, k->pool.n + len + 1);
+        if (r < 0)
+                return r;
+        *ret_off = (uint32_t) k->pool.n;
+        memcpy(k->pool.v + k->pool.n, s, len);
+        k->pool.v[k->pool.n + len] = '\0';
+        k->pool.n += len + 1;
+        return 0;
+}
+
+static bool is_space(char c) {
+        return c == ' ' || c == '\t';
+}
+
+/* Returns 1 for a kept line, 0 for a skipped one, -ENOMEM. */
+static int parse_line(struct kallsyms *k, const char *s, const char *end, uint32_t *last_module,
+                      const char **last_module_s, size_t *last_module_len) {
+        uint64_t addr = 0;
+        int digits = 0;
+
+        for (; s < end && !is_space(*s); s++) {
+                char c = *s;
+                unsigned d;
+                if (c >= '0' && c <= '9')
+                        d = (unsigned) (c - '0');
+                else if (c >= 'a' && c <= 'f')
+                        d = (unsigned) (c - 'a' + 10);
+                else if (c >= 'A' && c <= 'F')
+                        d = (unsigned) (c - 'A' + 10);
+                else
+                        return 0;
+                if (++digits > 16)
+                        return 0;
+                addr = addr << 4 | d;
+        }
+        if (digits == 0 || end - s < 4 || s[0] != ' ' || !is_space(s[2]))
+                return 0;
+        char type = s[1];
+        uint8_t rank;
+        switch (type) {
+        case 'T':
+                rank = 0;
+                break;
+        case 'W':
+        case 'w':
+                rank = 1;
+                break;
+        case 't':
+                rank = 2;
+                break;
+        default:
+                return 0; /* data, absolute, ... */
+        }
+        s += 3;
+        const char *name = s;
+        while (s < end && !is_space(*s))
+                s++;
+        size_t name_len = (size_t) (s - name);
+        if (name_len == 0 || memchr(name, '\0', name_len))
+                return 0;
+        while (s < end && is_space(*s))
+                s++;
+        const char *mod = s;
+        while (s < end && !is_space(*s))
+                s++;
+        size_t mod_len = (size_t) (s - mod);
+        if (mod_len > 0 && (mod_len < 3 || mod[0] != '[' || mod[mod_len - 1] != ']' ||
+                            memchr(mod, '\0', mod_len)))
+                return 0;
+
+        struct ksym sym = { .addr = addr, .rank = rank };
+        int r = pool_add(k, name, name_len, &sym.name);
+        if (r < 0)
+                return r;
+        if (mod_len > 0) {
+                /* module symbols come in runs: one copy per run */
+                if (!*last_module_s || *last_module_len != mod_len ||
+                    memcmp(*last_module_s, mod, mod_len) != 0) {
+                        uint32_t off;
+                        r = pool_add(k, mod, mod_len, &off);
+                        if (r < 0)
+                                return r;
+                        *last_module = off + 1;
+                        *last_module_s = mod;
+                        *last_module_len = mod_len;
+                }
+                sym.module = *last_module;
+        }
+        sym.seq = (uint32_t) MIN(k->syms.n, (size_t) UINT32_MAX);
+        r = vec_push(&k->syms, sym);
+        if (r < 0)
+                return r;
+        if (addr != 0)
+                k->has_addresses = true;
+        return 1;
+}
+
+static int ksym_cmp(const void *a, const void *b) {
+        const struct ksym *x = a, *y = b;
+        if (x->addr != y->addr)
+                return x->addr < y->addr ? -1 : 1;
+        if (x->rank != y->rank)
+                return x->rank < y->rank ? -1 : 1;
+        return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int kallsyms_parse(const char *buf, size_t len, struct kallsyms **ret) {
+        struct kallsyms *k = calloc(1, sizeof(*k));
+        const char *p = buf, *end = buf + len;
+        uint32_t last_module = 0;
+        const char *last_module_s = NULL;
+        size_t last_module_len = 0;
+
+        if (!k)
+                return -ENOMEM;
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                const char *eol = nl ? nl : end;
+                int r = parse_line(k, p, eol, &last_module, &last_module_s, &last_module_len);
+                if (r < 0) {
+                        kallsyms_free(k);
+                        return r;
+                }
+                p = nl ? nl + 1 : end;
+        }
+        if (k->syms.n > 0)
+                qsort(k->syms.v, k->syms.n, sizeof(*k->syms.v), ksym_cmp);
+        /* one symbol per address: the global one, else the first listed */
+        size_t n = 0;
+        for (size_t i = 0; i < k->syms.n; i++)
+                if (n == 0 || k->syms.v[i].addr != k->syms.v[n - 1].addr)
+                        k->syms.v[n++] = k->syms.v[i];
+        k->syms.n = n;
+        *ret = k;
+        return 0;
+}
+
+int kallsyms_load(const char *path, struct kallsyms **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r = read_proc_file(path, &buf, &len);
+        if (r < 0)
+                return r;
+        return kallsyms_parse(buf, len, ret);
+}
+
+struct kallsyms *kallsyms_free(struct kallsyms *k) {
+        if (!k)
+                return NULL;
+        vec_free(&k->syms);
+        vec_free(&k->pool);
+        free(k);
+        return NULL;
+}
+
+size_t kallsyms_count(const struct kallsyms *k) {
+        return k->syms.n;
+}
+
+bool kallsyms_has_addresses(const struct kallsyms *k) {
+        return k->has_addresses;
+}
+
+int kallsyms_lookup(const struct kallsyms *k, uint64_t addr, const char **ret_name,
+                    const char **ret_module, uint64_t *ret_start) {
+        const struct ksym *s = k->syms.v;
+        size_t lo = 0, hi = k->syms.n;
+
+        if (!k->has_addresses)
+                return -ENOENT;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (s[mid].addr <= addr)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        if (lo == 0)
+                return -ENOENT;
+        const struct ksym *c = &s[lo - 1];
+        uint64_t extent = KALLSYMS_MAX_EXTENT;
+        if (lo < k->syms.n) {
+                uint64_t gap = s[lo].addr - c->addr;
+                extent = s[lo].module == c->module ? gap : MIN(gap, extent);
+        }
+        if (addr - c->addr >= extent)
+                return -ENOENT;
+        if (ret_name)
+                *ret_name = k->pool.v + c->name;
+        if (ret_module)
+                *ret_module = c->module ? k->pool.v + c->module - 1 : NULL;
+        if (ret_start)
+                *ret_start = c->addr;
+        return 0;
+}

@@ -1,0 +1,182 @@
+/* ELF modules: build-id, offset translation and symbols of a real shared
+ * library (libsymtest.so, see symbolize/symtest.h) opened from its file
+ * and from memory, a non-PIE executable, and broken inputs. */
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "symbolize/elf-module.h"
+#include "util/cleanup.h"
+#include "symbolize/symtest.h"
+#include "tap.h"
+
+/* What the dynamic loader knows of libsymtest.so, read independently of
+ * the code under test. */
+struct loaded {
+        uintptr_t base;
+        const ElfW(Phdr) *phdr;
+        int phnum;
+        uint8_t build_id[64];
+        size_t build_id_len;
+};
+
+static int find_lib(struct dl_phdr_info *info, size_t size, void *ud) {
+        struct loaded *l = ud;
+        (void) size;
+        if (!strstr(info->dlpi_name, "libsymtest.so"))
+                return 0;
+        l->base = info->dlpi_addr;
+        l->phdr = info->dlpi_phdr;
+        l->phnum = info->dlpi_phnum;
+        for (int i = 0; i < info->dlpi_phnum; i++) {
+                const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+                if (ph->p_type != PT_NOTE)
+                        continue;
+                const char *p = (const char *) (info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
+                while (p + sizeof(ElfW(Nhdr)) <= end) {
+                        const ElfW(Nhdr) *nh = (const void *) p;
+                        const char *name = p + sizeof(*nh);
+                        const char *desc = name + ((nh->n_namesz + 3) & ~3u);
+                        if (nh->n_type == NT_GNU_BUILD_ID && nh->n_descsz <= 64) {
+                                memcpy(l->build_id, desc, nh->n_descsz);
+                                l->build_id_len = nh->n_descsz;
+                        }
+                        p = desc + ((nh->n_descsz + 3) & ~3u);
+                }
+        }
+        return 1;
+}
+
+/* The file offset of a loaded address, from the program headers. */
+static uint64_t file_offset(const struct loaded *l, uintptr_t addr) {
+        uint64_t vaddr = addr - l->base;
+        for (int i = 0; i < l->phnum; i++) {
+                const ElfW(Phdr) *ph = &l->phdr[i];
+                if (ph->p_type == PT_LOAD && vaddr >= ph->p_vaddr && vaddr < ph->p_vaddr + ph->p_filesz)
+                        return vaddr - ph->p_vaddr + ph->p_offset;
+        }
+        return UINT64_MAX;
+}
+
+static void check_module(struct elf_module *m, const struct loaded *l, const char *how) {
+        size_t len = 0;
+        const uint8_t *bid = elf_module_build_id(m, &len);
+        uintptr_t work = (uintptr_t) symtest_lib_work;
+        uint64_t vaddr = 0, start = 0;
+
+        CHECK(bid && len == l->build_id_len && len > 0 && memcmp(bid, l->build_id, len) == 0,
+              "%s: build-id matches the loaded one (%zu bytes)", how, len);
+        CHECK(!elf_module_is_fixed(m), "%s: a shared library is not ET_EXEC", how);
+        CHECK(elf_module_offset_to_vaddr(m, file_offset(l, work), &vaddr) == 0 && vaddr == work - l->base,
+              "%s: file offset -> ELF address", how);
+        CHECK(elf_module_offset_to_vaddr(m, UINT64_MAX - 5, &vaddr) == -ENOENT,
+              "%s: offset outside every segment", how);
+        CHECK_STREQ(elf_module_symbolize(m, work - l->base, &start), "symtest_lib_work", "%s: start", how);
+        CHECK(start == work - l->base, "%s: symbol start", how);
+        CHECK_STREQ(elf_module_symbolize(m, work - l->base + 3, NULL), "symtest_lib_work", "%s: inside", how);
+        uintptr_t b = (uintptr_t) dlsym(RTLD_DEFAULT, "symtest_adj_b") - l->base;
+        CHECK_STREQ(elf_module_symbolize(m, b, NULL), "symtest_adj_b", "%s: adjacent B", how);
+        CHECK_STREQ(elf_module_symbolize(m, b - 1, NULL), "symtest_adj_a", "%s: byte before B is A", how);
+        uintptr_t g = (uintptr_t) dlsym(RTLD_DEFAULT, "symtest_gap_before") - l->base;
+        CHECK_STREQ(elf_module_symbolize(m, g, NULL), "symtest_gap_before", "%s: sized symbol", how);
+        CHECK(elf_module_symbolize(m, g + 8, NULL) == NULL, "%s: no symbol in the gap", how);
+        uintptr_t n = (uintptr_t) dlsym(RTLD_DEFAULT, "symtest_nosize") - l->base;
+        CHECK_STREQ(elf_module_symbolize(m, n + SYMTEST_NOSIZE_BYTES - 1, NULL), "symtest_nosize",
+                    "%s: size-0 symbol reaches the next one", how);
+        CHECK_STREQ(elf_module_symbolize(m, n + SYMTEST_NOSIZE_BYTES, NULL), "symtest_after_nosize",
+                    "%s: ... and not further", how);
+        CHECK(elf_module_symbolize(m, 0, NULL) == NULL, "%s: the ELF header is no function", how);
+        CHECK(elf_module_symbol_count(m) >= 8, "%s: symbols (%zu)", how, elf_module_symbol_count(m));
+}
+
+static char *read_all(const char *path, size_t *len) {
+        FILE *f = fopen(path, "rb");
+        if (!f)
+                return NULL;
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        char *buf = malloc(n > 0 ? (size_t) n : 1);
+        if (buf && fread(buf, 1, (size_t) n, f) != (size_t) n) {
+                free(buf);
+                buf = NULL;
+        }
+        fclose(f);
+        *len = (size_t) n;
+        return buf;
+}
+
+int main(void) {
+        struct loaded l = {};
+        struct elf_module *m;
+        Dl_info info;
+
+        CHECK(dl_iterate_phdr(find_lib, &l) == 1 && l.build_id_len > 0, "libsymtest.so is loaded");
+        CHECK(dladdr((void *) symtest_lib_work, &info) != 0, "dladdr");
+        const char *path = info.dli_fname;
+
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        CHECK(fd >= 0 && elf_module_open_fd(fd, &m) == 0, "open '%s'", path);
+        close(fd); /* the module keeps no fd */
+        check_module(m, &l, "file");
+        elf_module_free(m);
+
+        size_t len = 0;
+        char *image = read_all(path, &len);
+        CHECK(image && elf_module_from_memory(image, len, &m) == 0, "from memory");
+        check_module(m, &l, "memory");
+        elf_module_free(m);
+
+        /* broken inputs: errors or fewer symbols, never a crash */
+        static const size_t cuts[] = { 1, 16, 64, 200, 4096 };
+        for (size_t i = 0; i < ELEMENTSOF(cuts); i++) {
+                int r = elf_module_from_memory(image, cuts[i], &m);
+                CHECK(r < 0 || (elf_module_symbolize(m, (uintptr_t) symtest_lib_work - l.base, NULL) == NULL),
+                      "truncated to %zu bytes: r=%d, no symbols", cuts[i], r);
+                if (r >= 0)
+                        elf_module_free(m);
+        }
+        /* section headers pointing past the end */
+        char *bad = malloc(len);
+        memcpy(bad, image, len);
+        ElfW(Ehdr) *eh = (ElfW(Ehdr) *) bad;
+        eh->e_shoff = len - 8;
+        int r = elf_module_from_memory(bad, len, &m);
+        CHECK(r < 0 || elf_module_symbol_count(m) == 0, "section headers out of bounds: r=%d", r);
+        if (r >= 0)
+                elf_module_free(m);
+        /* symbol names pointing past their string table */
+        memcpy(bad, image, len);
+        const ElfW(Shdr) *sh = (const ElfW(Shdr) *) (bad + eh->e_shoff);
+        for (int i = 0; i < eh->e_shnum; i++)
+                if (sh[i].sh_type == SHT_SYMTAB || sh[i].sh_type == SHT_DYNSYM)
+                        for (size_t k = 0; k + sizeof(ElfW(Sym)) <= sh[i].sh_size; k += sizeof(ElfW(Sym)))
+                                ((ElfW(Sym) *) (bad + sh[i].sh_offset + k))->st_name = 0x7fffffff;
+        r = elf_module_from_memory(bad, len, &m);
+        CHECK(r == 0 && elf_module_symbol_count(m) == 0, "names out of bounds are dropped");
+        if (r >= 0)
+                elf_module_free(m);
+        free(bad);
+        free(image);
+
+        CHECK(elf_module_from_memory("hello, world", 12, &m) == -EBADMSG, "not an ELF file");
+        CHECK(elf_module_from_memory("", 0, &m) == -EBADMSG, "empty");
+        fd = open("/dev/null", O_RDONLY);
+        CHECK(elf_module_open_fd(fd, &m) == -EBADMSG, "empty file");
+        close(fd);
+
+        /* a non-PIE executable: fixed addresses */
+        fd = open(SYMTEST_NOPIE_PATH, O_RDONLY | O_CLOEXEC);
+        CHECK(fd >= 0 && elf_module_open_fd(fd, &m) == 0, "open non-PIE program");
+        close(fd);
+        CHECK(elf_module_is_fixed(m), "non-PIE is ET_EXEC");
+        CHECK(elf_module_symbol_count(m) > 0, "non-PIE has symbols");
+        elf_module_free(m);
+        return tap_done();
+}
