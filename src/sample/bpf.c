@@ -207,19 +207,21 @@ static uint32_t read_stack(int fd, int32_t id, uint64_t *buf) {
 static int drain_set(struct bpf_sampler *b, unsigned set) {
         int counts_fd = bpf_map__fd(set ? b->skel->maps.counts1 : b->skel->maps.counts0);
         int stacks_fd = bpf_map__fd(set ? b->skel->maps.stacks1 : b->skel->maps.stacks0);
-        struct profile_key key, next, *prev = NULL;
+        struct profile_key key, next;
         uint64_t ustack[PROFILE_MAX_STACK], kstack[PROFILE_MAX_STACK];
         int r = 0;
 
         /* Collect the keys first: deleting while walking a hash map can
-         * restart the walk. */
+         * restart the walk. The walk starts from a key that cannot exist
+         * (tgid ~0), which the kernel treats like NULL; valgrind does not
+         * know that NULL is allowed there. */
         b->keys.n = 0;
-        while (bpf_map_get_next_key(counts_fd, prev, &next) == 0) {
+        memset(&key, 0xff, sizeof(key));
+        while (bpf_map_get_next_key(counts_fd, &key, &next) == 0) {
                 r = vec_push(&b->keys, next);
                 if (r < 0)
                         return r;
                 key = next;
-                prev = &key;
         }
 
         for (size_t i = 0; i < b->keys.n; i++) {
@@ -253,12 +255,10 @@ static int drain_set(struct bpf_sampler *b, unsigned set) {
 
         /* Clear every stack, also those no count refers to (a count that
          * could not be stored), so the map never fills up over hours. */
-        uint32_t id, nid;
-        bool have = false;
-        while (bpf_map_get_next_key(stacks_fd, have ? &id : NULL, &nid) == 0) {
+        uint32_t id = UINT32_MAX, nid; /* out of range: start at the first */
+        while (bpf_map_get_next_key(stacks_fd, &id, &nid) == 0) {
                 bpf_map_delete_elem(stacks_fd, &nid);
                 id = nid;
-                have = true;
         }
         return 0;
 }
