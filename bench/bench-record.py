@@ -52,8 +52,9 @@ def finish_hot(p):
     p.wait()
     t_end = time.monotonic()
     for line in out.splitlines():
-        if line.startswith("elapsed "):
-            return float(line.split()[1]), t_end
+        w = line.split()
+        if len(w) == 4 and w[0] == "elapsed" and w[2] == "cpu":
+            return float(w[1]), float(w[3]), t_end
     sys.exit(f"hot printed no elapsed time: {out!r}")
 
 
@@ -78,7 +79,8 @@ class Bench:
             if not os.access(exe, os.X_OK):
                 sys.exit(f"missing {exe} (build first; apt-get install time)")
         self.tmp = tempfile.mkdtemp(prefix="cprof-bench-")
-        self.collapse, self.collapse_name = self.pick_collapse()
+        self.collapse, self.script_args, self.collapse_name = \
+            self.pick_collapse()
 
     def pick_collapse(self):
         """`cprof collapse` reading perf script on stdin if cprof has it,
@@ -89,9 +91,10 @@ class Bench:
         except OSError:
             r = None
         if r is not None and r.returncode == 0:
-            return [self.cprof, "collapse"], "cprof collapse"
+            # it reads perf script's default output
+            return [self.cprof, "collapse"], [], "cprof collapse"
         return (["awk", "-f", os.path.join(HERE, "collapse-perf.awk")],
-                "awk (bench/collapse-perf.awk)")
+                ["-F", "comm,tid,ip,sym"], "awk -f bench/collapse-perf.awk")
 
     def run_one(self, prof, hz, rounds):
         """One profiled (prof = 'cprof' | 'perf') or plain (None) run."""
@@ -110,7 +113,7 @@ class Bench:
                        str(hz), "-g", "-p", pid, "-o", data], tf,
                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.0)  # let the profiler attach before the work starts
-        res["elapsed"], t_end = finish_hot(hot)
+        res["elapsed"], res["tcpu"], t_end = finish_hot(hot)
         if p is None:
             return res
         if p.wait() != 0:
@@ -120,16 +123,24 @@ class Bench:
         res["post_cpu"] = 0.0
         if prof == "perf":
             t0 = time.monotonic()
-            q = timed(["sh", "-c", 'd=$1; shift; perf script -i "$d" '
-                       '-F comm,tid,ip,sym 2>/dev/null | "$@" > "$0"', out,
-                       data] + self.collapse, tf)
+            q = timed(["sh", "-c", 'd=$1; f=$2; shift 2; perf script -i "$d" '
+                       '$f 2>/dev/null | "$@" > "$0" 2>/dev/null', out, data,
+                       " ".join(self.script_args)] + self.collapse, tf)
             if q.wait() != 0:
                 sys.exit("perf script | collapse failed")
             res["to_folded"] += time.monotonic() - t0
             res["post_cpu"], rss = read_time(tf)
             res["rss"] = max(res["rss"], rss)
-        with open(out) as f:
-            res["samples"] = sum(int(l.rsplit(" ", 1)[1]) for l in f if l.strip())
+        if prof == "perf":
+            # untimed: the collapse may weight stacks by period, so count
+            # the samples themselves
+            r = subprocess.run(["perf", "script", "-i", data, "-F", "tid"],
+                               capture_output=True, text=True)
+            res["samples"] = sum(1 for l in r.stdout.splitlines() if l.strip())
+        else:
+            with open(out) as f:
+                res["samples"] = sum(int(l.rsplit(" ", 1)[1]) for l in f
+                                     if l.strip())
         return res
 
     def calibrate(self):
@@ -147,33 +158,39 @@ class Bench:
         base, results = [], {c: [] for c in configs}
         for i in range(a.runs):
             print(f"round {i + 1}/{a.runs}", file=sys.stderr)
-            base.append(self.run_one(None, 0, rounds)["elapsed"])
+            base.append(self.run_one(None, 0, rounds))
             for c in configs:
                 results[c].append(self.run_one(c[0], c[1], rounds))
-        b = statistics.median(base)
+        b = statistics.median(r["elapsed"] for r in base)
+        bc = statistics.median(r["tcpu"] for r in base)
         med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
         print(f"cprof {self.version()} vs {self.perf_version()}, kernel "
-              f"{platform.release()}, {os.cpu_count()} CPUs; workload `hot "
-              f"--work {rounds}` ({b:.2f} s unprofiled), medians of "
+              f"{platform.release()}, {os.cpu_count()} CPUs, load average "
+              f"{os.getloadavg()[0]:.1f}; workload `hot --work {rounds}` "
+              f"({b:.2f} s wall, {bc:.2f} s CPU unprofiled), medians of "
               f"{a.runs} interleaved runs; perf post-processing: "
-              f"`perf script | {self.collapse_name}`\n")
-        print("| profiler | Hz | slowdown | rec CPU s | post CPU s | "
-              "peak RSS MB | to folded s | samples |")
-        print("|---|---|---|---|---|---|---|---|")
+              f"`perf script {' '.join(self.script_args)} | "
+              f"{self.collapse_name}`\n")
+        print("| profiler | Hz | slowdown wall | slowdown CPU | rec CPU s | "
+              "post CPU s | peak RSS MB | to folded s | samples |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for (prof, hz), rs in results.items():
             print(f"| {prof} | {hz} | {med(rs, 'elapsed') / b:.3f} | "
+                  f"{med(rs, 'tcpu') / bc:.3f} | "
                   f"{med(rs, 'cpu'):.3f} | {med(rs, 'post_cpu'):.3f} | "
                   f"{max(r['rss'] for r in rs):.1f} | "
                   f"{med(rs, 'to_folded'):.3f} | {med(rs, 'samples'):.0f} |")
         if a.long > 0:
             long_rounds = int(rounds * a.long / a.seconds)
             print(f"\n{a.long:.0f} s recording at 999 Hz (one run each):\n")
-            print("| profiler | slowdown | rec CPU s | post CPU s | "
-                  "peak RSS MB | to folded s | samples |")
-            print("|---|---|---|---|---|---|---|")
+            print("| profiler | slowdown wall | slowdown CPU | rec CPU s | "
+                  "post CPU s | peak RSS MB | to folded s | samples |")
+            print("|---|---|---|---|---|---|---|---|")
+            scale = long_rounds / rounds
             for prof in a.profilers:
                 r = self.run_one(prof, 999, long_rounds)
-                print(f"| {prof} | {r['elapsed'] / (b * a.long / a.seconds):.3f}"
+                print(f"| {prof} | {r['elapsed'] / (b * scale):.3f} | "
+                      f"{r['tcpu'] / (bc * scale):.3f}"
                       f" | {r['cpu']:.3f} | {r['post_cpu']:.3f} | "
                       f"{r['rss']:.1f} | {r['to_folded']:.3f} | "
                       f"{r['samples']} |")

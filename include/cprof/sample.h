@@ -54,6 +54,7 @@ struct raw_sample {
 enum process_event_type {
         PROCESS_EVENT_NEW,  /* a new process (fork/exec) to sample */
         PROCESS_EVENT_EXEC, /* the process replaced its image */
+        PROCESS_EVENT_RENAME, /* the main thread changed its name (prctl) */
         PROCESS_EVENT_MMAP, /* a new executable mapping (perf backend) */
         PROCESS_EVENT_EXIT,
 };
@@ -62,7 +63,7 @@ struct process_event {
         enum process_event_type type;
         uint32_t pid;
         uint32_t ppid; /* for NEW */
-        const char *comm; /* the process name after NEW/EXEC, may be NULL */
+        const char *comm; /* the process name after NEW/EXEC/RENAME, may be NULL */
         /* for MMAP */
         uint64_t start, len, pgoff;
         const char *path;

@@ -100,6 +100,14 @@ static int process_name(struct recorder *r, pid_t pid, const char *fallback, uin
         int k;
 
         if (u64map_get(&r->names, (uint64_t) pid, &id)) {
+                /* the main thread's current name is the process name: it
+                 * follows renames (prctl PR_SET_NAME) the events miss */
+                if (fallback && *fallback && strcmp(profile_string(r->profile, (uint32_t) id), fallback) != 0) {
+                        k = set_name(r, pid, fallback);
+                        if (k < 0)
+                                return k;
+                        u64map_get(&r->names, (uint64_t) pid, &id);
+                }
                 *ret_id = (uint32_t) id;
                 return 0;
         }
@@ -161,6 +169,10 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                 if (e->comm)
                         (void) set_name(r, pid, e->comm);
                 schedule_reloads(r, pid);
+                break;
+        case PROCESS_EVENT_RENAME:
+                if (e->comm)
+                        (void) set_name(r, pid, e->comm);
                 break;
         case PROCESS_EVENT_MMAP:
                 (void) symbolizer_add_mapping(r->sym, pid, e->start, e->len, e->pgoff, e->path);

@@ -289,14 +289,14 @@ static void handle_side_record(struct perf_sampler *ps, const struct perf_event_
                 break;
         }
         case PERF_RECORD_COMM: {
-                if (p + 9 > end || !(h->misc & PERF_RECORD_MISC_COMM_EXEC))
+                if (p + 9 > end)
                         return;
                 memcpy(&pid, p, 4);
                 memcpy(&tid, p + 4, 4);
                 const char *comm = p + 8;
                 if (pid != tid || !is_target(ps, pid) || !memchr(comm, '\0', (size_t) (end - comm)))
                         return;
-                e.type = PROCESS_EVENT_EXEC;
+                e.type = h->misc & PERF_RECORD_MISC_COMM_EXEC ? PROCESS_EVENT_EXEC : PROCESS_EVENT_RENAME;
                 e.pid = pid;
                 e.comm = comm;
                 break;

@@ -95,6 +95,10 @@ int target_launch(char *const *argv, struct launched *ret) {
                 signal(SIGTERM, SIG_DFL);
                 /* die with the profiler if it dies before letting us go */
                 prctl(PR_SET_PDEATHSIG, SIGKILL);
+                /* the few samples taken before exec completes belong to the
+                 * command, not to a process called "cprof" */
+                const char *base = strrchr(argv[0], '/');
+                prctl(PR_SET_NAME, base ? base + 1 : argv[0]);
                 if (read(go[0], &c, 1) != 1)
                         _exit(127);
                 prctl(PR_SET_PDEATHSIG, 0);

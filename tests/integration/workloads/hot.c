@@ -11,8 +11,9 @@
  *                           killed), then exit with STATUS (default 0)
  *   hot --work ROUNDS [--wait]
  *                           a fixed amount of work (ROUNDS x 4 chunks, 3 in
- *                           hot_a, 1 in hot_b), then print "elapsed SECONDS"
- *                           of wall time; with --wait, start the clock only
+ *                           hot_a, 1 in hot_b), then print "elapsed SECONDS
+ *                           cpu SECONDS" (wall and process CPU time of the
+ *                           work); with --wait, start the clocks only
  *                           after reading a line from stdin (for benchmarks:
  *                           the profiler attaches first)
  * Prints "hot: ready pid N" on stdout first. */
@@ -91,15 +92,18 @@ int main(int argc, char **argv) {
         if (argc >= 3 && strcmp(argv[1], "--work") == 0) {
                 unsigned long rounds = strtoul(argv[2], NULL, 10);
                 char line[64];
-                uint64_t t0;
+                uint64_t t0, c0;
 
                 print_ready("hot");
                 if (argc >= 4 && strcmp(argv[3], "--wait") == 0 &&
                     !fgets(line, sizeof(line), stdin))
                         return 2;
                 t0 = wall_ns();
+                c0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
                 sink = run_work(rounds);
-                printf("elapsed %.6f\n", (double) (wall_ns() - t0) / 1e9);
+                printf("elapsed %.6f cpu %.6f\n",
+                       (double) (wall_ns() - t0) / 1e9,
+                       (double) (clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c0) / 1e9);
                 return 0;
         }
 
