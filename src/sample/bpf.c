@@ -100,6 +100,8 @@ static int handle_event(void *ctx, void *data, size_t size) {
 
 static int bpf_open(const struct sampler_options *o, void **ret_state) {
         struct bpf_sampler *b = calloc(1, sizeof(*b));
+        /* declared before the first goto: cleanup must never see garbage */
+        _cleanup_free_ int *cpus = NULL;
         int r;
 
         if (!b)
@@ -135,7 +137,6 @@ static int bpf_open(const struct sampler_options *o, void **ret_state) {
                 goto fail;
         }
 
-        _cleanup_free_ int *cpus = NULL;
         r = sampler_online_cpus(&cpus, &b->ncpus);
         if (r < 0)
                 goto fail;
