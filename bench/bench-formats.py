@@ -106,9 +106,24 @@ def main():
             rows.append((c, n, size_in, wall, size_in / 1e6 / wall if wall > 0 else float('inf'),
                          rss, os.path.getsize(out), rc))
 
-    hdr = ('command', 'lines', 'input', 'wall s', 'MB/s', 'peak RSS', 'output', 'exit')
-    table = [hdr] + [(c, str(n), human(si), '%.3f' % w, '%.1f' % mbs, human(rss * 1024), human(so), str(rc))
-                     for c, n, si, w, mbs, rss, so, rc in rows]
+    # how long a browser takes to open each flame graph (issue target: the
+    # 500k-line SVG under 2 s)
+    open_ms = {}
+    svgs = [os.path.join(work, 'out-%s-%d' % (c, n)) for c, n, *_ in rows if c in ('flamegraph', 'diff')]
+    if svgs and shutil.which('node') and os.path.exists('/usr/bin/chromium'):
+        p = subprocess.run(['node', os.path.join(HERE, 'svg-open-time.js')] + svgs,
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            sys.stderr.write('warning: svg-open-time failed: %s\n' % p.stderr.strip())
+        for line in p.stdout.splitlines():
+            f, ms = line.rsplit('\t', 1)
+            open_ms[f] = int(ms)
+
+    hdr = ('command', 'lines', 'input', 'wall s', 'MB/s', 'peak RSS', 'output', 'browser open', 'exit')
+    table = [hdr] + [(c, str(n), human(si), '%.3f' % w, '%.1f' % mbs, human(rss * 1024), human(so),
+                      '%.2f s' % (open_ms[o] / 1000) if o in open_ms else '-', str(rc))
+                     for (c, n, si, w, mbs, rss, so, rc), o in
+                     ((r, os.path.join(work, 'out-%s-%d' % (r[0], r[1]))) for r in rows)]
     widths = [max(len(r[i]) for r in table) for i in range(len(hdr))]
     for i, r in enumerate(table):
         print('  '.join(v.rjust(widths[j]) if j else v.ljust(widths[j]) for j, v in enumerate(r)))

@@ -169,7 +169,7 @@ class Bench:
               f"{os.getloadavg()[0]:.1f}; workload `hot --work {rounds}` "
               f"({b:.2f} s wall, {bc:.2f} s CPU unprofiled), medians of "
               f"{a.runs} interleaved runs; perf post-processing: "
-              f"`perf script {' '.join(self.script_args)} | "
+              f"`{' '.join(['perf script'] + self.script_args)} | "
               f"{self.collapse_name}`\n")
         print("| profiler | Hz | slowdown wall | slowdown CPU | rec CPU s | "
               "post CPU s | peak RSS MB | to folded s | samples |")

@@ -13,7 +13,7 @@ struct ksym {
         uint32_t name;   /* offset in pool */
         uint32_t module; /* offset in pool + 1, 0 for the kernel itself */
         uint32_t seq;    /* input order, to keep sorting deterministic */
-        uint8_t rank;    /* 0 global (T), 1 weak (W/w), 2 local (t) */
+        uint8_t rank;    /* 2 x (0 global T, 1 weak W/w, 2 local t), +1 for a 32-bit alias */
 };
 
 struct kallsyms {
@@ -94,6 +94,13 @@ static int parse_line(struct kallsyms *k, const char *s, const char *end, uint32
         if (mod_len > 0 && (mod_len < 3 || mod[0] != '[' || mod[mod_len - 1] != ']' ||
                             memchr(mod, '\0', mod_len)))
                 return 0;
+
+        /* x86-64 kernels alias each syscall entry for 32-bit callers at the
+         * same address, listed first; a 64-bit profile wants the 64-bit
+         * name (as perf shows it) */
+        rank *= 2;
+        if (name_len > 7 && memcmp(name, "__ia32_", 7) == 0)
+                rank++;
 
         struct ksym sym = { .addr = addr, .rank = rank };
         int r = pool_add(k, name, name_len, &sym.name);
