@@ -44,5 +44,7 @@ int recorder_run(struct recorder *r, volatile sig_atomic_t *stop,
 struct profile *recorder_profile(struct recorder *r);
 void recorder_get_progress(const struct recorder *r, struct record_progress *ret);
 const char *recorder_backend_name(const struct recorder *r);
+/* See sampler_notice(). */
+const char *recorder_notice(const struct recorder *r);
 /* Why the recording ended: "duration", "stopped", "targets exited". */
 const char *recorder_end_reason(const struct recorder *r);

@@ -110,3 +110,6 @@ int sampler_poll(struct sampler *s, int timeout_ms, const struct sampler_callbac
 int sampler_stop(struct sampler *s, const struct sampler_callbacks *cb);
 void sampler_get_stats(const struct sampler *s, struct sampler_stats *ret);
 const char *sampler_backend_name(const struct sampler *s);
+/* A one-line notice for the user about how sampling runs (e.g. user frames
+ * only for lack of privileges), or NULL. */
+const char *sampler_notice(const struct sampler *s);

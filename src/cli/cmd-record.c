@@ -339,7 +339,9 @@ static int run(int argc, char **argv) {
                 return log_open_error(r);
         }
         if (fallback && !arg_quiet)
-                log_notice("BPF is not available (%s): using the perf backend", fallback);
+                log_notice("%s: using the perf backend", fallback);
+        if (recorder_notice(rec) && !arg_quiet)
+                log_notice("%s", recorder_notice(rec));
 
         if (arg_command) {
                 r = target_launch(arg_command, &cmd);

@@ -325,6 +325,10 @@ const char *recorder_backend_name(const struct recorder *r) {
         return sampler_backend_name(r->sampler);
 }
 
+const char *recorder_notice(const struct recorder *r) {
+        return sampler_notice(r->sampler);
+}
+
 const char *recorder_end_reason(const struct recorder *r) {
         return r->end_reason ? r->end_reason : "stopped";
 }

@@ -41,6 +41,8 @@ struct perf_sampler {
         struct u64map tids;    /* threads with events open */
         struct u64map targets; /* tgids whose samples we keep */
         struct sampler_stats stats;
+        bool exclude_kernel; /* not allowed to sample the kernel */
+        const char *notice;
         char *scratch; /* a record that wraps around the ring end */
         size_t scratch_size;
         bool started;
@@ -85,10 +87,23 @@ static int perf_open(const struct sampler_options *o, void **ret_state) {
                 ps->rings[i].fd = -1;
 
         /* Fail now, with the reason, rather than at the first target:
-         * a counting event on ourselves needs the same permission. */
+         * an event on ourselves needs the same permission. */
         struct perf_event_attr attr;
         sampler_cpu_clock_attr(o, &attr);
         int fd = (int) syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+        if (fd < 0 && (errno == EACCES || errno == EPERM) && o->user_stacks) {
+                /* kernel.perf_event_paranoid=2 lets users sample their own
+                 * processes in user mode only: do that, as perf does */
+                attr.exclude_kernel = 1;
+                attr.exclude_hv = 1;
+                fd = (int) syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+                if (fd >= 0) {
+                        ps->exclude_kernel = true;
+                        ps->opts.kernel_stacks = false;
+                        ps->notice = "kernel frames need root or CAP_PERFMON (or "
+                                     "kernel.perf_event_paranoid <= 1): recording user frames only";
+                }
+        }
         if (fd < 0) {
                 r = -errno;
                 goto fail;
@@ -121,6 +136,8 @@ static int open_thread(struct perf_sampler *ps, pid_t tid) {
                 attr.task = 1;
                 attr.exclude_callchain_user = !ps->opts.user_stacks;
                 attr.exclude_callchain_kernel = !ps->opts.kernel_stacks;
+                attr.exclude_kernel = ps->exclude_kernel;
+                attr.exclude_hv = ps->exclude_kernel;
                 attr.sample_max_stack = SAMPLE_MAX_STACK;
                 attr.watermark = 1;
                 attr.wakeup_watermark = RING_PAGES * 4096 / 4;
@@ -438,6 +455,11 @@ static int perf_stop(void *state, const struct sampler_callbacks *cb) {
         return drain_rings(ps, cb);
 }
 
+static const char *perf_notice(const void *state) {
+        const struct perf_sampler *ps = state;
+        return ps->notice;
+}
+
 static void perf_get_stats(const void *state, struct sampler_stats *ret) {
         const struct perf_sampler *ps = state;
         *ret = ps->stats;
@@ -452,4 +474,5 @@ const struct sampler_ops sampler_perf_ops = {
         .poll = perf_poll,
         .stop = perf_stop,
         .get_stats = perf_get_stats,
+        .notice = perf_notice,
 };

@@ -13,6 +13,8 @@ struct sampler_ops {
         int (*poll)(void *state, int timeout_ms, const struct sampler_callbacks *cb);
         int (*stop)(void *state, const struct sampler_callbacks *cb);
         void (*get_stats)(const void *state, struct sampler_stats *ret);
+        /* what the user should know about how sampling runs, or NULL */
+        const char *(*notice)(const void *state);
 };
 
 extern const struct sampler_ops sampler_bpf_ops;

@@ -89,7 +89,7 @@ int sampler_new(const struct sampler_options *o, struct sampler **ret,
                 }
                 if (ret_fallback_reason)
                         *ret_fallback_reason =
-                                r == -EPERM || r == -EACCES ? "no permission to load BPF programs (CAP_BPF and CAP_PERFMON)"
+                                r == -EPERM || r == -EACCES ? "loading BPF programs needs CAP_BPF and CAP_PERFMON"
                                 : r == -ENOENT || r == -ESRCH ? "the kernel lacks BTF or a needed BPF feature"
                                 : "the BPF program did not load";
                 s->ops = &sampler_perf_ops;
@@ -134,4 +134,8 @@ void sampler_get_stats(const struct sampler *s, struct sampler_stats *ret) {
 
 const char *sampler_backend_name(const struct sampler *s) {
         return s->ops->name;
+}
+
+const char *sampler_notice(const struct sampler *s) {
+        return s->ops->notice ? s->ops->notice(s->state) : NULL;
 }
