@@ -112,6 +112,9 @@ void profile_set_frequency_hz(struct profile *p, uint32_t hz);
 
 /* The folded suffix of a kind ("_[k]", ...), "" for kinds without one. */
 const char *frame_kind_suffix(enum frame_kind kind);
+/* The reverse: the kind a folded name's suffix gives, with *len shortened
+ * by the suffix; FRAME_USER (len unchanged) for a name without one. */
+enum frame_kind frame_kind_from_suffix(const char *name, size_t *len);
 
 /* Reading folded stacks ("frame;frame;...;leaf COUNT", root first), the
  * format flamegraph.pl reads. Lines it would reject are reported through

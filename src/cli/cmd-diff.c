@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd-flamegraph.h"
+#include "input.h"
 #include "commands.h"
 #include "util/cleanup.h"
 #include "util/log.h"
@@ -74,7 +75,7 @@ int cmd_diff(int argc, char **argv) {
                 r = profile_new(slot[i]);
                 if (r < 0)
                         return log_error("out of memory"), 1;
-                r = flamegraph_read_inputs(*slot[i], argv + optind + i, 1);
+                r = cli_read_folded(*slot[i], argv + optind + i, 1);
                 if (r < 0)
                         return 1;
                 if (r == 0)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd-flamegraph.h"
+#include "input.h"
 #include "commands.h"
 #include "util/cleanup.h"
 #include "util/log.h"
@@ -16,7 +17,6 @@ DEFINE_FREEP(struct profile, profile_free);
 
 /* Bad lines are reported one by one up to this many per run, then
  * counted: a wrong input would otherwise flood the terminal. */
-#define MAX_REPORTED_LINES 10
 
 enum {
         ARG_TITLE = 0x200,
@@ -177,39 +177,6 @@ int flamegraph_common_option(int c, const char *arg, struct flamegraph_options *
         return 0;
 }
 
-struct read_state {
-        unsigned bad_lines;
-};
-
-static void on_bad_line(void *userdata, const char *file, unsigned line, const char *reason) {
-        struct read_state *st = userdata;
-        if (line == 0) /* whole-file errors are reported by the caller */
-                return;
-        if (++st->bad_lines <= MAX_REPORTED_LINES)
-                log_warning("%s:%u: %s, skipping", file, line, reason);
-}
-
-int flamegraph_read_inputs(struct profile *p, char *const *paths, size_t n) {
-        struct read_state st = {};
-        struct folded_read_options o = { .on_bad_line = on_bad_line, .userdata = &st };
-        int total = 0;
-
-        for (size_t i = 0; i < n; i++) {
-                int r = folded_read_file(p, paths[i], &o);
-                const char *name = strcmp(paths[i], "-") == 0 ? "<stdin>" : paths[i];
-                if (r == -EBADMSG)
-                        return log_error("'%s': not a text file", name), r;
-                if (r == -ENOMEM)
-                        return log_error("out of memory reading '%s'", name), r;
-                if (r < 0)
-                        return log_error("cannot open '%s': %s", name, strerror(-r)), r;
-                total = total > INT32_MAX - r ? INT32_MAX : total + r;
-        }
-        if (st.bad_lines > MAX_REPORTED_LINES)
-                log_warning("%u more bad lines skipped", st.bad_lines - MAX_REPORTED_LINES);
-        return total;
-}
-
 static void help(void) {
         fputs("Usage: cprof flamegraph [OPTIONS] [FILE...] > graph.svg\n\n"
                "Draw folded stacks (FILE, several merged, or standard input) as an interactive\n"
@@ -300,7 +267,7 @@ int cmd_flamegraph(int argc, char **argv) {
         r = profile_new(&p);
         if (r < 0)
                 return log_error("out of memory"), 1;
-        r = flamegraph_read_inputs(p, paths, n);
+        r = cli_read_folded(p, paths, n);
         if (r < 0)
                 return 1;
         if (r == 0)

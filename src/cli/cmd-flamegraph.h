@@ -1,5 +1,4 @@
-/* What `cprof flamegraph` and `cprof diff` share: flamegraph.pl's options
- * and reading folded files with one-line errors. */
+/* What `cprof flamegraph` and `cprof diff` share: flamegraph.pl's options. */
 #pragma once
 
 #include <getopt.h>
@@ -34,8 +33,3 @@ extern const struct option flamegraph_common_options[];
 /* Returns 1 when c was a common option (applied to o), 0 when it is not
  * one, or a negative errno after logging why the value is bad. */
 int flamegraph_common_option(int c, const char *arg, struct flamegraph_options *o);
-
-/* Reads each path ("-" is standard input) into p, reporting bad lines as
- * "file:line: reason" warnings. Returns the number of accepted lines, or
- * -errno after logging the one-line error. */
-int flamegraph_read_inputs(struct profile *p, char *const *paths, size_t n);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "input.h"
 #include "cprof/output.h"
 #include "cprof/profile.h"
 #include "util/cleanup.h"
@@ -70,26 +71,6 @@ static int parse_argv(int argc, char **argv, int *ret_first) {
         return 1;
 }
 
-static void on_bad_line(void *userdata, const char *file, unsigned line, const char *reason) {
-        (void) userdata;
-        /* line 0 is about the whole file, which then fails: reported there */
-        if (line == 0)
-                return;
-        log_warning("%s:%u: %s, skipping", file, line, reason);
-}
-
-static int read_inputs(struct profile *p, char **files, int n) {
-        const struct folded_read_options o = { .on_bad_line = on_bad_line };
-        for (int i = 0; i < n; i++) {
-                int r = folded_read_file(p, files[i], &o);
-                if (r == -EBADMSG)
-                        return log_error_errno(EINVAL, "'%s' is not a folded stacks file (it holds binary data)", files[i]);
-                if (r < 0)
-                        return log_error_errno(r, "cannot read '%s': %s", files[i], strerror(-r));
-        }
-        return 0;
-}
-
 int cmd_report(int argc, char **argv) {
         _cleanup_(profile_freep) struct profile *p = NULL;
         int first = 0, r;
@@ -103,7 +84,7 @@ int cmd_report(int argc, char **argv) {
                 log_error("cannot create a profile: %s", strerror(-r));
                 return 1;
         }
-        if (read_inputs(p, argv + first, argc - first) < 0)
+        if (cli_read_folded(p, argv + first, (size_t) (argc - first)) < 0)
                 return 1;
 
         struct report_options o = { .top = arg_top };

@@ -16,6 +16,7 @@
 
 #include "profile-internal.h"
 #include "util/cleanup.h"
+#include "util/read-file.h"
 
 struct reader {
         struct profile *p;
@@ -92,23 +93,7 @@ static size_t common_prefix(const char *a, const char *b, size_t n) {
 }
 
 static int intern_frame(struct profile *p, const char *s, size_t len, uint32_t *ret_id) {
-        enum frame_kind kind = FRAME_USER;
-
-        if (len > 4 && s[len - 4] == '_' && s[len - 3] == '[' && s[len - 1] == ']') {
-                switch (s[len - 2]) {
-                case 'k':
-                        kind = FRAME_KERNEL;
-                        break;
-                case 'i':
-                        kind = FRAME_INLINE;
-                        break;
-                case 'j':
-                        kind = FRAME_JIT;
-                        break;
-                }
-                if (kind != FRAME_USER)
-                        len -= 4;
-        }
+        enum frame_kind kind = frame_kind_from_suffix(s, &len);
         return profile_intern_named_frame(p, s, len, kind, ret_id);
 }
 
@@ -224,61 +209,14 @@ int folded_read_buffer(struct profile *p, const char *name, const char *data, si
         return r < 0 ? r : good;
 }
 
-static int read_all(int fd, char **ret, size_t *ret_len) {
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0, cap = 0;
-        struct stat st;
-
-        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
-                cap = (size_t) st.st_size + 1;
-        for (;;) {
-                if (len == cap) {
-                        size_t ncap = cap ? cap * 2 : 1 << 16;
-                        char *n = realloc(buf, ncap);
-                        if (!n)
-                                return -ENOMEM;
-                        buf = n;
-                        cap = ncap;
-                }
-                if (!buf) {
-                        buf = malloc(cap);
-                        if (!buf)
-                                return -ENOMEM;
-                }
-                ssize_t k = read(fd, buf + len, cap - len);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                len += (size_t) k;
-        }
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
-}
-
 int folded_read_file(struct profile *p, const char *path, const struct folded_read_options *o) {
-        _cleanup_close_ int fd = -1;
         _cleanup_free_ char *data = NULL;
         size_t len = 0;
         bool is_stdin = strcmp(path, "-") == 0;
         int r;
 
-        if (!is_stdin) {
-                fd = open(path, O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        return -errno;
-                struct stat st;
-                if (fstat(fd, &st) < 0)
-                        return -errno;
-                if (S_ISDIR(st.st_mode))
-                        return -EISDIR;
-        }
-        r = read_all(is_stdin ? STDIN_FILENO : fd, &data, &len);
+        r = is_stdin ? read_full_fd(STDIN_FILENO, &data, &len) : read_full_file(path, &data, &len);
         if (r < 0)
                 return r;
-        return folded_read_buffer(p, is_stdin ? "<stdin>" : path, data ? data : "", len, o);
+        return folded_read_buffer(p, is_stdin ? "<stdin>" : path, data, len, o);
 }

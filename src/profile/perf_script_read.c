@@ -293,27 +293,14 @@ static int intern_pieces(struct profile *p, const char *s, size_t n, bool proces
                 size_t end = semi ? (size_t) (semi - s) : n;
                 const char *f = s + pos;
                 size_t len = end - pos;
-                enum frame_kind kind = FRAME_USER;
+                enum frame_kind kind;
                 uint32_t id;
                 int r;
 
                 if (process)
                         kind = FRAME_PROCESS;
-                else if (len > 4 && f[len - 4] == '_' && f[len - 3] == '[' && f[len - 1] == ']') {
-                        switch (f[len - 2]) {
-                        case 'k':
-                                kind = FRAME_KERNEL;
-                                break;
-                        case 'i':
-                                kind = FRAME_INLINE;
-                                break;
-                        case 'j':
-                                kind = FRAME_JIT;
-                                break;
-                        }
-                        if (kind != FRAME_USER)
-                                len -= 4;
-                }
+                else
+                        kind = frame_kind_from_suffix(f, &len);
                 process = false;
                 r = profile_intern_named_frame(p, f, len, kind, &id);
                 if (r < 0)

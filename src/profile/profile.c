@@ -231,3 +231,26 @@ const char *frame_kind_suffix(enum frame_kind kind) {
                 return "";
         }
 }
+
+enum frame_kind frame_kind_from_suffix(const char *s, size_t *len) {
+        size_t n = *len;
+        enum frame_kind kind;
+
+        if (n <= 4 || s[n - 4] != '_' || s[n - 3] != '[' || s[n - 1] != ']')
+                return FRAME_USER;
+        switch (s[n - 2]) {
+        case 'k':
+                kind = FRAME_KERNEL;
+                break;
+        case 'i':
+                kind = FRAME_INLINE;
+                break;
+        case 'j':
+                kind = FRAME_JIT;
+                break;
+        default:
+                return FRAME_USER;
+        }
+        *len = n - 4;
+        return kind;
+}

@@ -6,6 +6,7 @@
 
 #include "symbolize/maps.h"
 #include "util/cleanup.h"
+#include "util/read-file.h"
 #include "util/vec.h"
 
 struct ksym {
@@ -172,7 +173,7 @@ int kallsyms_parse(const char *buf, size_t len, struct kallsyms **ret) {
 int kallsyms_load(const char *path, struct kallsyms **ret) {
         _cleanup_free_ char *buf = NULL;
         size_t len;
-        int r = read_proc_file(path, &buf, &len);
+        int r = read_full_file(path, &buf, &len);
         if (r < 0)
                 return r;
         return kallsyms_parse(buf, len, ret);

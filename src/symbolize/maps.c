@@ -125,43 +125,6 @@ int maps_parse(const char *buf, size_t len, maps_entry_fn fn, void *userdata) {
         return n;
 }
 
-int read_proc_file(const char *path, char **ret_buf, size_t *ret_len) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0, cap = 0;
-
-        if (fd < 0)
-                return -errno;
-        for (;;) {
-                if (cap - len < 4096) {
-                        size_t ncap = cap ? cap * 2 : 16384;
-                        char *nb = realloc(buf, ncap + 1);
-                        if (!nb)
-                                return -ENOMEM;
-                        buf = nb;
-                        cap = ncap;
-                }
-                ssize_t k = read(fd, buf + len, cap - len);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                len += (size_t) k;
-        }
-        if (!buf) {
-                buf = malloc(1);
-                if (!buf)
-                        return -ENOMEM;
-        }
-        buf[len] = '\0';
-        *ret_buf = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
-}
-
 /* Index of the first mapping with end > addr (n if none). */
 static size_t first_ending_after(const struct mapping *m, size_t n, uint64_t addr) {
         size_t lo = 0, hi = n;

@@ -37,10 +37,6 @@ typedef int (*maps_entry_fn)(void *userdata, const struct maps_entry *e);
  * number of entries passed to fn, or fn's negative return. */
 int maps_parse(const char *buf, size_t len, maps_entry_fn fn, void *userdata);
 
-/* Reads a whole file whose size stat() does not tell (/proc files) into a
- * NUL-terminated malloc'ed buffer. -errno. */
-int read_proc_file(const char *path, char **ret_buf, size_t *ret_len);
-
 struct mapping {
         uint64_t start, end, pgoff;
         uint64_t dev, inode;

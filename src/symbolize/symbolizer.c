@@ -26,6 +26,7 @@
 #include "symbolize/kallsyms.h"
 #include "symbolize/maps.h"
 #include "util/cleanup.h"
+#include "util/read-file.h"
 #include "util/hash.h"
 #include "util/log.h"
 #include "util/vec.h"
@@ -232,7 +233,7 @@ static uint32_t vdso_module(struct symbolizer *s) {
         s->vdso_tried = true;
         /* The target's vDSO is the image the same kernel gave us: read ours
          * (its size from our own maps, so we never read past it). */
-        if (f.base == 0 || read_proc_file("/proc/self/maps", &buf, &len) < 0)
+        if (f.base == 0 || read_full_file("/proc/self/maps", &buf, &len) < 0)
                 return 0;
         maps_parse(buf, len, find_vdso, &f);
         if (f.len == 0)
@@ -381,7 +382,7 @@ static int process_load(struct symbolizer *s, struct process *p) {
 
         p->loaded = true;
         snprintf(path, sizeof(path), "/proc/%d/maps", (int) p->pid);
-        r = read_proc_file(path, &buf, &len);
+        r = read_full_file(path, &buf, &len);
         if (r == -ENOENT || r == -ESRCH) {
                 p->gone = true;
                 return -ESRCH;
