@@ -341,6 +341,7 @@ static struct process *process_get(struct symbolizer *s, pid_t pid, bool create)
 struct load_ctx {
         struct symbolizer *s;
         struct process *p;
+        pid_t proc_pid; /* whose /proc entries to open: the process or a live thread */
         VEC(struct mapping) fresh;
 };
 
@@ -370,7 +371,7 @@ static int on_maps_entry(void *userdata, const struct maps_entry *e) {
             old->inode == m.inode && old->dev == m.dev && old->path == m.path)
                 m.module = old->module;
         else
-                m.module = resolve_module(c->s, c->p->pid, &m);
+                m.module = resolve_module(c->s, c->proc_pid, &m);
         return vec_push(&c->fresh, m);
 }
 
@@ -389,7 +390,34 @@ static int process_load(struct symbolizer *s, struct process *p) {
         }
         if (r < 0)
                 return r;
-        struct load_ctx c = { .s = s, .p = p };
+        pid_t proc_pid = p->pid;
+        if (len == 0) {
+                /* The main thread may have exited (pthread_exit) while others
+                 * run: its maps are empty, a live thread's are not. */
+                char tpath[96];
+                snprintf(tpath, sizeof(tpath), "/proc/%d/task", (int) p->pid);
+                _cleanup_(closedirp) DIR *d = opendir(tpath);
+                struct dirent *de;
+                while (d && (de = readdir(d))) {
+                        int tid = atoi(de->d_name);
+                        if (tid <= 0 || tid == p->pid)
+                                continue;
+                        snprintf(tpath, sizeof(tpath), "/proc/%d/maps", tid);
+                        free(buf);
+                        buf = NULL;
+                        if (read_full_file(tpath, &buf, &len) >= 0 && len > 0) {
+                                proc_pid = tid;
+                                break;
+                        }
+                        len = 0;
+                }
+                if (!buf) {
+                        buf = strdup("");
+                        if (!buf)
+                                return -ENOMEM;
+                }
+        }
+        struct load_ctx c = { .s = s, .p = p, .proc_pid = proc_pid };
         r = maps_parse(buf, len, on_maps_entry, &c);
         if (r >= 0)
                 r = mapping_list_add(&p->maps, c.fresh.v, c.fresh.n);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -42,11 +43,42 @@ static char proc_state(pid_t pid) {
         return p && p[1] == ' ' ? p[2] : 0;
 }
 
+static bool state_alive(char st) {
+        return st != 0 && st != 'Z' && st != 'X';
+}
+
 bool target_alive(pid_t pid) {
         if (kill(pid, 0) < 0 && errno == ESRCH)
                 return false;
-        char st = proc_state(pid);
-        return st != 0 && st != 'Z' && st != 'X';
+        if (state_alive(proc_state(pid)))
+                return true;
+        /* a main thread that called pthread_exit() is a zombie while the
+         * other threads run on: the process lives as long as any of them */
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/task", pid);
+        _cleanup_(closedirp) DIR *d = opendir(path);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+                int tid = atoi(de->d_name);
+                if (tid > 0 && tid != pid && state_alive(proc_state(tid)))
+                        return true;
+        }
+        return false;
+}
+
+pid_t target_live_thread(pid_t pid) {
+        if (state_alive(proc_state(pid)))
+                return pid;
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/task", pid);
+        _cleanup_(closedirp) DIR *d = opendir(path);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+                int tid = atoi(de->d_name);
+                if (tid > 0 && tid != pid && state_alive(proc_state(tid)))
+                        return tid;
+        }
+        return pid;
 }
 
 int target_comm(pid_t pid, char *buf, size_t size) {

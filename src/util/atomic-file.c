@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,31 +11,63 @@
 
 #include "cleanup.h"
 
+/* Something that is not a regular file (/dev/null, a FIFO, a terminal,
+ * /proc/self/fd/1) is written in place: renaming over it would replace a
+ * device node or a pipe with a file. */
+static int open_in_place(const char *path, struct atomic_file *ret) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        ret->f = fdopen(fd, "w");
+        if (!ret->f) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        return 0;
+}
+
 int atomic_file_open(const char *path, struct atomic_file *ret) {
-        _cleanup_free_ char *copy = strdup(path), *copy2 = strdup(path);
-        _cleanup_free_ char *tmp = NULL, *final = NULL;
+        _cleanup_free_ char *resolved = NULL, *copy = NULL, *copy2 = NULL, *tmp = NULL;
+        struct stat st;
+        mode_t mode;
         int fd;
 
         *ret = (struct atomic_file) {};
+        if (stat(path, &st) == 0) {
+                if (S_ISDIR(st.st_mode))
+                        return -EISDIR;
+                if (!S_ISREG(st.st_mode))
+                        return open_in_place(path, ret);
+                if (access(path, W_OK) < 0)
+                        return -errno;
+                /* replace the file a symlink points to, not the symlink,
+                 * and keep its permissions */
+                resolved = realpath(path, NULL);
+                if (!resolved)
+                        return -errno;
+                mode = st.st_mode & 07777;
+        } else {
+                if (errno != ENOENT)
+                        return -errno;
+                resolved = strdup(path);
+                if (!resolved)
+                        return -ENOMEM;
+                mode_t mask = umask(0);
+                umask(mask);
+                mode = 0666 & ~mask;
+        }
+
+        copy = strdup(resolved);
+        copy2 = strdup(resolved);
         if (!copy || !copy2)
                 return -ENOMEM;
         if (asprintf(&tmp, "%s/.%s.XXXXXX", dirname(copy), basename(copy2)) < 0)
                 return -ENOMEM;
-        final = strdup(path);
-        if (!final)
-                return -ENOMEM;
-
-        /* An existing directory at the final path would only fail at rename. */
-        struct stat st;
-        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-                return -EISDIR;
-
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        mode_t mask = umask(0);
-        umask(mask);
-        (void) fchmod(fd, 0666 & ~mask);
+        (void) fchmod(fd, mode);
 
         ret->f = fdopen(fd, "w");
         if (!ret->f) {
@@ -44,7 +77,7 @@ int atomic_file_open(const char *path, struct atomic_file *ret) {
                 return r;
         }
         ret->tmp = TAKE_PTR(tmp);
-        ret->path = TAKE_PTR(final);
+        ret->path = TAKE_PTR(resolved);
         return 0;
 }
 
@@ -56,10 +89,12 @@ int atomic_file_commit(struct atomic_file *af) {
         if (fclose(af->f) != 0 && r == 0)
                 r = -errno;
         af->f = NULL;
-        if (r == 0 && rename(af->tmp, af->path) < 0)
-                r = -errno;
-        if (r < 0)
-                unlink(af->tmp);
+        if (af->tmp) {
+                if (r == 0 && rename(af->tmp, af->path) < 0)
+                        r = -errno;
+                if (r < 0)
+                        unlink(af->tmp);
+        }
         free(af->tmp);
         free(af->path);
         *af = (struct atomic_file) {};

@@ -1,13 +1,16 @@
 /* Output files that appear whole or not at all: write to a temporary file
  * beside the target, then rename it into place. A reader never sees half
- * a file, and a failed or interrupted run leaves nothing behind. */
+ * a file, and a failed or interrupted run leaves nothing behind. A symlink
+ * is followed (its target is replaced, keeping its mode); what is not a
+ * regular file (/dev/null, a FIFO) is written in place. */
 #pragma once
 
 #include <stdio.h>
 
 struct atomic_file {
         char *path; /* final name */
-        char *tmp;  /* temporary name in the same directory */
+        char *tmp;  /* temporary name in the same directory, NULL when
+                       writing in place */
         FILE *f;
 };
 
