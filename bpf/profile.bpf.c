@@ -109,6 +109,9 @@ int on_sample(struct bpf_perf_event_data *ctx) {
         key.user_stack_id = -1;
         key.kernel_stack_id = -1;
         bpf_get_current_comm(key.comm, sizeof(key.comm));
+        /* the process name as it is now: names follow exec and prctl */
+        struct task_struct *task = bpf_get_current_task_btf();
+        BPF_CORE_READ_STR_INTO(&key.process_comm, task, group_leader, comm);
 
         /* Each branch names its maps directly: the verifier wants a map
          * pointer it can see, not one chosen at run time. */
@@ -162,7 +165,12 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child) {
         /* a new thread shares its tgid and is a target already */
         if (!follow_children || ctgid == ptgid || !bpf_map_lookup_elem(&targets, &ptgid))
                 return 0;
-        bpf_map_update_elem(&targets, &ctgid, &one, BPF_ANY);
+        if (bpf_map_update_elem(&targets, &ctgid, &one, BPF_ANY) < 0) {
+                struct profile_stats *st = get_stats();
+                if (st)
+                        __sync_fetch_and_add(&st->lost_targets, 1);
+                return 0;
+        }
         emit(PROFILE_EVENT_FORK, ctgid, ptgid, child);
         return 0;
 }
@@ -187,5 +195,8 @@ int BPF_PROG(on_exit, struct task_struct *p) {
         if (BPF_CORE_READ(p, signal, live.counter) != 0)
                 return 0;
         emit(PROFILE_EVENT_EXIT, tgid, 0, p);
+        /* keep the set small over hours of forks, and never sample an
+         * unrelated process that reuses the pid */
+        bpf_map_delete_elem(&targets, &tgid);
         return 0;
 }

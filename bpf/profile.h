@@ -10,7 +10,8 @@ struct profile_key {
         __u32 tid;
         __s32 user_stack_id;   /* < 0: none */
         __s32 kernel_stack_id; /* < 0: none (-EFAULT when the sample hit user mode) */
-        char comm[PROFILE_COMM_LEN];
+        char comm[PROFILE_COMM_LEN];         /* the thread's name */
+        char process_comm[PROFILE_COMM_LEN]; /* the main thread's: the process name */
 };
 
 enum profile_event_type {
@@ -32,4 +33,5 @@ struct profile_stats {
         __u64 lost_stackmap; /* stack map full or hash collision (-EEXIST) */
         __u64 lost_counts;   /* aggregation map full */
         __u64 lost_events;   /* ring buffer full */
+        __u64 lost_targets;  /* a child not followed: target set full */
 };

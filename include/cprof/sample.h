@@ -32,7 +32,8 @@ struct raw_sample {
         uint32_t tgid, tid;
         uint64_t count;   /* samples aggregated into this record */
         uint64_t time_ns; /* CLOCK_MONOTONIC of the sample, 0 if aggregated */
-        const char *comm; /* the task's name at sample time, may be NULL */
+        const char *comm;         /* the thread's name at sample time, may be NULL */
+        const char *process_comm; /* the process's name at sample time, may be NULL */
         /* frame-pointer stacks, leaf first; [0] is the interrupted address */
         const uint64_t *kstack;
         uint32_t n_kstack;
@@ -90,6 +91,9 @@ struct sampler_stats {
         uint64_t lost_ring;     /* ring buffer overflow */
         uint64_t lost_stackmap; /* stack map full or hash collision */
         uint64_t lost_counts;   /* aggregation map full */
+        /* not samples, but what they may be missing */
+        uint64_t lost_events;     /* process events (fork, exec) lost */
+        uint64_t children_missed; /* children not followed: target set full */
 };
 
 struct sampler;

@@ -257,6 +257,14 @@ static void print_summary(struct recorder *rec, const char *output, size_t stack
         fprintf(stderr, " in %.1f s (%s backend, %s), %zu unique stacks, written to '%s'\n",
                 (double) p.elapsed_ns / 1e9, recorder_backend_name(rec), recorder_end_reason(rec),
                 stacks, output);
+        if (p.stats.lost_events)
+                log_warning("%" PRIu64 " process events (fork, exec) were lost: some children may be "
+                            "missing or misnamed", p.stats.lost_events);
+        if (p.stats.children_missed)
+                log_warning("%" PRIu64 " child processes were not followed (more than 16384 at once)",
+                            p.stats.children_missed);
+        if (p.stats.samples == 0)
+                log_warning("no samples were taken: the targets did not run on a CPU while recording");
 }
 
 static void report_exit(const struct launched *l) {

@@ -17,6 +17,7 @@
 #include "util/cleanup.h"
 #include "util/hash.h"
 #include "util/log.h"
+#include "util/time-util.h"
 #include "util/vec.h"
 
 #define POLL_MS 100
@@ -43,11 +44,6 @@ struct recorder {
         uint32_t ids[UNWIND_MAX_FRAMES + 2];
 };
 
-static uint64_t now_ns(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
-}
 
 int recorder_new(const struct record_options *o, struct recorder **ret,
                  const char **ret_fallback_reason) {
@@ -92,30 +88,29 @@ static int set_name(struct recorder *r, pid_t pid, const char *name) {
         return u64map_put(&r->names, (uint64_t) pid, id);
 }
 
-/* The process frame's name: known from events, else /proc, else the
- * sampled thread's name. */
-static int process_name(struct recorder *r, pid_t pid, const char *fallback, uint32_t *ret_id) {
+/* The process frame's name. The BPF backend reads it at sample time, so
+ * it follows exec and renames exactly; otherwise it is what events said
+ * (COMM records, in time order), else /proc, else the thread's name. */
+static int process_name(struct recorder *r, const struct raw_sample *s, uint32_t *ret_id) {
+        pid_t pid = (pid_t) s->tgid;
         uint64_t id;
         char buf[64];
         int k;
 
         if (u64map_get(&r->names, (uint64_t) pid, &id)) {
-                /* the main thread's current name is the process name: it
-                 * follows renames (prctl PR_SET_NAME) the events miss */
-                if (fallback && *fallback && strcmp(profile_string(r->profile, (uint32_t) id), fallback) != 0) {
-                        k = set_name(r, pid, fallback);
-                        if (k < 0)
-                                return k;
-                        u64map_get(&r->names, (uint64_t) pid, &id);
-                }
+                if (s->process_comm && *s->process_comm)
+                        return profile_intern_string(r->profile, s->process_comm,
+                                                     strlen(s->process_comm), ret_id);
                 *ret_id = (uint32_t) id;
                 return 0;
         }
         /* first sight of this process: learn its maps while it lives */
         (void) symbolizer_load_process(r->sym, pid);
-        if (target_comm(pid, buf, sizeof(buf)) < 0) {
-                if (fallback && *fallback)
-                        snprintf(buf, sizeof(buf), "%s", fallback);
+        if (s->process_comm && *s->process_comm)
+                snprintf(buf, sizeof(buf), "%s", s->process_comm);
+        else if (target_comm(pid, buf, sizeof(buf)) < 0) {
+                if (s->tid == s->tgid && s->comm && *s->comm)
+                        snprintf(buf, sizeof(buf), "%s", s->comm);
                 else
                         snprintf(buf, sizeof(buf), "[pid %d]", pid);
         }
@@ -201,7 +196,7 @@ static int on_sample(void *userdata, const struct raw_sample *s) {
         uint32_t name;
         int k;
 
-        k = process_name(r, (pid_t) s->tgid, s->tgid == s->tid ? s->comm : NULL, &name);
+        k = process_name(r, s, &name);
         if (k < 0)
                 return k;
         struct profile_frame pf = { .name = name, .kind = FRAME_PROCESS };

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "sampler-internal.h"
 #include "util/cleanup.h"
 #include "util/log.h"
+#include "util/time-util.h"
 #include "util/vec.h"
 
 #define STACK_MAP_ENTRIES 16384
@@ -36,14 +38,10 @@ struct bpf_sampler {
         uint64_t last_drain_ns;
         uint64_t delivered;
         VEC(struct profile_key) keys;
+        VEC(struct profile_event) pending; /* events held until samples before them are in */
         bool started, stopped;
 };
 
-static uint64_t now_ns(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
-}
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap) {
         if (level == LIBBPF_DEBUG || log_get_max_level() < LOG_LEVEL_DEBUG)
@@ -67,16 +65,25 @@ static void bpf_close(void *state) {
         free(b->perf_fds);
         profile_bpf__destroy(b->skel);
         vec_free(&b->keys);
+        vec_free(&b->pending);
         free(b);
 }
 
 static int handle_event(void *ctx, void *data, size_t size) {
         struct bpf_sampler *b = ctx;
-        const struct profile_event *e = data;
+
+        if (size < sizeof(struct profile_event))
+                return 0;
+        /* held: an exec must not be applied before the samples taken
+         * before it are symbolized (see deliver_events) */
+        return vec_push(&b->pending, *(const struct profile_event *) data) < 0 ? -ENOMEM : 0;
+}
+
+static void deliver_event(struct bpf_sampler *b, const struct profile_event *e) {
         char comm[PROFILE_COMM_LEN + 1];
 
-        if (size < sizeof(*e) || !b->cb || !b->cb->process_event)
-                return 0;
+        if (!b->cb || !b->cb->process_event)
+                return;
         memcpy(comm, e->comm, PROFILE_COMM_LEN);
         comm[PROFILE_COMM_LEN] = '\0';
 
@@ -92,10 +99,9 @@ static int handle_event(void *ctx, void *data, size_t size) {
                 pe.type = PROCESS_EVENT_EXIT;
                 break;
         default:
-                return 0;
+                return;
         }
         b->cb->process_event(b->cb->userdata, &pe);
-        return 0;
 }
 
 static int bpf_open(const struct sampler_options *o, void **ret_state) {
@@ -228,19 +234,22 @@ static int drain_set(struct bpf_sampler *b, unsigned set) {
         for (size_t i = 0; i < b->keys.n; i++) {
                 struct profile_key *k = &b->keys.v[i];
                 uint64_t count = 0;
-                char comm[PROFILE_COMM_LEN + 1];
+                char comm[PROFILE_COMM_LEN + 1], pcomm[PROFILE_COMM_LEN + 1];
 
                 if (bpf_map_lookup_elem(counts_fd, k, &count) < 0 || count == 0)
                         continue;
                 bpf_map_delete_elem(counts_fd, k);
                 memcpy(comm, k->comm, PROFILE_COMM_LEN);
                 comm[PROFILE_COMM_LEN] = '\0';
+                memcpy(pcomm, k->process_comm, PROFILE_COMM_LEN);
+                pcomm[PROFILE_COMM_LEN] = '\0';
 
                 struct raw_sample s = {
                         .tgid = k->tgid,
                         .tid = k->tid,
                         .count = count,
                         .comm = comm,
+                        .process_comm = pcomm,
                         .kstack = kstack,
                         .n_kstack = read_stack(stacks_fd, k->kernel_stack_id, kstack),
                         .ustack = ustack,
@@ -264,16 +273,42 @@ static int drain_set(struct bpf_sampler *b, unsigned set) {
         return 0;
 }
 
+/* Waits until every program run that may have read the old `active` has
+ * finished. The program runs with preemption off, inside an RCU read-side
+ * section, so an RCU grace period (what MEMBARRIER_CMD_GLOBAL waits for)
+ * covers it: unlike a fixed sleep, this holds on a preempted vCPU too. */
+static void wait_for_programs(void) {
+        if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0)
+                return;
+        struct timespec ts = { 0, 10 * 1000 * 1000 }; /* nohz_full kernels refuse it */
+        nanosleep(&ts, NULL);
+}
+
 static int drain(struct bpf_sampler *b) {
         unsigned old = b->skel->bss->active & 1;
 
         __atomic_store_n(&b->skel->bss->active, old ^ 1, __ATOMIC_SEQ_CST);
-        /* a program that read the old set just before the flip runs for
-         * microseconds: give it time to finish before reading the set */
-        struct timespec ts = { 0, 2 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
+        wait_for_programs();
         b->last_drain_ns = now_ns();
         return drain_set(b, old);
+}
+
+/* Delivers held events. When one is an exec, the samples taken so far are
+ * drained first, so they are symbolized against the image they ran. */
+static int deliver_events(struct bpf_sampler *b) {
+        int r = 0;
+
+        if (b->pending.n == 0)
+                return 0;
+        for (size_t i = 0; i < b->pending.n; i++)
+                if (b->pending.v[i].type == PROFILE_EVENT_EXEC) {
+                        r = drain(b);
+                        break;
+                }
+        for (size_t i = 0; i < b->pending.n; i++)
+                deliver_event(b, &b->pending.v[i]);
+        b->pending.n = 0;
+        return r;
 }
 
 static int bpf_poll(void *state, int timeout_ms, const struct sampler_callbacks *cb) {
@@ -286,8 +321,8 @@ static int bpf_poll(void *state, int timeout_ms, const struct sampler_callbacks 
                 b->cb = NULL;
                 return r;
         }
-        r = 0;
-        if (b->started && now_ns() - b->last_drain_ns >= DRAIN_INTERVAL_NS)
+        r = deliver_events(b);
+        if (r >= 0 && b->started && now_ns() - b->last_drain_ns >= DRAIN_INTERVAL_NS)
                 r = drain(b);
         b->cb = NULL;
         return r;
@@ -304,7 +339,9 @@ static int bpf_stop(void *state, const struct sampler_callbacks *cb) {
                 ioctl(b->perf_fds[i], PERF_EVENT_IOC_DISABLE, 0);
         b->cb = cb;
         ring_buffer__consume(b->events);
-        r = drain(b);
+        r = deliver_events(b);
+        if (r >= 0)
+                r = drain(b);
         if (r >= 0) /* anything left in the other set from before the last flip */
                 r = drain(b);
         b->cb = NULL;
@@ -326,6 +363,8 @@ static void bpf_get_stats(const void *state, struct sampler_stats *ret) {
                 for (int i = 0; i < ncpus; i++) {
                         ret->lost_stackmap += per[i].lost_stackmap;
                         ret->lost_counts += per[i].lost_counts;
+                        ret->lost_events += per[i].lost_events;
+                        ret->children_missed += per[i].lost_targets;
                 }
         free(per);
         ret->lost = ret->lost_stackmap + ret->lost_counts;

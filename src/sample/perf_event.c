@@ -43,8 +43,8 @@ struct perf_sampler {
         struct sampler_stats stats;
         bool exclude_kernel; /* not allowed to sample the kernel */
         const char *notice;
-        char *scratch; /* a record that wraps around the ring end */
-        size_t scratch_size;
+        VEC(char) batch;              /* records of one drain, copied out of the rings */
+        VEC(struct batch_rec) recs;   /* where they are, to sort by time */
         bool started;
 };
 
@@ -62,7 +62,8 @@ static void perf_close(void *state) {
                                 munmap(ps->rings[i].base, ps->rings[i].size + (size_t) getpagesize());
         free(ps->rings);
         free(ps->cpus);
-        free(ps->scratch);
+        vec_free(&ps->batch);
+        vec_free(&ps->recs);
         u64map_release(&ps->tids);
         u64map_release(&ps->targets);
         free(ps);
@@ -134,6 +135,7 @@ static int open_thread(struct perf_sampler *ps, pid_t tid) {
                 attr.comm = 1;
                 attr.comm_exec = 1;
                 attr.task = 1;
+                attr.sample_id_all = 1; /* side records carry a time too */
                 attr.exclude_callchain_user = !ps->opts.user_stacks;
                 attr.exclude_callchain_kernel = !ps->opts.kernel_stacks;
                 attr.exclude_kernel = ps->exclude_kernel;
@@ -359,13 +361,30 @@ static void handle_side_record(struct perf_sampler *ps, const struct perf_event_
                 cb->process_event(cb->userdata, &e);
 }
 
-/* Walks the records of one ring between tail and head; pass 0 handles
- * side-band records, pass 1 samples, so a sample is symbolized after the
- * mappings that other CPUs' rings reported before it. */
-static int walk_ring(struct perf_sampler *ps, struct ring *ring, uint64_t tail, uint64_t head,
-                     int pass, const struct sampler_callbacks *cb) {
+struct batch_rec {
+        uint64_t time;
+        size_t off; /* in the batch buffer */
+        uint32_t len;
+        uint32_t seq;
+};
+
+/* Every record ends in its time: samples carry PERF_SAMPLE_TIME, the
+ * others a sample_id trailer (sample_id_all) whose last field it is. */
+static uint64_t record_time(const struct perf_event_header *h, const char *rec) {
+        uint64_t t = 0;
+        if (h->type == PERF_RECORD_SAMPLE) {
+                if (h->size >= sizeof(*h) + 24)
+                        memcpy(&t, rec + sizeof(*h) + 16, 8);
+        } else if (h->size >= sizeof(*h) + 16) {
+                memcpy(&t, rec + h->size - 8, 8);
+        }
+        return t;
+}
+
+/* Copies the records of one ring between tail and head into the batch. */
+static int collect_ring(struct perf_sampler *ps, struct ring *ring, uint64_t tail, uint64_t head) {
         const char *data = (const char *) ring->base + getpagesize();
-        int r = 0;
+        int r;
 
         while (tail < head) {
                 size_t off = tail % ring->size;
@@ -380,54 +399,67 @@ static int walk_ring(struct perf_sampler *ps, struct ring *ring, uint64_t tail, 
                 if (h.size < sizeof(h) || h.size > head - tail)
                         break;
 
-                const char *rec = data + off;
-                if (off + h.size > ring->size) {
-                        if (ps->scratch_size < h.size) {
-                                char *n = realloc(ps->scratch, h.size);
-                                if (!n)
-                                        return -ENOMEM;
-                                ps->scratch = n;
-                                ps->scratch_size = h.size;
-                        }
-                        size_t first = ring->size - off;
-                        memcpy(ps->scratch, data + off, first);
-                        memcpy(ps->scratch + first, data, h.size - first);
-                        rec = ps->scratch;
-                }
+                r = vec_reserve(&ps->batch, ps->batch.n + h.size);
+                if (r < 0)
+                        return r;
+                char *dst = ps->batch.v + ps->batch.n;
+                size_t first = MIN((size_t) h.size, ring->size - off);
+                memcpy(dst, data + off, first);
+                memcpy(dst + first, data, h.size - first);
 
-                if (h.type == PERF_RECORD_SAMPLE) {
-                        if (pass == 1) {
-                                r = handle_sample(ps, rec, h.size, cb);
-                                if (r < 0)
-                                        return r;
-                        }
-                } else if (pass == 0) {
-                        handle_side_record(ps, &h, rec, h.size, cb);
-                }
+                struct batch_rec br = {
+                        .time = record_time(&h, dst),
+                        .off = ps->batch.n,
+                        .len = h.size,
+                        .seq = (uint32_t) ps->recs.n,
+                };
+                r = vec_push(&ps->recs, br);
+                if (r < 0)
+                        return r;
+                ps->batch.n += h.size;
                 tail += h.size;
         }
         return 0;
 }
 
+static int batch_rec_cmp(const void *a, const void *b) {
+        const struct batch_rec *x = a, *y = b;
+        if (x->time != y->time)
+                return x->time < y->time ? -1 : 1;
+        return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Takes in every ring's records and handles them in time order across
+ * CPUs: an exec or an mmap reported on one CPU applies to the samples
+ * taken after it on another, and not to those taken before. */
 static int drain_rings(struct perf_sampler *ps, const struct sampler_callbacks *cb) {
         uint64_t heads[ps->ncpus], tails[ps->ncpus];
         int r = 0;
 
-        for (int i = 0; i < ps->ncpus; i++) {
+        ps->batch.n = 0;
+        ps->recs.n = 0;
+        for (int i = 0; i < ps->ncpus && r >= 0; i++) {
                 struct perf_event_mmap_page *pg = ps->rings[i].base;
                 if (!pg)
                         continue;
                 heads[i] = __atomic_load_n(&pg->data_head, __ATOMIC_ACQUIRE);
                 tails[i] = pg->data_tail;
+                r = collect_ring(ps, &ps->rings[i], tails[i], heads[i]);
+                /* the records are copied: hand the space back at once */
+                __atomic_store_n(&pg->data_tail, heads[i], __ATOMIC_RELEASE);
         }
-        for (int pass = 0; pass < 2 && r >= 0; pass++)
-                for (int i = 0; i < ps->ncpus && r >= 0; i++)
-                        if (ps->rings[i].base)
-                                r = walk_ring(ps, &ps->rings[i], tails[i], heads[i], pass, cb);
-        for (int i = 0; i < ps->ncpus; i++) {
-                struct perf_event_mmap_page *pg = ps->rings[i].base;
-                if (pg)
-                        __atomic_store_n(&pg->data_tail, heads[i], __ATOMIC_RELEASE);
+        if (r < 0)
+                return r;
+
+        qsort(ps->recs.v, ps->recs.n, sizeof(*ps->recs.v), batch_rec_cmp);
+        for (size_t i = 0; i < ps->recs.n && r >= 0; i++) {
+                const char *rec = ps->batch.v + ps->recs.v[i].off;
+                struct perf_event_header h;
+                memcpy(&h, rec, sizeof(h));
+                if (h.type == PERF_RECORD_SAMPLE)
+                        r = handle_sample(ps, rec, h.size, cb);
+                else
+                        handle_side_record(ps, &h, rec, h.size, cb);
         }
         return r;
 }

@@ -29,6 +29,7 @@
 #include "util/read-file.h"
 #include "util/hash.h"
 #include "util/log.h"
+#include "util/time-util.h"
 #include "util/vec.h"
 
 /* An address outside every known mapping re-reads the maps (dlopen) at
@@ -157,11 +158,6 @@ struct symbolizer *symbolizer_free(struct symbolizer *s) {
         return NULL;
 }
 
-static uint64_t now_ns(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
-}
 
 /* Modules. */
 
