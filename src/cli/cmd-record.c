@@ -267,6 +267,22 @@ static void print_summary(struct recorder *rec, const char *output, size_t stack
                 log_warning("no samples were taken: the targets did not run on a CPU while recording");
 }
 
+/* One line when sampling starts: what, how fast, how long, how to stop. */
+static void print_start(struct recorder *rec) {
+        char what[128], dur[64] = "";
+
+        if (arg_command)
+                snprintf(what, sizeof(what), "'%s'", arg_command[0]);
+        else if (arg_pids.n == 1)
+                snprintf(what, sizeof(what), "PID %d", arg_pids.v[0]);
+        else
+                snprintf(what, sizeof(what), "%zu processes", arg_pids.n);
+        if (arg_duration_ns)
+                snprintf(dur, sizeof(dur), " for %.3g s", (double) arg_duration_ns / 1e9);
+        fprintf(stderr, "cprof: recording %s%s at %u Hz (%s backend)%s, Ctrl-C to stop\n", what,
+                arg_children > 0 ? " and its children" : "", arg_frequency, recorder_backend_name(rec), dur);
+}
+
 static void report_exit(const struct launched *l) {
         if (!l->reaped)
                 return;
@@ -383,6 +399,7 @@ static int run(int argc, char **argv) {
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGHUP, &sa, NULL);
+        sigaction(SIGQUIT, &sa, NULL);
 
         r = recorder_start(rec);
         if (r < 0) {
@@ -398,6 +415,8 @@ static int run(int argc, char **argv) {
                 }
         }
 
+        if (!arg_quiet)
+                print_start(rec);
         r = recorder_run(rec, &stop_requested, show_progress() ? progress : NULL, NULL);
         if (show_progress())
                 fputs("\r\033[K", stderr);

@@ -37,10 +37,19 @@ int folded_frame_name(const struct profile *p, uint32_t id, char **buf, size_t *
 }
 
 static int format_value(char *out, size_t n, double v) {
-        /* Integral counts print as integers, as every folded tool writes them. */
+        /* Integral counts print as integers, as every folded tool writes
+         * them, at any size ("1e+18" is no count to flamegraph.pl) */
         if (v >= 0 && v < 1e18 && v == floor(v))
                 return snprintf(out, n, "%" PRIu64, (uint64_t) v);
-        return snprintf(out, n, "%.17g", v);
+        if (isfinite(v) && v == floor(v))
+                return snprintf(out, n, "%.0f", v);
+        /* fractional: fixed notation too, trailing zeros trimmed */
+        int k = snprintf(out, n, "%.6f", v);
+        while (k > 1 && out[k - 1] == '0')
+                out[--k] = '\0';
+        if (k > 1 && out[k - 1] == '.')
+                out[--k] = '\0';
+        return k;
 }
 
 struct line {
@@ -87,13 +96,23 @@ int folded_write(const struct profile *p, FILE *f) {
                                 if (r < 0)
                                         return r;
                         }
+                        size_t at = len;
                         r = folded_frame_name(p, frames[i], &text, &len, &cap);
                         if (r < 0)
                                 return r;
+                        /* A name from outside (a process renamed with prctl, a
+                         * file name) may hold this format's separators: ';'
+                         * becomes ':' as in stackcollapse-perf.pl, line
+                         * breaks become spaces. */
+                        for (char *c = text + at; c < text + len; c++)
+                                if (*c == ';')
+                                        *c = ':';
+                                else if (*c == '\n' || *c == '\r')
+                                        *c = ' ';
                 }
                 size_t stack_len = len - start;
                 for (unsigned v = 0; v < nv; v++) {
-                        char num[64];
+                        char num[400]; /* %.0f of the largest double: 309 digits */
                         num[0] = ' ';
                         int k = format_value(num + 1, sizeof(num) - 1, st->value[v]);
                         r = buf_append(&text, &len, &cap, num, (size_t) k + 1);

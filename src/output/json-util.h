@@ -2,6 +2,7 @@
  * report.c). Each returns a new reference or NULL on allocation failure. */
 #pragma once
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdint.h>
@@ -29,4 +30,14 @@ static inline json_t *json_bytes_new(const char *s, size_t len) {
         json_t *j = json_stringn(buf, blen);
         free(buf);
         return j;
+}
+
+/* Set/append that take v's reference in every case (jansson's _new calls
+ * do, even on failure) and treat a NULL v as the allocation failure it is. */
+static inline int json_set_new(json_t *obj, const char *key, json_t *v) {
+        return v && json_object_set_new(obj, key, v) == 0 ? 0 : -ENOMEM;
+}
+
+static inline int json_append_new(json_t *arr, json_t *v) {
+        return v && json_array_append_new(arr, v) == 0 ? 0 : -ENOMEM;
 }

@@ -250,9 +250,6 @@ int report_write_text(const struct profile *p, FILE *f, const struct report_opti
         return 0;
 }
 
-static int set_new(json_t *obj, const char *key, json_t *v) {
-        return v && json_object_set_new(obj, key, v) == 0 ? 0 : -ENOMEM;
-}
 
 static int json_table(const struct profile *p, const struct report *rep, bool self,
                       const struct report_options *o, json_t **ret) {
@@ -276,13 +273,13 @@ static int json_table(const struct profile *p, const struct report *rep, bool se
                 r = folded_frame_name(p, fn->frame, &name, &len, &cap);
                 if (r < 0)
                         return r;
-                r = set_new(row, "name", json_bytes_new(name, len));
+                r = json_set_new(row, "name", json_bytes_new(name, len));
                 if (r >= 0)
-                        r = set_new(row, "kind", json_string(kind_name(fn->kind)));
+                        r = json_set_new(row, "kind", json_string(kind_name(fn->kind)));
                 if (r >= 0)
-                        r = set_new(row, "samples", json_number_new(v));
+                        r = json_set_new(row, "samples", json_number_new(v));
                 if (r >= 0)
-                        r = set_new(row, "percent", json_real(percent(v, rep->total)));
+                        r = json_set_new(row, "percent", json_real(percent(v, rep->total)));
                 if (r < 0)
                         return r;
         }
@@ -302,27 +299,27 @@ int report_write_json(const struct profile *p, FILE *f, const struct report_opti
         if (r < 0)
                 return r;
 
-        r = set_new(root, "unit", json_string(unit_name(p)));
+        r = json_set_new(root, "unit", json_string(unit_name(p)));
         if (r >= 0)
-                r = set_new(root, "total_samples", json_number_new(rep.total));
+                r = json_set_new(root, "total_samples", json_number_new(rep.total));
         if (r >= 0)
-                r = set_new(root, "sample_count", json_integer((json_int_t) profile_sample_count(p)));
+                r = json_set_new(root, "sample_count", json_integer((json_int_t) profile_sample_count(p)));
         if (r >= 0)
-                r = set_new(root, "unique_stacks", json_integer((json_int_t) rep.unique_stacks));
+                r = json_set_new(root, "unique_stacks", json_integer((json_int_t) rep.unique_stacks));
         if (r >= 0 && profile_duration_ns(p) != 0)
-                r = set_new(root, "duration_ns", json_integer((json_int_t) MIN(profile_duration_ns(p), (uint64_t) INT64_MAX)));
+                r = json_set_new(root, "duration_ns", json_integer((json_int_t) MIN(profile_duration_ns(p), (uint64_t) INT64_MAX)));
         if (r >= 0)
-                r = set_new(root, "differential", json_boolean(profile_value_count(p) > 1));
+                r = json_set_new(root, "differential", json_boolean(profile_value_count(p) > 1));
         if (r >= 0)
-                r = set_new(root, "functions", json_integer((json_int_t) rep.n_total));
+                r = json_set_new(root, "functions", json_integer((json_int_t) rep.n_total));
         if (r >= 0)
                 r = json_table(p, &rep, true, o, &self);
         if (r >= 0)
-                r = set_new(root, "self", self);
+                r = json_set_new(root, "self", self);
         if (r >= 0)
                 r = json_table(p, &rep, false, o, &total);
         if (r >= 0)
-                r = set_new(root, "total", total);
+                r = json_set_new(root, "total", total);
         report_release(&rep);
         if (r < 0)
                 return r;

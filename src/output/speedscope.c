@@ -21,14 +21,6 @@
 
 #define SPEEDSCOPE_SCHEMA "https://www.speedscope.app/file-format-schema.json"
 
-static int set_new(json_t *obj, const char *key, json_t *v) {
-        /* json_object_set_new takes v even on failure (and v may be NULL) */
-        return v && json_object_set_new(obj, key, v) == 0 ? 0 : -ENOMEM;
-}
-
-static int append_new(json_t *arr, json_t *v) {
-        return v && json_array_append_new(arr, v) == 0 ? 0 : -ENOMEM;
-}
 
 static int add_frames(const struct profile *p, json_t *frames) {
         _cleanup_free_ char *name = NULL;
@@ -44,15 +36,15 @@ static int add_frames(const struct profile *p, json_t *frames) {
                 if (r < 0)
                         return r;
                 o = json_object();
-                r = append_new(frames, o);
+                r = json_append_new(frames, o);
                 if (r < 0)
                         return r;
-                r = set_new(o, "name", json_bytes_new(name, len));
+                r = json_set_new(o, "name", json_bytes_new(name, len));
                 if (r >= 0 && fr->file != 0)
-                        r = set_new(o, "file", json_bytes_new(profile_string(p, fr->file),
+                        r = json_set_new(o, "file", json_bytes_new(profile_string(p, fr->file),
                                                               profile_string_length(p, fr->file)));
                 if (r >= 0 && fr->line != 0)
-                        r = set_new(o, "line", json_integer(fr->line));
+                        r = json_set_new(o, "line", json_integer(fr->line));
                 if (r < 0)
                         return r;
         }
@@ -66,11 +58,11 @@ static int add_sample(const struct profile *p, json_t *samples, json_t *weights,
         const uint32_t *frames = profile_stack_frames(p, stack, &depth);
         int r;
 
-        r = append_new(samples, ids);
+        r = json_append_new(samples, ids);
         for (size_t i = 0; r >= 0 && i < depth; i++)
-                r = append_new(ids, json_integer(frames[i]));
+                r = json_append_new(ids, json_integer(frames[i]));
         if (r >= 0)
-                r = append_new(weights, json_number_new(weight));
+                r = json_append_new(weights, json_number_new(weight));
         return r;
 }
 
@@ -121,33 +113,33 @@ int speedscope_write(const struct profile *p, FILE *f) {
 
         if (!root)
                 return -ENOMEM;
-        r = set_new(root, "$schema", json_string(SPEEDSCOPE_SCHEMA));
+        r = json_set_new(root, "$schema", json_string(SPEEDSCOPE_SCHEMA));
         if (r >= 0)
-                r = set_new(root, "exporter", json_string("cprof " CPROF_VERSION));
+                r = json_set_new(root, "exporter", json_string("cprof " CPROF_VERSION));
         if (r >= 0)
-                r = set_new(root, "name", json_string("cprof profile"));
+                r = json_set_new(root, "name", json_string("cprof profile"));
         if (r >= 0)
-                r = set_new(root, "activeProfileIndex", json_integer(0));
+                r = json_set_new(root, "activeProfileIndex", json_integer(0));
         if (r >= 0)
-                r = set_new(root, "shared", shared = json_object());
+                r = json_set_new(root, "shared", shared = json_object());
         if (r >= 0)
-                r = set_new(shared, "frames", frames = json_array());
+                r = json_set_new(shared, "frames", frames = json_array());
         if (r >= 0)
-                r = set_new(root, "profiles", profiles = json_array());
+                r = json_set_new(root, "profiles", profiles = json_array());
         if (r >= 0)
-                r = append_new(profiles, prof = json_object());
+                r = json_append_new(profiles, prof = json_object());
         if (r >= 0)
-                r = set_new(prof, "type", json_string("sampled"));
+                r = json_set_new(prof, "type", json_string("sampled"));
         if (r >= 0)
-                r = set_new(prof, "name", json_string(diff ? "after" : ns ? "nanoseconds" : "samples"));
+                r = json_set_new(prof, "name", json_string(diff ? "after" : ns ? "nanoseconds" : "samples"));
         if (r >= 0)
-                r = set_new(prof, "unit", json_string(ns ? "nanoseconds" : "none"));
+                r = json_set_new(prof, "unit", json_string(ns ? "nanoseconds" : "none"));
         if (r >= 0)
-                r = set_new(prof, "startValue", json_integer(0));
+                r = json_set_new(prof, "startValue", json_integer(0));
         if (r >= 0)
-                r = set_new(prof, "samples", samples = json_array());
+                r = json_set_new(prof, "samples", samples = json_array());
         if (r >= 0)
-                r = set_new(prof, "weights", weights = json_array());
+                r = json_set_new(prof, "weights", weights = json_array());
         if (r < 0)
                 return r;
 
@@ -157,7 +149,7 @@ int speedscope_write(const struct profile *p, FILE *f) {
         r = add_samples(p, samples, weights, &total);
         if (r < 0)
                 return r;
-        r = set_new(prof, "endValue", json_number_new(total));
+        r = json_set_new(prof, "endValue", json_number_new(total));
         if (r < 0)
                 return r;
 

@@ -8,6 +8,7 @@
  * the common prefix: most frames are never hashed at all. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,8 @@ static const char *parse_count(const char *s, size_t len, double *ret, size_t *r
         }
         if (c != e)
                 return "count is not a number";
+        if (!isfinite(v) || v > 1e300)
+                return "count out of range";
 
         *ret = v;
         *ret_start = i;

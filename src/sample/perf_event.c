@@ -41,6 +41,7 @@ struct perf_sampler {
         struct u64map tids;    /* threads with events open */
         struct u64map targets; /* tgids whose samples we keep */
         struct sampler_stats stats;
+        size_t ring_pages;   /* data pages per ring, a power of two */
         bool exclude_kernel; /* not allowed to sample the kernel */
         const char *notice;
         VEC(char) batch;              /* records of one drain, copied out of the rings */
@@ -67,6 +68,24 @@ static void perf_close(void *state) {
         u64map_release(&ps->tids);
         u64map_release(&ps->targets);
         free(ps);
+}
+
+/* Root may lock any amount; other users share kernel.perf_event_mlock_kb
+ * per CPU among all their rings (one control page each). Sized to fit up
+ * front, so that the wakeup watermark (a quarter ring) is right. */
+static size_t ring_pages_allowed(int ncpus) {
+        size_t pages = RING_PAGES;
+        int kb = 516;
+
+        (void) ncpus; /* the limit is per CPU, as are our rings */
+        if (geteuid() == 0)
+                return pages;
+        _cleanup_fclose_ FILE *f = fopen("/proc/sys/kernel/perf_event_mlock_kb", "re");
+        if (f && fscanf(f, "%d", &kb) != 1)
+                kb = 516;
+        while (pages > 8 && (pages + 1) * (size_t) getpagesize() / 1024 > (size_t) kb)
+                pages /= 2;
+        return pages;
 }
 
 static int perf_open(const struct sampler_options *o, void **ret_state) {
@@ -110,6 +129,7 @@ static int perf_open(const struct sampler_options *o, void **ret_state) {
                 goto fail;
         }
         close(fd);
+        ps->ring_pages = ring_pages_allowed(ps->ncpus);
         *ret_state = ps;
         return 0;
 fail:
@@ -142,7 +162,7 @@ static int open_thread(struct perf_sampler *ps, pid_t tid) {
                 attr.exclude_hv = ps->exclude_kernel;
                 attr.sample_max_stack = SAMPLE_MAX_STACK;
                 attr.watermark = 1;
-                attr.wakeup_watermark = RING_PAGES * 4096 / 4;
+                attr.wakeup_watermark = (uint32_t) (ps->ring_pages * (size_t) getpagesize() / 4);
                 attr.disabled = !ps->started;
 
                 int fd = (int) syscall(SYS_perf_event_open, &attr, tid, ps->cpus[i], -1,
@@ -157,7 +177,7 @@ static int open_thread(struct perf_sampler *ps, pid_t tid) {
 
                 struct ring *ring = &ps->rings[i];
                 if (ring->fd < 0) {
-                        size_t pages = RING_PAGES;
+                        size_t pages = ps->ring_pages;
                         void *base = MAP_FAILED;
                         /* unprivileged users are limited by perf_event_mlock_kb */
                         for (; pages >= 8; pages /= 2) {

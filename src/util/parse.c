@@ -51,5 +51,7 @@ int parse_seconds(const char *s, uint64_t *ret_ns) {
         if (v <= 0 || v > 1e7)
                 return -ERANGE;
         *ret_ns = (uint64_t) (v * 1e9);
+        if (*ret_ns == 0) /* below a nanosecond: 0 would mean "no limit" */
+                return -ERANGE;
         return 0;
 }

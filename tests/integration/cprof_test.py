@@ -133,6 +133,12 @@ class Test:
         self.procs.append(p)
         return p
 
+    def wait_recording(self, p, timeout=15):
+        """Waits for a spawned cprof's "recording ..." line: sampling runs."""
+        line = LineReader(p.stderr.fileno()).read(timeout)
+        self.require(line is not None and line.startswith("cprof: recording"),
+                     "cprof started recording", f"first stderr line: {line!r}")
+
     def record_ok(self, args, out, timeout=60, cwd=None):
         """Records into out and requires success and a parsable file."""
         args = list(args)

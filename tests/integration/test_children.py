@@ -2,7 +2,6 @@
 under their own process names (a short-lived one too); --no-children
 samples the parent only; --pid with --children follows them as well."""
 import subprocess
-import time
 
 from cprof_test import Test
 
@@ -48,7 +47,7 @@ def body(t):
     w = t.start("forker", "--wait", stdin=subprocess.PIPE)
     p = t.spawn_record(["--pid", w.ready_pid, "--children", "-F", "999",
                         "-d", "30", "-o", t.path("pid.folded")])
-    time.sleep(1.0)  # let cprof attach before the forks start
+    t.wait_recording(p)  # attached before the forks start
     w.stdin.write(b"go\n")
     t.require(w.wait(timeout=20) == 0, "forker --wait exits 0")
     _, err = p.communicate(timeout=20)

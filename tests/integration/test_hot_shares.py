@@ -25,9 +25,11 @@ def body(t):
     _, f = t.record_ok(["--", t.workload("hot"), "2.5"],
                        t.path("launched.folded"))
     check_shares(t, f, "launched, default -F")
-    t.check(100 <= f.total() <= 300,
+    # 2.5 s of wall time: on a loaded 2-core machine the workload may get
+    # well under a CPU, so only the upper bound is tight
+    t.check(40 <= f.total() <= 300,
             f"launched, default -F 99 over 2.5 s: {f.total()} samples "
-            f"(want 100..300)")
+            f"(want 40..300)")
 
 
 Test("hot-shares").run(body)

@@ -12,6 +12,8 @@ def body(t):
     for sig in (signal.SIGINT, signal.SIGTERM):
         runs[sig] = t.spawn_record(["--pid", w.ready_pid, "-F", "499", "-o",
                                     t.path(sig.name + ".folded")])
+    for p in runs.values():
+        t.wait_recording(p)
     time.sleep(1.5)
     for sig, p in runs.items():
         t.require(p.poll() is None, f"cprof still recording after 1.5 s "
@@ -33,8 +35,10 @@ def body(t):
         t.check(hot.with_frame("hot_a").total() > 0 and
                 hot.with_frame("hot_b").total() > 0,
                 f"{sig.name}: hot_a and hot_b in the file", f.top())
-        t.check(hot.total() >= 150, f"{sig.name}: {hot.total()} samples over "
-                f"~1.5 s at 499 Hz (want >= 150)")
+        # two profilers and the target share 2 CPUs: the target may get
+        # well under one, so only ask for a fair part of 1.5 s x 499 Hz
+        t.check(hot.total() >= 100, f"{sig.name}: {hot.total()} samples over "
+                f"~1.5 s at 499 Hz (want >= 100)")
     t.check(w.poll() is None, "the target survives the profiler's exit")
     kill_and_wait(w)
 

@@ -80,6 +80,15 @@ int main(void) {
         CHECK(profile_total(p, 0) == 1 + 1.5 + 7, "fractional counts add up");
         profile_free(p);
 
+        p = read_str("a;b 1" "000000000000000000000000000000000000000000000000000000000000000000000000000"
+                     "000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+                     "000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+                     "000000000000000000000000000000000000000000000000000000000000000000000000000000000\n",
+                     &b, &r);
+        CHECK(r == 0 && b.n == 1 && strcmp(b.reason[0], "count out of range") == 0,
+              "a count beyond any double is refused, not read as infinity");
+        profile_free(p);
+
         p = read_str("a;b;;c;; 2\n", &b, &r);
         CHECK(r == 1 && profile_stack(p, 0)->depth == 4, "trailing empty frames dropped, middle kept");
         profile_free(p);

@@ -65,6 +65,23 @@ int main(void) {
         profile_free(p);
 
         profile_new(&p);
+        add(p, (const char *[]) { "a;b\nzz", "leaf" },
+            (enum frame_kind[]) { FRAME_PROCESS, FRAME_USER }, 2, 1e18);
+        add(p, (const char *[]) { "c" }, NULL, 1, 0.25);
+        out = write_str(p);
+        CHECK_STREQ(out, "a:b zz;leaf 1000000000000000000\nc 0.25\n",
+                    "separators in names are replaced, big and fractional counts stay numbers");
+        {
+                struct profile *q;
+                profile_new(&q);
+                CHECK(folded_read_buffer(q, "rt", out, strlen(out), NULL) == 2,
+                      "sanitized output reads back whole");
+                profile_free(q);
+        }
+        free(out);
+        profile_free(p);
+
+        profile_new(&p);
         out = write_str(p);
         CHECK_STREQ(out, "", "empty profile writes nothing");
         free(out);
