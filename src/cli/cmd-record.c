@@ -339,11 +339,14 @@ static int run(int argc, char **argv) {
                                          "CAP_SYS_PTRACE)", arg_pids.v[i], strerror(-r)), r;
         }
 
-        /* Fail on an unwritable output before sampling, not after. */
+        /* Fail on an unwritable output before sampling, not after; the
+         * probe is removed at once, so a recording killed with SIGKILL
+         * leaves no temporary file behind. */
         if (strcmp(arg_output, "-") != 0) {
                 r = atomic_file_open(arg_output, &out);
                 if (r < 0)
                         return log_error("cannot write '%s': %s", arg_output, strerror(-r)), r;
+                atomic_file_abort(&out);
         }
 
         struct record_options o = {
@@ -428,6 +431,11 @@ static int run(int argc, char **argv) {
         }
 
         struct profile *p = recorder_profile(rec);
+        if (strcmp(arg_output, "-") != 0) {
+                r = atomic_file_open(arg_output, &out);
+                if (r < 0)
+                        return log_error("cannot write '%s': %s", arg_output, strerror(-r)), r;
+        }
         r = output_write(p, format, out.f ? out.f : stdout);
         if (r >= 0 && out.f)
                 r = atomic_file_commit(&out);
