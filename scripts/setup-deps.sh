@@ -14,8 +14,13 @@ build_only=0
 
 build_pkgs="gcc libc6-dev meson ninja-build pkg-config clang llvm bpftool
         libbpf-dev libelf-dev libdw-dev libjansson-dev zlib1g-dev python3"
-test_pkgs="linux-perf libxml2-utils valgrind time nodejs npm chromium
+test_pkgs="linux-perf libxml2-utils valgrind time chromium binutils util-linux
         golang-go golang-github-google-pprof-dev"
+# These machines may come with Node.js and npm from another repository,
+# whose nodejs conflicts with Debian's npm: use what is there.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        test_pkgs="$test_pkgs nodejs npm"
+fi
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
