@@ -283,10 +283,15 @@ static void print_start(struct recorder *rec) {
                 arg_children > 0 ? " and its children" : "", arg_frequency, recorder_backend_name(rec), dur);
 }
 
+static bool command_stopped_by_us;
+
 static void report_exit(const struct launched *l) {
         if (!l->reaped)
                 return;
-        if (WIFEXITED(l->status))
+        if (command_stopped_by_us)
+                fprintf(stderr, "cprof: '%s' was still running when the recording ended, and was stopped\n",
+                        arg_command[0]);
+        else if (WIFEXITED(l->status))
                 fprintf(stderr, "cprof: '%s' exited with status %d\n", arg_command[0], WEXITSTATUS(l->status));
         else if (WIFSIGNALED(l->status))
                 fprintf(stderr, "cprof: '%s' was killed by signal %d (%s)\n", arg_command[0],
@@ -298,6 +303,7 @@ static void report_exit(const struct launched *l) {
 static void end_command(struct launched *l) {
         if (target_launch_reap(l, false) != 0)
                 return;
+        command_stopped_by_us = true;
         kill(l->pid, SIGTERM);
         for (int i = 0; i < 40; i++) {
                 if (target_launch_reap(l, false) != 0)

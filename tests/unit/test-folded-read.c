@@ -127,6 +127,19 @@ int main(void) {
         CHECK(profile_total(p, 0) == 3 && profile_total(p, 1) == 7, "before and after totals");
         profile_free(p);
 
+        /* several files merge into one profile: same stacks add up */
+        p = read_str("main;a 3\nmain;b 1\n", &b, &r);
+        {
+                struct folded_read_options o = { .on_bad_line = on_bad, .userdata = &b };
+                const char *second = "main;b 4\nmain;c 2\n";
+                int r2 = folded_read_buffer(p, "second.folded", second, strlen(second), &o);
+                CHECK(r2 == 2 && profile_stack_count(p) == 3, "second file merges (3 stacks)");
+                CHECK(profile_stack(p, 1)->value[0] == 5, "a stack in both files adds up");
+                CHECK(profile_total(p, 0) == 10, "merged total");
+                CHECK(profile_sample_count(p) == 4, "every line is a sample, in input order");
+        }
+        profile_free(p);
+
         p = read_str("a b;c d 9\r\n", &b, &r);
         CHECK(r == 1 && profile_total(p, 0) == 9, "spaces in names and CRLF");
         CHECK_STREQ(frame_name(p, 0, 1), "c d", "space kept in frame name");
