@@ -75,8 +75,8 @@ int profile_intern_named_frame(struct profile *p, const char *name, size_t len,
                                enum frame_kind kind, uint32_t *ret_id);
 
 /* Adds values (profile_value_count() of them) to the stack made of `depth`
- * frame ids, root first, and records one sample in input order. depth must
- * be at least 1. */
+ * frame ids, root first, and records one sample in input order (see
+ * profile_set_keep_samples). depth must be at least 1. */
 int profile_add_sample(struct profile *p, const uint32_t *frames, size_t depth,
                        const double *values, uint32_t tid, uint64_t time_ns);
 
@@ -94,6 +94,12 @@ const uint32_t *profile_stack_frames(const struct profile *p, uint32_t id, size_
 
 size_t profile_sample_count(const struct profile *p);
 const struct profile_sample *profile_sample(const struct profile *p, size_t i);
+
+/* Whether every added sample is kept in order (the default: flame charts
+ * and timelines need it), or only one per stack, in first-seen order, with
+ * the stack's values. A long recording sets false: its memory then grows
+ * with unique stacks, not with time. Set it before adding samples. */
+void profile_set_keep_samples(struct profile *p, bool keep);
 
 /* 1 normally; 2 for a differential (value 0 before, value 1 after). Set it
  * before adding samples. */

@@ -16,6 +16,7 @@ struct profile {
         struct idindex stack_index;
         VEC(struct profile_sample) samples;
         unsigned n_values;
+        bool aggregate_samples; /* one sample per stack (index = stack id) */
         enum profile_unit unit;
         double total[PROFILE_MAX_VALUES];
         uint64_t duration_ns;

@@ -131,10 +131,15 @@ int profile_add_sample(struct profile *p, const uint32_t *frames, size_t depth,
                 p->stack_frames.n += depth;
         }
 
-        struct profile_sample *s = &p->samples.v[p->samples.n++];
-        *s = (struct profile_sample) { .stack = id, .tid = tid, .time_ns = time_ns };
+        struct profile_sample *s;
+        if (p->aggregate_samples && id < p->samples.n) {
+                s = &p->samples.v[id];
+        } else {
+                s = &p->samples.v[p->samples.n++];
+                *s = (struct profile_sample) { .stack = id, .tid = tid, .time_ns = time_ns };
+        }
         for (unsigned i = 0; i < p->n_values; i++) {
-                s->value[i] = values[i];
+                s->value[i] += values[i];
                 p->stacks.v[id].value[i] += values[i];
                 p->total[i] += values[i];
         }
@@ -181,6 +186,10 @@ size_t profile_sample_count(const struct profile *p) {
 
 const struct profile_sample *profile_sample(const struct profile *p, size_t i) {
         return &p->samples.v[i];
+}
+
+void profile_set_keep_samples(struct profile *p, bool keep) {
+        p->aggregate_samples = !keep;
 }
 
 unsigned profile_value_count(const struct profile *p) {

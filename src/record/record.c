@@ -63,6 +63,8 @@ int recorder_new(const struct record_options *o, struct recorder **ret,
                 return k;
         }
         profile_set_frequency_hz(r->profile, o->sampler.frequency_hz);
+        /* hours of recording must not grow with time, only with stacks */
+        profile_set_keep_samples(r->profile, false);
         *ret = r;
         return 0;
 }

@@ -140,6 +140,19 @@ int main(void) {
         }
         profile_free(p);
 
+        /* aggregate-only: one sample per stack, first-seen order */
+        {
+                struct profile *q;
+                profile_new(&q);
+                profile_set_keep_samples(q, false);
+                const char *in = "m;x 1\nm;y 2\nm;x 3\n";
+                int r2 = folded_read_buffer(q, "agg", in, strlen(in), NULL);
+                CHECK(r2 == 3 && profile_sample_count(q) == 2, "aggregate-only keeps one sample per stack");
+                CHECK(profile_sample(q, 0)->value[0] == 4 && profile_sample(q, 1)->value[0] == 2,
+                      "aggregate-only samples carry the stack totals");
+                profile_free(q);
+        }
+
         p = read_str("a b;c d 9\r\n", &b, &r);
         CHECK(r == 1 && profile_total(p, 0) == 9, "spaces in names and CRLF");
         CHECK_STREQ(frame_name(p, 0, 1), "c d", "space kept in frame name");
