@@ -24,6 +24,7 @@ struct reader {
         const char *name;
         const struct folded_read_options *o;
         unsigned lineno;
+        bool decided, two; /* whether this input is differential, from its first line */
         /* the previous accepted stack, for prefix reuse */
         const char *prev;
         size_t prev_len;
@@ -126,8 +127,17 @@ static int read_line(struct reader *rd, const char *s, size_t len) {
         double before;
         size_t bstart;
         bool two = !parse_count(s, slen, &before, &bstart);
-        if (two && rd->p->n_values == 1 && rd->p->samples.n == 0)
-                rd->p->n_values = 2;
+        if (!rd->decided) {
+                /* a file's first line says whether it is differential */
+                rd->decided = true;
+                rd->two = two;
+                if (two && rd->p->n_values == 1 && rd->p->samples.n == 0)
+                        rd->p->n_values = 2;
+        }
+        if (rd->two && two && rd->p->n_values == 1) {
+                bad_line(rd, "two counts (a differential file) cannot merge with single-count input");
+                return 0;
+        }
         if (rd->p->n_values == 2) {
                 if (!two) {
                         bad_line(rd, "expected two counts (before and after)");

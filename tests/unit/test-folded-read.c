@@ -140,6 +140,17 @@ int main(void) {
         }
         profile_free(p);
 
+        /* a differential file does not merge into a single-count profile */
+        p = read_str("m;x 1\n", &b, &r);
+        {
+                struct folded_read_options o = { .on_bad_line = on_bad, .userdata = &b };
+                const char *diff = "m;x 1 2\nm;y 3\n";
+                int r2 = folded_read_buffer(p, "diff.folded", diff, strlen(diff), &o);
+                CHECK(r2 == 1 && b.n == 1 && b.line[0] == 1, "two-count line refused, one-count line kept");
+                CHECK(profile_value_count(p) == 1 && profile_total(p, 0) == 4, "profile stays single-count");
+        }
+        profile_free(p);
+
         /* aggregate-only: one sample per stack, first-seen order */
         {
                 struct profile *q;
