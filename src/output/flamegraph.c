@@ -79,6 +79,8 @@ static bool buf_grow(struct buf *b, size_t extra) {
 }
 
 static void put(struct buf *b, const char *s, size_t n) {
+        if (n == 0) /* b->s may still be NULL: no pointer arithmetic on it */
+                return;
         if (buf_grow(b, n)) {
                 memcpy(b->s + b->n, s, n);
                 b->n += n;
