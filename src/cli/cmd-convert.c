@@ -126,8 +126,11 @@ int cmd_convert(int argc, char **argv) {
                 log_error("cannot create a profile: %s", strerror(-r));
                 return 1;
         }
-        if (cli_read_folded(p, argv + first, (size_t) (argc - first)) < 0)
+        r = cli_read_folded(p, argv + first, (size_t) (argc - first));
+        if (r < 0)
                 return 1;
+        if (r == 0)
+                return log_error("no stacks found in the input"), 1;
         if (write_output(p, format) < 0)
                 return 1;
         return 0;

@@ -143,10 +143,22 @@ static void put_num(struct buf *b, double v) {
                 put_fixed(b, v, 2);
 }
 
-/* A count, rounded, with thousands separators as flamegraph.pl prints it. */
+/* A count with thousands separators as flamegraph.pl prints it; a
+ * fractional one (folded files may have them) keeps two decimals. */
 static void put_count(struct buf *b, double v) {
         char tmp[40];
         int i = sizeof(tmp), digits = 0;
+        if (isfinite(v) && v > 0 && v < 1.8e19 && v != floor(v)) {
+                double cents = round(v * 100);
+                if (fmod(cents, 100) != 0) {
+                        put_count(b, floor(cents / 100));
+                        put(b, ".", 1);
+                        int c = (int) fmod(cents, 100);
+                        char d[2] = { (char) ('0' + c / 10), (char) ('0' + c % 10) };
+                        put(b, d, d[1] == '0' ? 1 : 2);
+                        return;
+                }
+        }
         uint64_t x = isfinite(v) && v > 0 && v < 1.8e19 ? (uint64_t) llround(v) : 0;
         do {
                 if (digits && digits % 3 == 0)
@@ -619,7 +631,9 @@ struct node {
         uint32_t n_children;
         bool drawn, waker;
         double value; /* the width: samples, or samples after for a differential */
+        double self;  /* the part of value spent in this frame itself */
         double delta; /* self delta (after - before), differential only */
+        double start; /* flame chart: the time the frame was entered */
         double x;     /* start, in value units */
 };
 
@@ -642,6 +656,7 @@ struct graph {
         VEC(uint32_t) path;
         unsigned nv;
         double total, maxdelta;
+        double time; /* flame chart: samples so far, the x axis */
         uint32_t depthmax;
 };
 
@@ -773,6 +788,8 @@ static int add_stack(struct graph *g, const uint32_t *frames, size_t depth, cons
                 r = chart ? add_node(g, parent, label, &node) : child_of(g, parent, label, &node);
                 if (r < 0)
                         return r;
+                if (chart)
+                        g->nodes.v[node].start = g->time;
                 g->path.v[i + 1] = node;
                 parent = node;
         }
@@ -780,7 +797,9 @@ static int add_stack(struct graph *g, const uint32_t *frames, size_t depth, cons
 
         struct node *leaf = &g->nodes.v[parent];
         double w = g->nv == 2 ? values[1] : values[0];
-        leaf->value += isfinite(w) && w > 0 ? w : 0;
+        w = isfinite(w) && w > 0 ? w : 0;
+        leaf->value += w;
+        g->time += w;
         if (g->nv == 2) {
                 double d = values[1] - values[0];
                 leaf->delta += isfinite(d) ? d : 0;
@@ -861,6 +880,8 @@ static int layout(struct graph *g) {
         struct node *nodes = g->nodes.v;
 
         /* children were created after their parents: one backward pass sums */
+        for (size_t i = 0; i < n; i++)
+                nodes[i].self = nodes[i].value;
         for (size_t i = n - 1; i > 0; i--)
                 nodes[nodes[i].parent].value += nodes[i].value;
 
@@ -933,11 +954,14 @@ static int layout(struct graph *g) {
                         continue;
                 if (nd->depth > g->depthmax)
                         g->depthmax = nd->depth;
-                double x = nd->x;
+                /* As in flamegraph.pl: a frame's own samples come first (its
+                 * line sorts before its callees'), then the callees; in a
+                 * flame chart every frame sits at the time it was entered. */
+                double x = nd->x + nd->self;
                 const uint32_t *c = g->children + nd->first_child;
                 for (uint32_t j = 0; j < nd->n_children; j++) {
                         struct node *ch = &nodes[c[j]];
-                        ch->x = x;
+                        ch->x = g->o->flamechart ? ch->start : x;
                         x += ch->value;
                         ch->drawn = ch->value >= minw && ch->value > 0;
                         /* chain graphs: after a "--" frame come the wakers' stacks */
@@ -1046,8 +1070,12 @@ static int background(const struct flamegraph_options *o, const char **c1, const
 static int label_text(struct graph *g, struct label *l) {
         if (l->has_text)
                 return 0;
+        /* shown without the _[k]/_[i]/_[j] suffix, as flamegraph.pl does:
+         * the colour says the kind, and searches match the bare name */
+        size_t len = l->name_len;
+        (void) frame_kind_from_suffix(g->names.s + l->name_off, &len);
         size_t start = g->texts.n;
-        size_t chars = sanitize(&g->texts, g->names.s + l->name_off, l->name_len);
+        size_t chars = sanitize(&g->texts, g->names.s + l->name_off, len);
         if (g->texts.oom || g->texts.n > UINT32_MAX)
                 return -ENOMEM;
         l->text_off = (uint32_t) start;
@@ -1110,7 +1138,7 @@ static int render(struct graph *g, struct buf *b, struct palette *pal) {
         r = background(o, &bg1, &bg2);
         if (r < 0)
                 return r;
-        const char *title = o->title ? o->title :
+        const char *title = o->title && *o->title ? o->title :
                             o->flamechart ? (g->nv == 2 ? "Differential Flame Chart" : "Flame Chart") :
                             o->inverted ? (g->nv == 2 ? "Differential Icicle Graph" : "Icicle Graph") :
                             g->nv == 2 ? "Differential Flame Graph" : "Flame Graph";
@@ -1151,6 +1179,21 @@ static int render(struct graph *g, struct buf *b, struct palette *pal) {
         PUTS(b, FLAMEGRAPH_CSS);
         PUTS(b, "</style>\n<script type=\"text/ecmascript\">\n<![CDATA[\nvar fg = { nametype: ");
         put_js_string(b, o->nametype ? o->nametype : "Function:");
+        /* the script reads names and counts back out of the titles: it
+         * must know the count name exactly as the titles show it */
+        {
+                struct buf cn = {};
+                const char *c = o->countname ? o->countname : "samples";
+                sanitize(&cn, c, strlen(c));
+                put(&cn, "", 1);
+                if (cn.oom) {
+                        free(cn.s);
+                        return -ENOMEM;
+                }
+                PUTS(b, ", countname: ");
+                put_js_string(b, cn.s);
+                free(cn.s);
+        }
         PUTS(b, ", fontsize: ");
         put_num(b, fs);
         PUTS(b, ", fontwidth: ");
@@ -1232,7 +1275,7 @@ static int render(struct graph *g, struct buf *b, struct palette *pal) {
                         r = label_text(g, l);
                         if (r < 0)
                                 break;
-                        text = g->texts.s + l->text_off;
+                        text = g->texts.s ? g->texts.s + l->text_off : "";
                         text_len = l->text_len;
                         text_chars = l->text_chars;
                 }

@@ -112,8 +112,11 @@ function child(g, tag) {
 function rect_of(g) { return child(g, "rect"); }
 function title_of(g) { return child(g, "title").textContent; }
 // The title is "NAME (COUNT COUNTNAME, PCT%)", or "...; DELTA%)" for a
-// differential; the name is what comes before the last such suffix.
-var title_re = /^([\s\S]*) \(([0-9,]+) [^(]*\)$/;
+// differential; the name is what comes before that suffix. The count name
+// is known exactly (it may hold parentheses), the count may be fractional.
+function re_quote(s) { return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }
+var title_re = new RegExp("^([\\s\\S]*) \\(([0-9][0-9,]*(?:\\.[0-9]+)?) " +
+			  re_quote(fg.countname) + ", [^()]*\\)$");
 function name_of(g) {
 	if (g._fgname === undefined) {
 		var m = title_re.exec(title_of(g));

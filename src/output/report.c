@@ -303,7 +303,12 @@ int report_write_json(const struct profile *p, FILE *f, const struct report_opti
         if (r >= 0)
                 r = json_set_new(root, "total_samples", json_number_new(rep.total));
         if (r >= 0)
-                r = json_set_new(root, "sample_count", json_integer((json_int_t) profile_sample_count(p)));
+                /* samples taken: the total where values count samples; for
+                 * time-valued profiles, the number of sample records */
+                r = json_set_new(root, "sample_count",
+                                 profile_unit(p) == PROFILE_UNIT_SAMPLES
+                                         ? json_number_new(rep.total)
+                                         : json_integer((json_int_t) profile_sample_count(p)));
         if (r >= 0)
                 r = json_set_new(root, "unique_stacks", json_integer((json_int_t) rep.unique_stacks));
         if (r >= 0 && profile_duration_ns(p) != 0)

@@ -3,6 +3,7 @@
  * reversed graphs, flame charts, differential colours, kind colours and
  * the consistent palette file. */
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,10 +171,37 @@ int main(void) {
         a = find(svg, "a");
         CHECK(b.count == 1 && strstr(b.title, "(4 samples") != NULL, "b merged: 4 samples (%s)", b.title);
         CHECK(a.found && b.found && a.x < b.x, "a left of b (sorted by name)");
-        CHECK(find(svg, "f").count == 1 && find(svg, "f_[k]").count == 1, "f and f_[k] stay apart, suffix shown");
-        c = find(svg, "f_[k]");
+        /* f sorts before f_[k] (as the folded lines do): the second "f" is
+         * the kernel one, shown without its suffix as flamegraph.pl does */
+        CHECK(find(svg, "f").count == 2 && find(svg, "f_[k]").count == 0,
+              "f and f_[k] stay apart, both shown as 'f'");
+        {
+                const char *second = strstr(strstr(svg, "<title>f (") + 1, "<title>f (");
+                c = second ? find(second, "f") : (struct frame) {};
+        }
         CHECK(c.r >= 190 && c.b == 0 && c.g >= 90 && c.g <= 155, "kernel frame orange in hot (%d,%d,%d)",
               c.r, c.g, c.b);
+        free(svg);
+
+        /* a frame's own samples come before its callees (flamegraph.pl) */
+        svg = render("m;p 5\nm;p;q 10\n", &o, &r);
+        CHECK(find(svg, "q").found && find(svg, "q").x > find(svg, "p").x + 1,
+              "callee starts after the caller's own samples (q at %.1f, p at %.1f)",
+              find(svg, "q").x, find(svg, "p").x);
+        free(svg);
+
+        /* flame chart: a callee starts at the time it was entered */
+        o.flamechart = true;
+        svg = render("m;w 5\nm;w;s 5\n", &o, &r);
+        CHECK(find(svg, "s").found && find(svg, "w").found &&
+                      fabs(find(svg, "s").x - (find(svg, "w").x + find(svg, "w").w / 2)) < 1,
+              "flamechart: s starts halfway through w (s at %.1f)", find(svg, "s").x);
+        free(svg);
+        o.flamechart = false;
+
+        /* fractional counts show in titles, for the script to read back */
+        svg = render("a;b 0.4\na;c 0.4\n", &o, &r);
+        CHECK(strstr(svg, "<title>b (0.4 samples") != NULL, "fractional count in the title");
         free(svg);
 
         /* icicle: root on top; reverse: leaves become roots */

@@ -111,7 +111,7 @@ int main(void) {
         CHECK(j != NULL, "JSON parses");
         CHECK_STREQ(json_string_value(json_object_get(j, "unit")), "samples", "unit");
         CHECK(json_number_value(json_object_get(j, "total_samples")) == 12, "total_samples");
-        CHECK(json_integer_value(json_object_get(j, "sample_count")) == 7, "sample_count counts records");
+        CHECK(json_integer_value(json_object_get(j, "sample_count")) == 12, "sample_count counts samples, not input lines");
         CHECK(json_integer_value(json_object_get(j, "unique_stacks")) == 6, "unique_stacks");
         CHECK(json_object_get(j, "duration_ns") == NULL, "no duration when unknown");
         CHECK(json_integer_value(json_object_get(j, "functions")) == 5, "functions");
