@@ -131,6 +131,9 @@ int target_launch(char *const *argv, struct launched *ret) {
                  * command, not to a process called "cprof" */
                 const char *base = strrchr(argv[0], '/');
                 prctl(PR_SET_NAME, base ? base + 1 : argv[0]);
+                /* tell the parent we are named: it starts sampling after */
+                if (write(err[1], "r", 1) != 1)
+                        _exit(127);
                 if (read(go[0], &c, 1) != 1)
                         _exit(127);
                 prctl(PR_SET_PDEATHSIG, 0);
@@ -144,6 +147,16 @@ int target_launch(char *const *argv, struct launched *ret) {
         ret->pid = pid;
         ret->go_fd = go[1];
         ret->err_fd = err[0];
+
+        char c;
+        ssize_t n;
+        do
+                n = read(ret->err_fd, &c, 1);
+        while (n < 0 && errno == EINTR);
+        if (n != 1) {
+                target_launch_abort(ret);
+                return -ECHILD;
+        }
         return 0;
 }
 
