@@ -14,9 +14,6 @@ int target_check_pid(pid_t pid);
 
 /* True while any thread of pid runs (the main thread may have exited). */
 bool target_alive(pid_t pid);
-/* pid itself, or when its main thread has exited, a thread that still
- * runs: /proc/TID/maps of that one still shows the address space. */
-pid_t target_live_thread(pid_t pid);
 
 /* The process name (/proc/PID/comm) into buf. -ESRCH when gone. */
 int target_comm(pid_t pid, char *buf, size_t size);

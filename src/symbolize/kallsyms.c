@@ -6,6 +6,7 @@
 
 #include "symbolize/maps.h"
 #include "util/cleanup.h"
+#include "util/parse.h"
 #include "util/read-file.h"
 #include "util/vec.h"
 
@@ -47,19 +48,12 @@ static int parse_line(struct kallsyms *k, const char *s, const char *end, uint32
         int digits = 0;
 
         for (; s < end && !is_space(*s); s++) {
-                char c = *s;
-                unsigned d;
-                if (c >= '0' && c <= '9')
-                        d = (unsigned) (c - '0');
-                else if (c >= 'a' && c <= 'f')
-                        d = (unsigned) (c - 'a' + 10);
-                else if (c >= 'A' && c <= 'F')
-                        d = (unsigned) (c - 'A' + 10);
-                else
+                int d = hex_digit(*s);
+                if (d < 0)
                         return 0;
                 if (++digits > 16)
                         return 0;
-                addr = addr << 4 | d;
+                addr = addr << 4 | (unsigned) d;
         }
         if (digits == 0 || end - s < 4 || s[0] != ' ' || !is_space(s[2]))
                 return 0;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/parse.h"
 
 /* Hex field ending at a delimiter: at most 16 digits, so no overflow. */
 static bool parse_hex(const char **p, const char *end, char delim, uint64_t *ret) {
@@ -15,19 +16,12 @@ static bool parse_hex(const char **p, const char *end, char delim, uint64_t *ret
         int n = 0;
 
         while (s < end && *s != delim) {
-                char c = *s;
-                unsigned d;
-                if (c >= '0' && c <= '9')
-                        d = (unsigned) (c - '0');
-                else if (c >= 'a' && c <= 'f')
-                        d = (unsigned) (c - 'a' + 10);
-                else if (c >= 'A' && c <= 'F')
-                        d = (unsigned) (c - 'A' + 10);
-                else
+                int d = hex_digit(*s);
+                if (d < 0)
                         return false;
                 if (++n > 16)
                         return false;
-                v = v << 4 | d;
+                v = v << 4 | (unsigned) d;
                 s++;
         }
         if (n == 0 || s == end)

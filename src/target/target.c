@@ -47,26 +47,9 @@ static bool state_alive(char st) {
         return st != 0 && st != 'Z' && st != 'X';
 }
 
-bool target_alive(pid_t pid) {
-        if (kill(pid, 0) < 0 && errno == ESRCH)
-                return false;
-        if (state_alive(proc_state(pid)))
-                return true;
-        /* a main thread that called pthread_exit() is a zombie while the
-         * other threads run on: the process lives as long as any of them */
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/task", pid);
-        _cleanup_(closedirp) DIR *d = opendir(path);
-        struct dirent *de;
-        while (d && (de = readdir(d))) {
-                int tid = atoi(de->d_name);
-                if (tid > 0 && tid != pid && state_alive(proc_state(tid)))
-                        return true;
-        }
-        return false;
-}
-
-pid_t target_live_thread(pid_t pid) {
+/* pid if it runs, else a thread of it that still runs (the main thread
+ * may have called pthread_exit()), else 0 */
+static pid_t live_thread(pid_t pid) {
         if (state_alive(proc_state(pid)))
                 return pid;
         char path[64];
@@ -78,7 +61,14 @@ pid_t target_live_thread(pid_t pid) {
                 if (tid > 0 && tid != pid && state_alive(proc_state(tid)))
                         return tid;
         }
-        return pid;
+        return 0;
+}
+
+bool target_alive(pid_t pid) {
+        if (kill(pid, 0) < 0 && errno == ESRCH)
+                return false;
+        /* the process lives as long as any of its threads */
+        return live_thread(pid) != 0;
 }
 
 int target_comm(pid_t pid, char *buf, size_t size) {

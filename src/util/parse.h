@@ -9,3 +9,14 @@ int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret);
 int parse_pid(const char *s, int *ret);
 /* Seconds as a decimal ("30", "2.5"), > 0; returns nanoseconds. */
 int parse_seconds(const char *s, uint64_t *ret_ns);
+
+/* The value of a hex digit, or -1. */
+static inline int hex_digit(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}

@@ -63,3 +63,19 @@ static inline void print_ready(const char *name) {
         printf("%s: ready pid %ld\n", name, (long) getpid());
         fflush(stdout);
 }
+
+/* Defines `uint64_t NAME(uint64_t cpu_ns)`, a named frame that spins for
+ * cpu_ns of the thread's own CPU time: a frame-keeping leaf apart from the
+ * clock reads between chunks. MUL makes each spinner's loop its own. */
+#define DEFINE_CPU_SPIN(name, mul)                                                 \
+        __attribute__((noipa)) uint64_t name(uint64_t cpu_ns) {                    \
+                uint64_t x = 1, t0 = thread_cpu_ns();                             \
+                do {                                                              \
+                        for (unsigned i = 0; i < 20000; i++) {                    \
+                                x = x * (mul) + 3037000493ull;                    \
+                                asm volatile("" : "+r"(x));                       \
+                        }                                                         \
+                } while (thread_cpu_ns() - t0 < cpu_ns);                          \
+                KEEP_FRAME(x);                                                    \
+                return x;                                                         \
+        }

@@ -22,33 +22,8 @@
 
 #include "common.h"
 
-/* Spins for cpu_ns of this thread's CPU time; a frame-keeping leaf apart
- * from the clock reads between chunks. */
-__attribute__((noipa)) uint64_t parent_spin(uint64_t cpu_ns) {
-        uint64_t x = 1, t0 = thread_cpu_ns();
-
-        do {
-                for (unsigned i = 0; i < 20000; i++) {
-                        x = x * 2862933555777941757ull + 3037000493ull;
-                        asm volatile("" : "+r"(x));
-                }
-        } while (thread_cpu_ns() - t0 < cpu_ns);
-        KEEP_FRAME(x);
-        return x;
-}
-
-__attribute__((noipa)) uint64_t child_spin(uint64_t cpu_ns) {
-        uint64_t x = 3, t0 = thread_cpu_ns();
-
-        do {
-                for (unsigned i = 0; i < 20000; i++) {
-                        x = x * 3202034522624059733ull + 1ull;
-                        asm volatile("" : "+r"(x));
-                }
-        } while (thread_cpu_ns() - t0 < cpu_ns);
-        KEEP_FRAME(x);
-        return x;
-}
+DEFINE_CPU_SPIN(parent_spin, 2862933555777941757ull)
+DEFINE_CPU_SPIN(child_spin, 3202034522624059733ull)
 
 static int wait_child(pid_t pid, const char *what) {
         int status;

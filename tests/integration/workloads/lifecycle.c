@@ -16,29 +16,8 @@
 
 #include "common.h"
 
-__attribute__((noipa)) uint64_t pre_exec_spin(uint64_t cpu_ns) {
-        uint64_t x = 1, t0 = thread_cpu_ns();
-        do {
-                for (unsigned i = 0; i < 20000; i++) {
-                        x = x * 2862933555777941757ull + 3037000493ull;
-                        asm volatile("" : "+r"(x));
-                }
-        } while (thread_cpu_ns() - t0 < cpu_ns);
-        KEEP_FRAME(x);
-        return x;
-}
-
-__attribute__((noipa)) uint64_t orphan_spin(uint64_t cpu_ns) {
-        uint64_t x = 3, t0 = thread_cpu_ns();
-        do {
-                for (unsigned i = 0; i < 20000; i++) {
-                        x = x * 6364136223846793005ull + 1ull;
-                        asm volatile("" : "+r"(x));
-                }
-        } while (thread_cpu_ns() - t0 < cpu_ns);
-        KEEP_FRAME(x);
-        return x;
-}
+DEFINE_CPU_SPIN(pre_exec_spin, 2862933555777941757ull)
+DEFINE_CPU_SPIN(orphan_spin, 6364136223846793005ull)
 
 static uint64_t orphan_ns;
 
