@@ -38,6 +38,7 @@ struct recorder {
         struct u64map names; /* tgid -> string id of the process name */
         VEC(struct reload) reloads;
         uint64_t start_ns, end_ns;
+        uint64_t exit_seen_ns; /* when a process last exited */
         const char *end_reason;
         bool started, finished;
         struct unwound_frame frames[UNWIND_MAX_FRAMES];
@@ -175,6 +176,9 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                 (void) symbolizer_add_mapping(r->sym, pid, e->start, e->len, e->pgoff, e->path);
                 break;
         case PROCESS_EVENT_EXIT:
+                /* the event comes from inside the exit: /proc shows the
+                 * process gone a moment later, so look again soon */
+                r->exit_seen_ns = now_ns();
                 break;
         }
 }
@@ -279,7 +283,7 @@ int recorder_run(struct recorder *r, volatile sig_atomic_t *stop,
                         r->end_reason = "targets exited";
                         break;
                 }
-                int timeout = POLL_MS;
+                int timeout = now - r->exit_seen_ns < 200 * 1000000ULL ? 5 : POLL_MS;
                 if (r->opts.duration_ns) {
                         uint64_t left_ms = (r->start_ns + r->opts.duration_ns - now) / 1000000ULL + 1;
                         if (left_ms < (uint64_t) timeout)

@@ -340,10 +340,13 @@ static int bpf_stop(void *state, const struct sampler_callbacks *cb) {
         b->cb = cb;
         ring_buffer__consume(b->events);
         r = deliver_events(b);
+        /* the events are off: once the programs still running are done,
+         * both sets are idle and can be drained without a flip */
+        wait_for_programs();
         if (r >= 0)
-                r = drain(b);
-        if (r >= 0) /* anything left in the other set from before the last flip */
-                r = drain(b);
+                r = drain_set(b, 0);
+        if (r >= 0)
+                r = drain_set(b, 1);
         b->cb = NULL;
         return r;
 }
