@@ -2,6 +2,7 @@
  * --format or by the output file's extension. The output appears whole or
  * not at all (util/atomic-file.h). */
 #include <errno.h>
+#include <math.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -109,6 +110,16 @@ static int write_output(const struct profile *p, enum output_format format) {
         return 0;
 }
 
+static bool has_fractional_counts(const struct profile *p) {
+        for (uint32_t id = 0; id < profile_stack_count(p); id++)
+                for (unsigned v = 0; v < profile_value_count(p); v++) {
+                        double x = profile_stack(p, id)->value[v];
+                        if (x != floor(x))
+                                return true;
+                }
+        return false;
+}
+
 int cmd_convert(int argc, char **argv) {
         _cleanup_(profile_freep) struct profile *p = NULL;
         enum output_format format;
@@ -131,6 +142,8 @@ int cmd_convert(int argc, char **argv) {
                 return 1;
         if (r == 0)
                 return log_error("no stacks found in the input"), 1;
+        if (format == OUTPUT_FORMAT_PPROF && has_fractional_counts(p))
+                log_warning("pprof counts are integers: fractional counts are rounded");
         if (write_output(p, format) < 0)
                 return 1;
         return 0;
