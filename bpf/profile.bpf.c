@@ -109,8 +109,9 @@ int on_sample(struct bpf_perf_event_data *ctx) {
         key.user_stack_id = -1;
         key.kernel_stack_id = -1;
         bpf_get_current_comm(key.comm, sizeof(key.comm));
-        /* the process name as it is now: names follow exec and prctl */
-        struct task_struct *task = bpf_get_current_task_btf();
+        /* the process name as it is now: names follow exec and prctl
+         * (bpf_get_current_task, not _btf: that one needs 5.11) */
+        struct task_struct *task = (struct task_struct *) bpf_get_current_task();
         BPF_CORE_READ_STR_INTO(&key.process_comm, task, group_leader, comm);
 
         /* Each branch names its maps directly: the verifier wants a map
@@ -194,9 +195,9 @@ int BPF_PROG(on_exit, struct task_struct *p) {
          * thread of the group exits: only then is the process gone */
         if (BPF_CORE_READ(p, signal, live.counter) != 0)
                 return 0;
+        /* userspace removes it from the set once it is really gone: on
+         * recent kernels this runs before the address space is torn down,
+         * and that teardown is the process's to pay for */
         emit(PROFILE_EVENT_EXIT, tgid, 0, p);
-        /* keep the set small over hours of forks, and never sample an
-         * unrelated process that reuses the pid */
-        bpf_map_delete_elem(&targets, &tgid);
         return 0;
 }

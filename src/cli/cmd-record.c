@@ -347,8 +347,9 @@ static int run(int argc, char **argv) {
 
         /* Fail on an unwritable output before sampling, not after; the
          * probe is removed at once, so a recording killed with SIGKILL
-         * leaves no temporary file behind. */
-        if (strcmp(arg_output, "-") != 0) {
+         * leaves no temporary file behind. A FIFO or /dev/stdout is not
+         * probed: opening it is not free of effects (a reader sees EOF). */
+        if (strcmp(arg_output, "-") != 0 && !atomic_file_in_place(arg_output)) {
                 r = atomic_file_open(arg_output, &out);
                 if (r < 0)
                         return log_error("cannot write '%s': %s", arg_output, strerror(-r)), r;

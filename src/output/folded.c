@@ -43,12 +43,25 @@ static int format_value(char *out, size_t n, double v) {
                 return snprintf(out, n, "%" PRIu64, (uint64_t) v);
         if (isfinite(v) && v == floor(v))
                 return snprintf(out, n, "%.0f", v);
-        /* fractional: fixed notation too, trailing zeros trimmed */
-        int k = snprintf(out, n, "%.6f", v);
-        while (k > 1 && out[k - 1] == '0')
-                out[--k] = '\0';
-        if (k > 1 && out[k - 1] == '.')
-                out[--k] = '\0';
+        /* fractional: the shortest decimal that reads back as the same
+         * double, in fixed notation (an exponent would not read back as
+         * a count), trailing zeros trimmed */
+        char tmp[64];
+        int prec = 1;
+        for (; prec < 17; prec++) {
+                snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+                if (strtod(tmp, NULL) == v)
+                        break;
+        }
+        int exp10 = v > 0 ? (int) floor(log10(v)) : 0;
+        int decimals = MAX(0, prec - 1 - exp10);
+        int k = snprintf(out, n, "%.*f", MIN(decimals, 340), v);
+        if (strchr(out, '.')) {
+                while (k > 1 && out[k - 1] == '0')
+                        out[--k] = '\0';
+                if (k > 1 && out[k - 1] == '.')
+                        out[--k] = '\0';
+        }
         return k;
 }
 

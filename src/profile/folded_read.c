@@ -67,9 +67,24 @@ static const char *parse_count(const char *s, size_t len, double *ret, size_t *r
         while (c < e && is_digit(*c))
                 v = v * 10 + (*c++ - '0');
         if (c < e && *c == '.') {
-                double scale = 0.1;
-                for (c++; c < e && is_digit(*c); c++, scale /= 10)
-                        v += (*c - '0') * scale;
+                /* rare: let strtod round it exactly, so the same text always
+                 * gives the same double and writers can print it back */
+                const char *dot = c;
+                for (c++; c < e && is_digit(*c); c++)
+                        ;
+                if (c == e) {
+                        char buf[64];
+                        size_t len = (size_t) (e - (s + i));
+                        if (len < sizeof(buf)) {
+                                memcpy(buf, s + i, len);
+                                buf[len] = '\0';
+                                v = strtod(buf, NULL);
+                        } else {
+                                double scale = 0.1;
+                                for (const char *d = dot + 1; d < e; d++, scale /= 10)
+                                        v += (*d - '0') * scale;
+                        }
+                }
         }
         if (c != e)
                 return "count is not a number";

@@ -177,8 +177,11 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                 break;
         case PROCESS_EVENT_EXIT:
                 /* the event comes from inside the exit: /proc shows the
-                 * process gone a moment later, so look again soon */
-                r->exit_seen_ns = now_ns();
+                 * process gone a moment later, so look again soon (roots
+                 * only: they are what ends the recording) */
+                for (size_t i = 0; i < r->roots.n; i++)
+                        if (r->roots.v[i] == pid)
+                                r->exit_seen_ns = now_ns();
                 break;
         }
 }

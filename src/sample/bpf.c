@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cprof/target.h"
 #include "profile.h"
 #include "profile.skel.h"
 #include "sampler-internal.h"
@@ -39,6 +40,7 @@ struct bpf_sampler {
         uint64_t delivered;
         VEC(struct profile_key) keys;
         VEC(struct profile_event) pending; /* events held until samples before them are in */
+        VEC(uint32_t) exited; /* tgids whose last thread exited, still in the target set */
         bool started, stopped;
 };
 
@@ -66,6 +68,7 @@ static void bpf_close(void *state) {
         profile_bpf__destroy(b->skel);
         vec_free(&b->keys);
         vec_free(&b->pending);
+        vec_free(&b->exited);
         free(b);
 }
 
@@ -284,12 +287,29 @@ static void wait_for_programs(void) {
         nanosleep(&ts, NULL);
 }
 
+/* Takes processes that are really gone (reaped, or zombies that run no
+ * more code) out of the target set: it stays small over hours of forks,
+ * and a process that reuses the pid is not sampled. */
+static void prune_exited(struct bpf_sampler *b) {
+        int fd = bpf_map__fd(b->skel->maps.targets);
+        for (size_t i = 0; i < b->exited.n;) {
+                uint32_t pid = b->exited.v[i];
+                if (target_alive((pid_t) pid)) {
+                        i++;
+                        continue;
+                }
+                bpf_map_delete_elem(fd, &pid);
+                b->exited.v[i] = b->exited.v[--b->exited.n];
+        }
+}
+
 static int drain(struct bpf_sampler *b) {
         unsigned old = b->skel->bss->active & 1;
 
         __atomic_store_n(&b->skel->bss->active, old ^ 1, __ATOMIC_SEQ_CST);
         wait_for_programs();
         b->last_drain_ns = now_ns();
+        prune_exited(b);
         return drain_set(b, old);
 }
 
@@ -305,8 +325,11 @@ static int deliver_events(struct bpf_sampler *b) {
                         r = drain(b);
                         break;
                 }
-        for (size_t i = 0; i < b->pending.n; i++)
+        for (size_t i = 0; i < b->pending.n; i++) {
                 deliver_event(b, &b->pending.v[i]);
+                if (b->pending.v[i].type == PROFILE_EVENT_EXIT)
+                        (void) vec_push(&b->exited, b->pending.v[i].pid);
+        }
         b->pending.n = 0;
         return r;
 }

@@ -458,12 +458,19 @@ static int drain_rings(struct perf_sampler *ps, const struct sampler_callbacks *
 
         ps->batch.n = 0;
         ps->recs.n = 0;
-        for (int i = 0; i < ps->ncpus && r >= 0; i++) {
+        /* all heads first, in one quick pass: the batch is then (nearly) a
+         * cut through time, and what comes after waits for the next one */
+        for (int i = 0; i < ps->ncpus; i++) {
                 struct perf_event_mmap_page *pg = ps->rings[i].base;
                 if (!pg)
                         continue;
                 heads[i] = __atomic_load_n(&pg->data_head, __ATOMIC_ACQUIRE);
                 tails[i] = pg->data_tail;
+        }
+        for (int i = 0; i < ps->ncpus && r >= 0; i++) {
+                struct perf_event_mmap_page *pg = ps->rings[i].base;
+                if (!pg)
+                        continue;
                 r = collect_ring(ps, &ps->rings[i], tails[i], heads[i]);
                 /* the records are copied: hand the space back at once */
                 __atomic_store_n(&pg->data_tail, heads[i], __ATOMIC_RELEASE);

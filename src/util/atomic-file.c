@@ -15,7 +15,9 @@
  * /proc/self/fd/1) is written in place: renaming over it would replace a
  * device node or a pipe with a file. */
 static int open_in_place(const char *path, struct atomic_file *ret) {
-        int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_APPEND: /dev/stdout reopened would otherwise write from
+         * offset 0 over what a `>>` redirection keeps */
+        int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
         ret->f = fdopen(fd, "w");
@@ -27,6 +29,15 @@ static int open_in_place(const char *path, struct atomic_file *ret) {
         return 0;
 }
 
+bool atomic_file_in_place(const char *path) {
+        struct stat st;
+        /* /dev/stdout and /proc/self/fd/N lead to whatever the shell set up
+         * (a pipe, a file opened for appending): write there, never replace */
+        if (strncmp(path, "/dev/", 5) == 0 || strncmp(path, "/proc/", 6) == 0)
+                return true;
+        return stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
 int atomic_file_open(const char *path, struct atomic_file *ret) {
         _cleanup_free_ char *resolved = NULL, *copy = NULL, *copy2 = NULL, *tmp = NULL;
         struct stat st;
@@ -34,11 +45,11 @@ int atomic_file_open(const char *path, struct atomic_file *ret) {
         int fd;
 
         *ret = (struct atomic_file) {};
+        if (atomic_file_in_place(path))
+                return open_in_place(path, ret);
         if (stat(path, &st) == 0) {
                 if (S_ISDIR(st.st_mode))
                         return -EISDIR;
-                if (!S_ISREG(st.st_mode))
-                        return open_in_place(path, ret);
                 if (access(path, W_OK) < 0)
                         return -errno;
                 /* replace the file a symlink points to, not the symlink,

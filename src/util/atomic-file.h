@@ -5,6 +5,7 @@
  * regular file (/dev/null, a FIFO) is written in place. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdio.h>
 
 struct atomic_file {
@@ -14,6 +15,9 @@ struct atomic_file {
         FILE *f;
 };
 
+/* True when path is written in place, not replaced: a device, a FIFO, a
+ * socket, or anything under /dev or /proc (/dev/stdout). */
+bool atomic_file_in_place(const char *path);
 /* -errno (e.g. -EACCES, -ENOENT for a missing directory). */
 int atomic_file_open(const char *path, struct atomic_file *ret);
 /* Flushes, closes and renames. On failure the temporary file is removed. */
