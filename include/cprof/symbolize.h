@@ -28,6 +28,9 @@ struct symbolizer *symbolizer_free(struct symbolizer *s);
  * known stay known, so a process that exits is still symbolized. -ESRCH
  * when the process is gone. */
 int symbolizer_load_process(struct symbolizer *s, pid_t pid);
+/* A fork: child starts out with what is known of parent's mappings, so a
+ * child that exits before its maps can be read is still symbolized. */
+int symbolizer_fork_process(struct symbolizer *s, pid_t parent, pid_t child);
 /* Drops what is known of pid (after exec, before loading it again). */
 void symbolizer_forget_process(struct symbolizer *s, pid_t pid);
 /* Adds one file mapping reported by the perf backend (PERF_RECORD_MMAP2). */

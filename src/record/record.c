@@ -155,12 +155,18 @@ static void on_process_event(void *userdata, const struct process_event *e) {
         pid_t pid = (pid_t) e->pid;
 
         switch (e->type) {
-        case PROCESS_EVENT_NEW:
-                /* until it execs, a child runs its parent's image */
+        case PROCESS_EVENT_NEW: {
+                /* until it execs, a child runs its parent's image, under
+                 * its parent's name */
+                uint64_t parent_name;
+                (void) symbolizer_fork_process(r->sym, (pid_t) e->ppid, pid);
                 (void) symbolizer_load_process(r->sym, pid);
                 if (e->comm)
                         (void) set_name(r, pid, e->comm);
+                else if (u64map_get(&r->names, e->ppid, &parent_name))
+                        (void) u64map_put(&r->names, (uint64_t) pid, parent_name);
                 break;
+        }
         case PROCESS_EVENT_EXEC:
                 symbolizer_forget_process(r->sym, pid);
                 (void) symbolizer_load_process(r->sym, pid);

@@ -435,6 +435,18 @@ int symbolizer_load_process(struct symbolizer *s, pid_t pid) {
         return process_load(s, p);
 }
 
+int symbolizer_fork_process(struct symbolizer *s, pid_t parent, pid_t child) {
+        struct process *pp = process_get(s, parent, false);
+        if (!pp || pp->maps.m.n == 0)
+                return 0;
+        struct process *c = process_get(s, child, true);
+        if (!c)
+                return -ENOMEM;
+        /* the child starts with a copy of the parent's address space;
+         * module ids and pooled paths are shared by the whole symbolizer */
+        return mapping_list_add(&c->maps, pp->maps.m.v, pp->maps.m.n);
+}
+
 void symbolizer_forget_process(struct symbolizer *s, pid_t pid) {
         uint64_t idx;
         if (u64map_get(&s->pid_index, (uint64_t) pid, &idx))
