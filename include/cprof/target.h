@@ -12,6 +12,10 @@
  * is no such process, -EACCES/-EPERM when we may not trace it. */
 int target_check_pid(pid_t pid);
 
+/* The process (thread group) a task id belongs to: pid itself for a
+ * process, its process for a thread id. -ESRCH when gone. */
+int target_tgid(pid_t pid, pid_t *ret);
+
 /* True while any thread of pid runs (the main thread may have exited). */
 bool target_alive(pid_t pid);
 

@@ -337,6 +337,14 @@ static int run(int argc, char **argv) {
         }
 
         for (size_t i = 0; i < arg_pids.n; i++) {
+                /* a thread id (from top -H, say) means its whole process */
+                pid_t tgid;
+                if (target_tgid(arg_pids.v[i], &tgid) >= 0 && tgid != arg_pids.v[i]) {
+                        if (!arg_quiet)
+                                log_notice("%d is a thread of process %d: profiling the process",
+                                           arg_pids.v[i], tgid);
+                        arg_pids.v[i] = tgid;
+                }
                 r = target_check_pid(arg_pids.v[i]);
                 if (r == -ESRCH)
                         return log_error("no process with PID %d", arg_pids.v[i]), r;

@@ -28,6 +28,22 @@ int target_check_pid(pid_t pid) {
         return 0;
 }
 
+int target_tgid(pid_t pid, pid_t *ret) {
+        char path[64], line[256];
+        snprintf(path, sizeof(path), "/proc/%d/status", pid);
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return errno == ENOENT ? -ESRCH : -errno;
+        while (fgets(line, sizeof(line), f)) {
+                int tgid;
+                if (sscanf(line, "Tgid: %d", &tgid) == 1 && tgid > 0) {
+                        *ret = tgid;
+                        return 0;
+                }
+        }
+        return -EIO;
+}
+
 static char proc_state(pid_t pid) {
         char path[64], buf[512];
         snprintf(path, sizeof(path), "/proc/%d/stat", pid);

@@ -63,4 +63,29 @@ def body(t):
             "'threads'", f.procs())
 
 
-Test("threads").run(body)
+def thread_id(t):
+    """--pid given a thread id (as top -H shows) profiles its process."""
+    w = t.start("threads", 2, 0, 0)
+    tid = None
+    deadline = time.monotonic() + 5
+    while tid is None and time.monotonic() < deadline:
+        m = re.fullmatch(r"worker \d+ tid (\d+)", w.lines.read(1) or "")
+        if m:
+            tid = int(m.group(1))
+    t.require(tid is not None and tid != w.ready_pid, "a worker thread id")
+    r, f = t.record_ok(["--pid", tid, "-d", "1.5", "-F", "499"],
+                       t.path("tid.folded"))
+    kill_and_wait(w)
+    t.check(f"{tid} is a thread of process {w.ready_pid}" in r.stderr,
+            "--pid TID: a notice names the process", r.stderr)
+    t.check(set(f.procs()) == {"threads"} and
+            f.with_frame("worker_spin").total() > 0,
+            "--pid TID: the process's workers are sampled", f.top())
+
+
+def both(t):
+    body(t)
+    thread_id(t)
+
+
+Test("threads").run(both)
