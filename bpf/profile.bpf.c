@@ -28,7 +28,7 @@ __u32 active = 0;
 struct {
         __uint(type, BPF_MAP_TYPE_HASH);
         __type(key, __u32);   /* tgid */
-        __type(value, __u8);
+        __type(value, __u32); /* execs so far: tells samples of old and new image apart */
         __uint(max_entries, 16384);
 } targets SEC(".maps");
 
@@ -98,7 +98,10 @@ int on_sample(struct bpf_perf_event_data *ctx) {
         struct profile_stats *st;
         struct profile_key key = {};
 
-        if (tid == 0 || !bpf_map_lookup_elem(&targets, &tgid))
+        if (tid == 0)
+                return 0;
+        __u32 *gen = bpf_map_lookup_elem(&targets, &tgid);
+        if (!gen)
                 return 0;
         st = get_stats();
         /* read the set once: userspace may flip it while we run */
@@ -108,6 +111,7 @@ int on_sample(struct bpf_perf_event_data *ctx) {
         key.tid = tid;
         key.user_stack_id = -1;
         key.kernel_stack_id = -1;
+        key.exec_gen = *gen;
         bpf_get_current_comm(key.comm, sizeof(key.comm));
         /* the process name as it is now: names follow exec and prctl
          * (bpf_get_current_task, not _btf: that one needs 5.11) */
@@ -141,7 +145,8 @@ int on_sample(struct bpf_perf_event_data *ctx) {
         return 0;
 }
 
-static __always_inline void emit(__u32 type, __u32 pid, __u32 ppid, struct task_struct *task) {
+static __always_inline void emit(__u32 type, __u32 pid, __u32 ppid, __u32 exec_gen,
+                                 struct task_struct *task) {
         struct profile_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
         if (!e) {
@@ -153,6 +158,7 @@ static __always_inline void emit(__u32 type, __u32 pid, __u32 ppid, struct task_
         e->type = type;
         e->pid = pid;
         e->ppid = ppid;
+        e->exec_gen = exec_gen;
         BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
         bpf_ringbuf_submit(e, 0);
 }
@@ -161,27 +167,33 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child) {
         __u32 ptgid = BPF_CORE_READ(parent, tgid);
         __u32 ctgid = BPF_CORE_READ(child, tgid);
-        __u8 one = 1;
+        __u32 zero = 0;
 
         /* a new thread shares its tgid and is a target already */
         if (!follow_children || ctgid == ptgid || !bpf_map_lookup_elem(&targets, &ptgid))
                 return 0;
-        if (bpf_map_update_elem(&targets, &ctgid, &one, BPF_ANY) < 0) {
+        if (bpf_map_update_elem(&targets, &ctgid, &zero, BPF_ANY) < 0) {
                 struct profile_stats *st = get_stats();
                 if (st)
                         __sync_fetch_and_add(&st->lost_targets, 1);
                 return 0;
         }
-        emit(PROFILE_EVENT_FORK, ctgid, ptgid, child);
+        emit(PROFILE_EVENT_FORK, ctgid, ptgid, 0, child);
         return 0;
 }
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) {
         __u32 tgid = BPF_CORE_READ(p, tgid);
+        __u32 *gen = bpf_map_lookup_elem(&targets, &tgid);
 
-        if (bpf_map_lookup_elem(&targets, &tgid))
-                emit(PROFILE_EVENT_EXEC, tgid, 0, p);
+        /* exec runs alone in its process (other threads are gone by now),
+         * so a plain increment is safe; fetch-and-add would need BPF v3 */
+        if (gen) {
+                __u32 g = *gen + 1;
+                *gen = g;
+                emit(PROFILE_EVENT_EXEC, tgid, 0, g, p);
+        }
         return 0;
 }
 
@@ -198,6 +210,6 @@ int BPF_PROG(on_exit, struct task_struct *p) {
         /* userspace removes it from the set once it is really gone: on
          * recent kernels this runs before the address space is torn down,
          * and that teardown is the process's to pay for */
-        emit(PROFILE_EVENT_EXIT, tgid, 0, p);
+        emit(PROFILE_EVENT_EXIT, tgid, 0, 0, p);
         return 0;
 }

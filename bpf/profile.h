@@ -12,6 +12,8 @@ struct profile_key {
         __s32 kernel_stack_id; /* < 0: none (-EFAULT when the sample hit user mode) */
         char comm[PROFILE_COMM_LEN];         /* the thread's name */
         char process_comm[PROFILE_COMM_LEN]; /* the main thread's: the process name */
+        __u32 exec_gen; /* execs of the process before this sample: which image ran */
+        __u32 pad;
 };
 
 enum profile_event_type {
@@ -24,6 +26,7 @@ struct profile_event {
         __u32 type;
         __u32 pid;
         __u32 ppid;
+        __u32 exec_gen; /* EXEC: the process's exec count after it */
         char comm[PROFILE_COMM_LEN];
 };
 

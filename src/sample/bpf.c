@@ -20,6 +20,7 @@
 #include "profile.skel.h"
 #include "sampler-internal.h"
 #include "util/cleanup.h"
+#include "util/hash.h"
 #include "util/log.h"
 #include "util/time-util.h"
 #include "util/vec.h"
@@ -27,6 +28,14 @@
 #define STACK_MAP_ENTRIES 16384
 #define COUNT_MAP_ENTRIES 16384
 #define DRAIN_INTERVAL_NS (200 * 1000 * 1000ULL)
+
+struct held_sample {
+        struct profile_key key;
+        uint64_t count;
+        uint64_t drain; /* when it was held, to let go of it eventually */
+        uint32_t nk, nu;
+        uint64_t k[PROFILE_MAX_STACK], u[PROFILE_MAX_STACK];
+};
 
 struct bpf_sampler {
         struct sampler_options opts;
@@ -41,6 +50,12 @@ struct bpf_sampler {
         VEC(struct profile_key) keys;
         VEC(struct profile_event) pending; /* events held until samples before them are in */
         VEC(uint32_t) exited; /* tgids whose last thread exited, still in the target set */
+        /* Samples of an image whose exec event has not been applied yet
+         * (taken between an exec and the drain it triggers): held until
+         * the symbolizer knows the new image. */
+        VEC(struct held_sample) held;
+        struct u64map exec_gen; /* tgid -> execs applied so far */
+        uint64_t drains;
         bool started, stopped;
 };
 
@@ -69,6 +84,8 @@ static void bpf_close(void *state) {
         vec_free(&b->keys);
         vec_free(&b->pending);
         vec_free(&b->exited);
+        vec_free(&b->held);
+        u64map_release(&b->exec_gen);
         free(b);
 }
 
@@ -183,12 +200,11 @@ fail:
 
 static int bpf_add_process(void *state, pid_t pid) {
         struct bpf_sampler *b = state;
-        __u32 key = (__u32) pid;
-        __u8 one = 1;
+        __u32 key = (__u32) pid, gen = 0;
 
         if (kill(pid, 0) < 0 && errno == ESRCH)
                 return -ESRCH;
-        if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.targets), &key, &one, BPF_ANY) < 0)
+        if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.targets), &key, &gen, BPF_ANY) < 0)
                 return -errno;
         return 0;
 }
@@ -214,6 +230,48 @@ static uint32_t read_stack(int fd, int32_t id, uint64_t *buf) {
         return n;
 }
 
+static int deliver_sample(struct bpf_sampler *b, const struct profile_key *k, uint64_t count,
+                          const uint64_t *kstack, uint32_t nk, const uint64_t *ustack, uint32_t nu) {
+        char comm[PROFILE_COMM_LEN + 1], pcomm[PROFILE_COMM_LEN + 1];
+
+        memcpy(comm, k->comm, PROFILE_COMM_LEN);
+        comm[PROFILE_COMM_LEN] = '\0';
+        memcpy(pcomm, k->process_comm, PROFILE_COMM_LEN);
+        pcomm[PROFILE_COMM_LEN] = '\0';
+        struct raw_sample s = {
+                .tgid = k->tgid,
+                .tid = k->tid,
+                .count = count,
+                .comm = comm,
+                .process_comm = pcomm,
+                .kstack = kstack,
+                .n_kstack = nk,
+                .ustack = ustack,
+                .n_ustack = nu,
+        };
+        b->delivered += count;
+        return b->cb && b->cb->sample ? b->cb->sample(b->cb->userdata, &s) : 0;
+}
+
+/* Delivers held samples whose exec has been applied, or that waited for
+ * more than a second (their exec event was lost), or all when `all`. */
+static int release_held(struct bpf_sampler *b, bool all) {
+        for (size_t i = 0; i < b->held.n;) {
+                struct held_sample *h = &b->held.v[i];
+                uint64_t applied = 0;
+                (void) u64map_get(&b->exec_gen, h->key.tgid, &applied);
+                if (!all && h->key.exec_gen > applied && b->drains - h->drain < 5) {
+                        i++;
+                        continue;
+                }
+                int r = deliver_sample(b, &h->key, h->count, h->k, h->nk, h->u, h->nu);
+                if (r < 0)
+                        return r;
+                b->held.v[i] = b->held.v[--b->held.n];
+        }
+        return 0;
+}
+
 static int drain_set(struct bpf_sampler *b, unsigned set) {
         int counts_fd = bpf_map__fd(set ? b->skel->maps.counts1 : b->skel->maps.counts0);
         int stacks_fd = bpf_map__fd(set ? b->skel->maps.stacks1 : b->skel->maps.stacks0);
@@ -236,34 +294,28 @@ static int drain_set(struct bpf_sampler *b, unsigned set) {
 
         for (size_t i = 0; i < b->keys.n; i++) {
                 struct profile_key *k = &b->keys.v[i];
-                uint64_t count = 0;
-                char comm[PROFILE_COMM_LEN + 1], pcomm[PROFILE_COMM_LEN + 1];
+                uint64_t count = 0, applied = 0;
 
                 if (bpf_map_lookup_elem(counts_fd, k, &count) < 0 || count == 0)
                         continue;
                 bpf_map_delete_elem(counts_fd, k);
-                memcpy(comm, k->comm, PROFILE_COMM_LEN);
-                comm[PROFILE_COMM_LEN] = '\0';
-                memcpy(pcomm, k->process_comm, PROFILE_COMM_LEN);
-                pcomm[PROFILE_COMM_LEN] = '\0';
+                uint32_t nk = read_stack(stacks_fd, k->kernel_stack_id, kstack);
+                uint32_t nu = read_stack(stacks_fd, k->user_stack_id, ustack);
 
-                struct raw_sample s = {
-                        .tgid = k->tgid,
-                        .tid = k->tid,
-                        .count = count,
-                        .comm = comm,
-                        .process_comm = pcomm,
-                        .kstack = kstack,
-                        .n_kstack = read_stack(stacks_fd, k->kernel_stack_id, kstack),
-                        .ustack = ustack,
-                        .n_ustack = read_stack(stacks_fd, k->user_stack_id, ustack),
-                };
-                b->delivered += count;
-                if (b->cb && b->cb->sample) {
-                        r = b->cb->sample(b->cb->userdata, &s);
+                (void) u64map_get(&b->exec_gen, k->tgid, &applied);
+                if (k->exec_gen > applied) {
+                        struct held_sample h = { .key = *k, .count = count, .drain = b->drains,
+                                                 .nk = nk, .nu = nu };
+                        memcpy(h.k, kstack, nk * sizeof(uint64_t));
+                        memcpy(h.u, ustack, nu * sizeof(uint64_t));
+                        r = vec_push(&b->held, h);
                         if (r < 0)
                                 return r;
+                        continue;
                 }
+                r = deliver_sample(b, k, count, kstack, nk, ustack, nu);
+                if (r < 0)
+                        return r;
         }
 
         /* Clear every stack, also those no count refers to (a count that
@@ -309,8 +361,10 @@ static int drain(struct bpf_sampler *b) {
         __atomic_store_n(&b->skel->bss->active, old ^ 1, __ATOMIC_SEQ_CST);
         wait_for_programs();
         b->last_drain_ns = now_ns();
+        b->drains++;
         prune_exited(b);
-        return drain_set(b, old);
+        int r = drain_set(b, old);
+        return r < 0 ? r : release_held(b, false);
 }
 
 /* Delivers held events. When one is an exec, the samples taken so far are
@@ -326,11 +380,16 @@ static int deliver_events(struct bpf_sampler *b) {
                         break;
                 }
         for (size_t i = 0; i < b->pending.n; i++) {
-                deliver_event(b, &b->pending.v[i]);
-                if (b->pending.v[i].type == PROFILE_EVENT_EXIT)
-                        (void) vec_push(&b->exited, b->pending.v[i].pid);
+                const struct profile_event *e = &b->pending.v[i];
+                deliver_event(b, e);
+                if (e->type == PROFILE_EVENT_EXIT)
+                        (void) vec_push(&b->exited, e->pid);
+                if (e->type == PROFILE_EVENT_EXEC)
+                        (void) u64map_put(&b->exec_gen, e->pid, e->exec_gen);
         }
         b->pending.n = 0;
+        if (r >= 0)
+                r = release_held(b, false);
         return r;
 }
 
@@ -370,6 +429,8 @@ static int bpf_stop(void *state, const struct sampler_callbacks *cb) {
                 r = drain_set(b, 0);
         if (r >= 0)
                 r = drain_set(b, 1);
+        if (r >= 0)
+                r = release_held(b, true);
         b->cb = NULL;
         return r;
 }
