@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "input.h"
 #include "cprof/output.h"
 #include "cprof/profile.h"
 #include "util/cleanup.h"
@@ -91,7 +92,8 @@ int cmd_collapse(int argc, char **argv) {
         optind = 0;
         /* Perl's Getopt::Long also takes -pid and --pi: getopt_long_only
          * gives the same single-dash forms and unambiguous prefixes */
-        while ((c = getopt_long_only(argc, argv, "h", options, NULL)) >= 0)
+        opterr = 0;
+        while ((c = getopt_long_only(argc, argv, ":h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -126,7 +128,8 @@ int cmd_collapse(int argc, char **argv) {
                                   "every frame; use `perf script --inline` instead");
                         return 2;
                 default:
-                        return 2; /* getopt printed the reason */
+                        cli_option_error(c, argv, "collapse");
+                        return 2;
                 }
 
         char *stdin_only[] = { (char *) "-" };

@@ -49,11 +49,16 @@ int cmd_diff(int argc, char **argv) {
 
         flamegraph_options_init(&o);
         optind = 0;
-        while ((c = getopt_long_only(argc, argv, "hn", options, NULL)) >= 0) {
+        opterr = 0;
+        while ((c = getopt_long_only(argc, argv, ":hn", options, NULL)) >= 0) {
                 switch (c) {
                 case 'h':
                         help();
                         return 0;
+                case ':':
+                case '?':
+                        cli_option_error(c, argv, "diff");
+                        return 2;
                 case 'n':
                         normalize = true;
                         continue;
@@ -62,8 +67,10 @@ int cmd_diff(int argc, char **argv) {
                         continue;
                 }
                 r = flamegraph_common_option(c, optarg, &o);
+                if (r == 0)
+                        cli_option_error('?', argv, "diff");
                 if (r <= 0)
-                        return 2; /* the reason was printed */
+                        return 2;
         }
         if (argc - optind != 2) {
                 log_error("expected two folded files, BEFORE and AFTER (see 'cprof diff --help')");

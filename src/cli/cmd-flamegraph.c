@@ -232,11 +232,16 @@ int cmd_flamegraph(int argc, char **argv) {
         optind = 0;
         /* Perl's Getopt::Long takes -title and unambiguous prefixes
          * (--color): getopt_long_only does the same */
-        while ((c = getopt_long_only(argc, argv, "h", options, NULL)) >= 0) {
+        opterr = 0;
+        while ((c = getopt_long_only(argc, argv, ":h", options, NULL)) >= 0) {
                 switch (c) {
                 case 'h':
                         help();
                         return 0;
+                case ':':
+                case '?':
+                        cli_option_error(c, argv, "flamegraph");
+                        return 2;
                 case ARG_HASH:
                         o.hash = true;
                         continue;
@@ -255,7 +260,7 @@ int cmd_flamegraph(int argc, char **argv) {
                 if (r < 0)
                         return 2;
                 if (r == 0)
-                        return 2; /* getopt printed the reason */
+                        return cli_option_error('?', argv, "flamegraph"), 2;
         }
         if (cp)
                 o.palette_file = palette;

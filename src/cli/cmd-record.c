@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "input.h"
 #include "cprof/output.h"
 #include "cprof/record.h"
 #include "cprof/target.h"
@@ -184,10 +185,8 @@ static int parse_argv(int argc, char **argv) {
                 case OPT_VERSION:
                         printf("cprof %s\n", CPROF_VERSION);
                         return 0;
-                case ':':
-                        return log_error("option '%s' needs a value", argv[optind - 1]), -EINVAL;
                 default:
-                        return log_error("unknown option '%s' (see 'cprof record --help')", argv[optind - 1]), -EINVAL;
+                        return cli_option_error(c, argv, "record");
                 }
         }
         if (optind < argc)
@@ -315,17 +314,13 @@ static void end_command(struct launched *l) {
         target_launch_reap(l, true);
 }
 
-static int run(int argc, char **argv) {
+static int run(void) {
         _cleanup_(recorder_freep) struct recorder *rec = NULL;
         struct atomic_file out = {};
         struct launched cmd = { .pid = -1, .go_fd = -1, .err_fd = -1 };
         enum output_format format;
         const char *fallback = NULL;
         int r;
-
-        r = parse_argv(argc, argv);
-        if (r <= 0)
-                return r;
 
         if (arg_format) {
                 if (output_format_from_name(arg_format, &format) < 0)
@@ -468,7 +463,11 @@ static int run(int argc, char **argv) {
 }
 
 int cmd_record(int argc, char **argv) {
-        int r = run(argc, argv);
+        int r = parse_argv(argc, argv);
+        if (r > 0)
+                r = run() < 0 ? 1 : 0;
+        else
+                r = r < 0 ? 2 : 0; /* a usage error, or --help */
         vec_free(&arg_pids);
-        return r < 0 ? 1 : 0;
+        return r;
 }

@@ -58,12 +58,8 @@ static int parse_argv(int argc, char **argv, int *ret_first) {
                 case 'h':
                         help();
                         return 0;
-                case ':':
-                        return log_error_errno(EINVAL, "option '%s' needs a value (see 'cprof report --help')",
-                                               argv[optind - 1]);
                 default:
-                        return log_error_errno(EINVAL, "unknown option '%s' (see 'cprof report --help')",
-                                               argv[optind - 1]);
+                        return cli_option_error(c, argv, "report");
                 }
         if (optind >= argc)
                 return log_error_errno(EINVAL, "missing input file (see 'cprof report --help')");

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <getopt.h>
 #include <string.h>
 
 #include "util/log.h"
@@ -37,4 +38,13 @@ int cli_read_folded(struct profile *p, char *const *paths, size_t n) {
         if (st.bad_lines > MAX_REPORTED_LINES)
                 log_warning("%u more bad lines skipped", st.bad_lines - MAX_REPORTED_LINES);
         return total;
+}
+
+int cli_option_error(int c, char **argv, const char *command) {
+        const char *arg = optind > 0 ? argv[optind - 1] : "?";
+        if (c == ':')
+                log_error("option '%s' needs a value (see 'cprof %s --help')", arg, command);
+        else
+                log_error("unknown option '%s' (see 'cprof %s --help')", arg, command);
+        return -EINVAL;
 }

@@ -1,5 +1,6 @@
-/* Reading folded files for the commands that take them (flamegraph, diff,
- * report, convert): one place decides how bad input is reported. */
+/* What the commands share about their input: reading folded files (for
+ * flamegraph, diff, report, convert) and reporting bad options, so that
+ * bad input is worded the same everywhere. */
 #pragma once
 
 #include <stddef.h>
@@ -11,3 +12,8 @@
  * Returns the number of accepted lines, or -errno after logging the one
  * line that says why a file could not be read. */
 int cli_read_folded(struct profile *p, char *const *paths, size_t n);
+
+/* Logs the one line for a bad option after getopt returned c (':' for a
+ * missing value, '?' for an unknown option; call getopt with opterr = 0 and
+ * an option string starting with ':'). Returns -EINVAL. */
+int cli_option_error(int c, char **argv, const char *command);
