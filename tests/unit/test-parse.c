@@ -1,0 +1,38 @@
+/* util/parse: numbers from the command line, all or nothing. */
+#include <errno.h>
+#include <stdint.h>
+
+#include "tap.h"
+#include "util/parse.h"
+
+int main(void) {
+        unsigned u;
+        uint64_t ns;
+        int pid;
+
+        CHECK(parse_uint("99", 1, 100, &u) == 0 && u == 99, "plain number");
+        CHECK(parse_uint("0", 1, 100, &u) == -ERANGE, "below the range");
+        CHECK(parse_uint("101", 1, 100, &u) == -ERANGE, "above the range");
+        CHECK(parse_uint("12ab", 1, 100, &u) == -EINVAL, "trailing junk");
+        CHECK(parse_uint("-5", 0, 100, &u) == -EINVAL, "negative");
+        CHECK(parse_uint(" 5", 0, 100, &u) == -EINVAL, "leading space");
+        CHECK(parse_uint("", 0, 100, &u) == -EINVAL, "empty");
+        CHECK(parse_uint("99999999999999999999999", 0, 100, &u) == -ERANGE, "overflow");
+
+        CHECK(parse_pid("1234", &pid) == 0 && pid == 1234, "pid");
+        CHECK(parse_pid("0", &pid) < 0, "pid 0 is no process");
+
+        CHECK(parse_seconds("30", &ns) == 0 && ns == 30000000000ull, "whole seconds");
+        CHECK(parse_seconds("2.5", &ns) == 0 && ns == 2500000000ull, "decimal seconds");
+        CHECK(parse_seconds(".5", &ns) == 0 && ns == 500000000ull, "leading dot");
+        CHECK(parse_seconds("0", &ns) == -ERANGE, "zero is no duration");
+        CHECK(parse_seconds("-1", &ns) == -EINVAL, "negative");
+        CHECK(parse_seconds("1e-10", &ns) == -ERANGE, "below a nanosecond is refused, not 'forever'");
+        CHECK(parse_seconds("inf", &ns) == -EINVAL, "infinity");
+        CHECK(parse_seconds("nan", &ns) == -EINVAL, "nan");
+        CHECK(parse_seconds("3s", &ns) == -EINVAL, "unit suffix");
+
+        CHECK(hex_digit('0') == 0 && hex_digit('f') == 15 && hex_digit('F') == 15 && hex_digit('g') == -1,
+              "hex digits");
+        return tap_done();
+}
