@@ -136,8 +136,6 @@ int cmd_convert(int argc, char **argv) {
         r = cli_read_folded(p, argv + first, (size_t) (argc - first));
         if (r < 0)
                 return 1;
-        if (r == 0)
-                return log_error("no stacks found in the input"), 1;
         if (format == OUTPUT_FORMAT_PPROF && has_fractional_counts(p))
                 log_warning("pprof counts are integers: fractional counts are rounded");
         if (write_output(p, format) < 0)

@@ -39,13 +39,9 @@ int cmd_diff(int argc, char **argv) {
         struct flamegraph_options o;
         _cleanup_(profile_freep) struct profile *before = NULL, *after = NULL, *diff = NULL;
         bool normalize = false, folded = false;
-        size_t k = 0;
         int c, r;
 
-        for (size_t i = 0; i < ELEMENTSOF(own); i++)
-                options[k++] = own[i];
-        for (size_t i = 0; flamegraph_common_options[i].name && k + 1 < ELEMENTSOF(options); i++)
-                options[k++] = flamegraph_common_options[i];
+        flamegraph_merge_options(own, ELEMENTSOF(own), options, ELEMENTSOF(options));
 
         flamegraph_options_init(&o);
         optind = 0;
@@ -85,8 +81,6 @@ int cmd_diff(int argc, char **argv) {
                 r = cli_read_folded(*slot[i], argv + optind + i, 1);
                 if (r < 0)
                         return 1;
-                if (r == 0)
-                        return log_error("no stacks found in '%s'", argv[optind + i]), 1;
                 if (profile_value_count(*slot[i]) != 1)
                         return log_error("'%s' is already a differential profile (two counts per line)",
                                          argv[optind + i]), 1;

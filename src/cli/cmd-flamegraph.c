@@ -91,6 +91,15 @@ static bool valid_bgcolors(const char *s) {
         return strspn(s + 1, "0123456789abcdefABCDEF") == n - 1;
 }
 
+void flamegraph_merge_options(const struct option *own, size_t n_own, struct option *out, size_t n) {
+        size_t k = 0;
+        for (size_t i = 0; i < n_own && k + 1 < n; i++)
+                out[k++] = own[i];
+        for (size_t i = 0; flamegraph_common_options[i].name && k + 1 < n; i++)
+                out[k++] = flamegraph_common_options[i];
+        out[k] = (struct option) {};
+}
+
 int flamegraph_common_option(int c, const char *arg, struct flamegraph_options *o) {
         double v;
         int r;
@@ -220,13 +229,9 @@ int cmd_flamegraph(int argc, char **argv) {
         _cleanup_(profile_freep) struct profile *p = NULL;
         const char *palette = "palette.map";
         bool cp = false;
-        size_t k = 0;
         int c, r;
 
-        for (size_t i = 0; i < ELEMENTSOF(own); i++)
-                options[k++] = own[i];
-        for (size_t i = 0; flamegraph_common_options[i].name && k + 1 < ELEMENTSOF(options); i++)
-                options[k++] = flamegraph_common_options[i];
+        flamegraph_merge_options(own, ELEMENTSOF(own), options, ELEMENTSOF(options));
 
         flamegraph_options_init(&o);
         optind = 0;
@@ -275,8 +280,6 @@ int cmd_flamegraph(int argc, char **argv) {
         r = cli_read_folded(p, paths, n);
         if (r < 0)
                 return 1;
-        if (r == 0)
-                return log_error("no stacks found in the input"), 1;
 
         r = flamegraph_write(p, stdout, &o);
         if (r == -ENODATA)

@@ -30,6 +30,10 @@ extern const struct option flamegraph_common_options[];
         "  --negate              differential: swap red and blue\n"                             \
         "  --notes TEXT          notes in a comment of the SVG\n"
 
+/* Fills out (room for n) with own[0..n_own) then the common options and
+ * a terminating zero entry. */
+void flamegraph_merge_options(const struct option *own, size_t n_own, struct option *out, size_t n);
+
 /* Returns 1 when c was a common option (applied to o), 0 when it is not
  * one, or a negative errno after logging why the value is bad. */
 int flamegraph_common_option(int c, const char *arg, struct flamegraph_options *o);

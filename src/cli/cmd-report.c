@@ -83,8 +83,6 @@ int cmd_report(int argc, char **argv) {
         r = cli_read_folded(p, argv + first, (size_t) (argc - first));
         if (r < 0)
                 return 1;
-        if (r == 0)
-                return log_error("no stacks found in the input"), 1;
 
         struct report_options o = { .top = arg_top };
         r = arg_json ? report_write_json(p, stdout, &o) : report_write_text(p, stdout, &o);

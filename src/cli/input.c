@@ -37,6 +37,12 @@ int cli_read_folded(struct profile *p, char *const *paths, size_t n) {
         }
         if (st.bad_lines > MAX_REPORTED_LINES)
                 log_warning("%u more bad lines skipped", st.bad_lines - MAX_REPORTED_LINES);
+        if (total == 0) {
+                if (n == 1)
+                        return log_error("no stacks found in '%s'",
+                                         strcmp(paths[0], "-") == 0 ? "<stdin>" : paths[0]), -ENODATA;
+                return log_error("no stacks found in the input"), -ENODATA;
+        }
         return total;
 }
 

@@ -9,8 +9,9 @@
 
 /* Reads each path ("-" is standard input) into p. Bad lines become
  * "file:line: reason, skipping" warnings (the first ten, then a count).
- * Returns the number of accepted lines, or -errno after logging the one
- * line that says why a file could not be read. */
+ * Returns the number of accepted lines (at least one), or -errno after
+ * logging the one line that says why: a file could not be read, or no
+ * valid stack was found (-ENODATA). */
 int cli_read_folded(struct profile *p, char *const *paths, size_t n);
 
 /* Logs the one line for a bad option after getopt returned c (':' for a
