@@ -32,6 +32,10 @@ struct raw_sample {
         uint32_t tgid, tid;
         uint64_t count;   /* samples aggregated into this record */
         uint64_t time_ns; /* CLOCK_MONOTONIC of the sample, 0 if aggregated */
+        /* Execs of the process since it became a target, before this
+         * sample: which image ran (0 for the image it had then). The
+         * perf backend, which hands out events in time order, leaves 0. */
+        uint32_t exec_gen;
         const char *comm;         /* the thread's name at sample time, may be NULL */
         const char *process_comm; /* the process's name at sample time, may be NULL */
         /* frame-pointer stacks, leaf first; [0] is the interrupted address */
@@ -65,6 +69,9 @@ struct process_event {
         uint32_t pid;
         uint32_t ppid; /* for NEW */
         const char *comm; /* the process name after NEW/EXEC/RENAME, may be NULL */
+        /* EXEC: the new image's generation (see raw_sample.exec_gen);
+         * MMAP: the generation of the image the mapping belongs to */
+        uint32_t exec_gen;
         /* for MMAP */
         uint64_t start, len, pgoff;
         const char *path;

@@ -26,3 +26,23 @@ struct perf_event_attr;
 void sampler_cpu_clock_attr(const struct sampler_options *o, struct perf_event_attr *attr);
 /* Online CPUs as a list of ids (from /sys/devices/system/cpu/online). */
 int sampler_online_cpus(int **ret_cpus, int *ret_n);
+
+/* Process life events without sampling, for the BPF backend (which has no
+ * MMAP records of its own): one system-wide PERF_COUNT_SW_DUMMY event per
+ * CPU with mmap2, comm, comm_exec, task and sample_id_all, read by the same
+ * record handling as the perf backend's rings. It follows the target set
+ * through FORK records (when o->children) and delivers, through
+ * cb->process_event, for target processes only and in time order:
+ * NEW (fork, exec_gen 0), EXEC (COMM with PERF_RECORD_MISC_COMM_EXEC: the
+ * process's generation + 1, which matches the BPF program's count), MMAP
+ * (executable file mappings, with the generation current at the time),
+ * RENAME and EXIT. Samples (there are none) are never delivered. */
+struct perf_side;
+int perf_side_open(const struct sampler_options *o, struct perf_side **ret);
+struct perf_side *perf_side_free(struct perf_side *ps);
+/* A target process (before or after start): its later mappings and
+ * children are reported; those it has now are for /proc/PID/maps. */
+int perf_side_add_process(struct perf_side *ps, pid_t pid);
+int perf_side_start(struct perf_side *ps);
+/* Delivers every record written so far. */
+int perf_side_drain(struct perf_side *ps, const struct sampler_callbacks *cb);
