@@ -13,17 +13,21 @@
 
 #include "profile.h"
 
-#define EEXIST 17
-#define ENOMEM 12
-
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile bool user_stacks = true;
 const volatile bool kernel_stacks = true;
 const volatile bool follow_children = true;
+/* cprof's PID namespace (the inode of /proc/self/ns/pid) when it is not
+ * the initial one: every pid the program hands out or looks up is a pid
+ * as cprof sees it, so targets, events and samples agree with /proc */
+const volatile bool in_pidns = false;
+const volatile __u32 pidns_inum = 0;
 
 /* which map set the program fills, flipped by userspace */
 __u32 active = 0;
+/* the level of cprof's PID namespace, plus one, once found */
+__u32 pidns_level1 = 0;
 
 struct {
         __uint(type, BPF_MAP_TYPE_HASH);
@@ -32,10 +36,12 @@ struct {
         __uint(max_entries, 16384);
 } targets SEC(".maps");
 
+/* The stack store: stack content -> id. Keyed by the whole stack, unlike
+ * a STACK_TRACE map, which drops a stack whose hash bucket is taken. */
 struct stack_map {
-        __uint(type, BPF_MAP_TYPE_STACK_TRACE);
-        __uint(key_size, sizeof(__u32));
-        __uint(value_size, PROFILE_MAX_STACK * sizeof(__u64));
+        __uint(type, BPF_MAP_TYPE_HASH);
+        __type(key, struct profile_stack);
+        __type(value, __u64);
         __uint(max_entries, 16384); /* resized by userspace before load */
 };
 
@@ -59,6 +65,21 @@ struct {
         __uint(max_entries, 1);
 } stats SEC(".maps");
 
+/* Per-CPU room for the stacks of one sample (too big for the BPF stack),
+ * and the counter that makes store ids unique without atomics: an id is
+ * (counter << 16 | cpu), and a CPU runs one sample at a time. */
+struct scratch {
+        __u64 next_id;
+        struct profile_stack user, kernel;
+};
+
+struct {
+        __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+        __type(key, __u32);
+        __type(value, struct scratch);
+        __uint(max_entries, 1);
+} scratch SEC(".maps");
+
 struct {
         __uint(type, BPF_MAP_TYPE_RINGBUF);
         __uint(max_entries, 256 * 1024);
@@ -69,8 +90,48 @@ static __always_inline struct profile_stats *get_stats(void) {
         return bpf_map_lookup_elem(&stats, &zero);
 }
 
-static __always_inline bool stack_lost(long id) {
-        return id == -EEXIST || id == -ENOMEM;
+#define PIDNS_MAX_LEVEL 32 /* MAX_PID_NS_LEVEL */
+
+/* A task's number in cprof's PID namespace: the pid struct keeps one per
+ * level from the initial namespace down to the task's own. Returns 0
+ * when the task is not visible there (another namespace). */
+static __always_inline __u32 ns_nr(struct pid *pid) {
+        unsigned int level = BPF_CORE_READ(pid, level);
+        __u32 lvl1 = pidns_level1;
+        struct upid up;
+
+        if (lvl1) {
+                if (level < lvl1 - 1)
+                        return 0;
+                if (bpf_core_read(&up, sizeof(up), &pid->numbers[lvl1 - 1]) < 0)
+                        return 0;
+                return BPF_CORE_READ(up.ns, ns.inum) == pidns_inum ? (__u32) up.nr : 0;
+        }
+        /* the first task seen at cprof's level tells which level that is:
+         * a namespace's level never changes */
+        for (__u32 i = 0; i < PIDNS_MAX_LEVEL; i++) {
+                if (i > level)
+                        break;
+                if (bpf_core_read(&up, sizeof(up), &pid->numbers[i]) < 0)
+                        return 0;
+                if (BPF_CORE_READ(up.ns, ns.inum) == pidns_inum) {
+                        pidns_level1 = i + 1;
+                        return (__u32) up.nr;
+                }
+        }
+        return 0;
+}
+
+/* (tgid, tid) of a task as cprof sees them; false when it cannot see it */
+static __always_inline bool task_ids(struct task_struct *task, __u32 *tgid, __u32 *tid) {
+        if (!in_pidns) {
+                *tgid = BPF_CORE_READ(task, tgid);
+                *tid = BPF_CORE_READ(task, pid);
+                return true;
+        }
+        *tid = ns_nr(BPF_CORE_READ(task, thread_pid));
+        *tgid = ns_nr(BPF_CORE_READ(task, group_leader, thread_pid));
+        return *tid && *tgid;
 }
 
 static __always_inline void count(void *counts, struct profile_key *key, struct profile_stats *st) {
@@ -91,51 +152,75 @@ static __always_inline void count(void *counts, struct profile_key *key, struct 
                 __sync_fetch_and_add(&st->lost_counts, 1);
 }
 
+/* The id of a stack in the store, adding it if new; 0 when the store is
+ * full (counted) or the stack is empty. */
+static __always_inline __u64 store_stack(void *store, struct profile_stack *stack, long size,
+                                         struct scratch *sc, struct profile_stats *st) {
+        __u64 *idp, id;
+
+        if (size <= 0)
+                return 0;
+        idp = bpf_map_lookup_elem(store, stack);
+        if (idp)
+                return *idp;
+        id = (++sc->next_id << 16) | (bpf_get_smp_processor_id() & 0xffff);
+        if (bpf_map_update_elem(store, stack, &id, BPF_NOEXIST) == 0)
+                return id;
+        idp = bpf_map_lookup_elem(store, stack); /* another CPU was first */
+        if (idp)
+                return *idp;
+        if (st)
+                __sync_fetch_and_add(&st->lost_stackmap, 1);
+        return ~0ULL;
+}
+
 SEC("perf_event")
 int on_sample(struct bpf_perf_event_data *ctx) {
+        struct task_struct *task = (struct task_struct *) bpf_get_current_task();
         __u64 id = bpf_get_current_pid_tgid();
-        __u32 tgid = id >> 32, tid = (__u32) id;
-        struct profile_stats *st;
+        __u32 tgid = id >> 32, tid = (__u32) id, zero = 0;
         struct profile_key key = {};
+        struct profile_stats *st;
+        struct scratch *sc;
+        long ku = 0, kk = 0;
 
         if (tid == 0)
+                return 0;
+        if (in_pidns && !task_ids(task, &tgid, &tid))
                 return 0;
         __u32 *gen = bpf_map_lookup_elem(&targets, &tgid);
         if (!gen)
                 return 0;
         st = get_stats();
+        sc = bpf_map_lookup_elem(&scratch, &zero);
+        if (!sc)
+                return 0;
         /* read the set once: userspace may flip it while we run */
         __u32 set = *(volatile __u32 *) &active & 1;
 
         key.tgid = tgid;
         key.tid = tid;
-        key.user_stack_id = -1;
-        key.kernel_stack_id = -1;
         key.exec_gen = *gen;
         bpf_get_current_comm(key.comm, sizeof(key.comm));
         /* the process name as it is now: names follow exec and prctl
          * (bpf_get_current_task, not _btf: that one needs 5.11) */
-        struct task_struct *task = (struct task_struct *) bpf_get_current_task();
         BPF_CORE_READ_STR_INTO(&key.process_comm, task, group_leader, comm);
 
+        if (kernel_stacks)
+                kk = bpf_get_stack(ctx, &sc->kernel, sizeof(sc->kernel), 0);
+        if (user_stacks)
+                ku = bpf_get_stack(ctx, &sc->user, sizeof(sc->user), BPF_F_USER_STACK);
         /* Each branch names its maps directly: the verifier wants a map
          * pointer it can see, not one chosen at run time. */
         if (set) {
-                if (kernel_stacks)
-                        key.kernel_stack_id = bpf_get_stackid(ctx, &stacks1, 0);
-                if (user_stacks)
-                        key.user_stack_id = bpf_get_stackid(ctx, &stacks1, BPF_F_USER_STACK);
+                key.kernel_stack_id = store_stack(&stacks1, &sc->kernel, kk, sc, st);
+                key.user_stack_id = store_stack(&stacks1, &sc->user, ku, sc, st);
         } else {
-                if (kernel_stacks)
-                        key.kernel_stack_id = bpf_get_stackid(ctx, &stacks0, 0);
-                if (user_stacks)
-                        key.user_stack_id = bpf_get_stackid(ctx, &stacks0, BPF_F_USER_STACK);
+                key.kernel_stack_id = store_stack(&stacks0, &sc->kernel, kk, sc, st);
+                key.user_stack_id = store_stack(&stacks0, &sc->user, ku, sc, st);
         }
-        if (stack_lost(key.kernel_stack_id) || stack_lost(key.user_stack_id)) {
-                if (st)
-                        __sync_fetch_and_add(&st->lost_stackmap, 1);
+        if (key.kernel_stack_id == ~0ULL || key.user_stack_id == ~0ULL)
                 return 0;
-        }
         if (set)
                 count(&counts1, &key, st);
         else
@@ -167,10 +252,15 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child) {
         __u32 ptgid = BPF_CORE_READ(parent, tgid);
         __u32 ctgid = BPF_CORE_READ(child, tgid);
-        __u32 zero = 0;
+        __u32 zero = 0, tid;
 
         /* a new thread shares its tgid and is a target already */
-        if (!follow_children || ctgid == ptgid || !bpf_map_lookup_elem(&targets, &ptgid))
+        if (!follow_children || ctgid == ptgid)
+                return 0;
+        /* the child is not current: translate both from their tasks */
+        if (in_pidns && (!task_ids(parent, &ptgid, &tid) || !task_ids(child, &ctgid, &tid)))
+                return 0;
+        if (!bpf_map_lookup_elem(&targets, &ptgid))
                 return 0;
         if (bpf_map_update_elem(&targets, &ctgid, &zero, BPF_ANY) < 0) {
                 struct profile_stats *st = get_stats();
@@ -184,7 +274,10 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child) {
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) {
-        __u32 tgid = BPF_CORE_READ(p, tgid);
+        __u32 tgid = BPF_CORE_READ(p, tgid), tid;
+
+        if (in_pidns && !task_ids(p, &tgid, &tid))
+                return 0;
         __u32 *gen = bpf_map_lookup_elem(&targets, &tgid);
 
         /* exec runs alone in its process (other threads are gone by now),
@@ -199,8 +292,10 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *p) {
-        __u32 tgid = BPF_CORE_READ(p, tgid);
+        __u32 tgid = BPF_CORE_READ(p, tgid), tid;
 
+        if (in_pidns && !task_ids(p, &tgid, &tid))
+                return 0;
         if (!bpf_map_lookup_elem(&targets, &tgid))
                 return 0;
         /* signal->live drops to zero before this tracepoint when the last

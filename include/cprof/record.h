@@ -15,6 +15,11 @@ struct record_options {
         struct sampler_options sampler;
         bool threads;         /* a "comm-tid" frame after the process frame */
         uint64_t duration_ns; /* 0: until stopped or every root target exited */
+        /* Run the loop at the lowest real-time priority, where allowed (as
+         * `perf record -r` does): targets with thousands of busy threads
+         * would otherwise starve it and push the end of the recording, and
+         * the output, seconds past the duration. */
+        bool realtime;
 };
 
 struct record_progress {

@@ -22,6 +22,11 @@ struct symbolizer;
 int symbolizer_new(struct symbolizer **ret);
 struct symbolizer *symbolizer_free(struct symbolizer *s);
 
+/* Reads the kernel's symbols (/proc/kallsyms) now, once: before sampling
+ * starts, so that reading them never delays the sampling loop. Lookups
+ * of kernel addresses read them on first use otherwise. */
+void symbolizer_load_kernel(struct symbolizer *s);
+
 /* (Re)reads /proc/PID/maps now, while the process is alive: call it when a
  * process is first seen, after exec, and it is called again by itself when
  * an address falls outside every known mapping (dlopen). Mappings already

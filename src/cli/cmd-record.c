@@ -369,6 +369,7 @@ static int run(void) {
                 },
                 .threads = arg_threads,
                 .duration_ns = arg_duration_ns,
+                .realtime = true,
         };
         r = recorder_new(&o, &rec, &fallback);
         if (r < 0) {

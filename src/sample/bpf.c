@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <linux/membarrier.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,8 @@
 #include "util/time-util.h"
 #include "util/vec.h"
 
+/* the inode of the initial PID namespace (include/linux/proc_ns.h) */
+#define PROC_PID_INIT_INO 0xEFFFFFFCU
 #define STACK_MAP_ENTRIES 16384
 #define COUNT_MAP_ENTRIES 16384
 #define DRAIN_INTERVAL_NS (200 * 1000 * 1000ULL)
@@ -47,7 +50,8 @@ struct bpf_sampler {
         const struct sampler_callbacks *cb; /* during poll/stop */
         uint64_t last_drain_ns;
         uint64_t delivered;
-        VEC(struct profile_key) keys;
+        VEC(uint64_t) frames;      /* the stacks of the set being drained */
+        struct u64map stack_ids;   /* store id -> offset << 8 | length in frames */
         VEC(struct profile_event) pending; /* events held until samples before them are in */
         VEC(uint32_t) exited; /* tgids whose last thread exited, still in the target set */
         /* Samples of an image whose exec event has not been applied yet
@@ -81,7 +85,8 @@ static void bpf_close(void *state) {
         free(b->links);
         free(b->perf_fds);
         profile_bpf__destroy(b->skel);
-        vec_free(&b->keys);
+        vec_free(&b->frames);
+        u64map_release(&b->stack_ids);
         vec_free(&b->pending);
         vec_free(&b->exited);
         vec_free(&b->held);
@@ -143,6 +148,13 @@ static int bpf_open(const struct sampler_options *o, void **ret_state) {
         b->skel->rodata->user_stacks = o->user_stacks;
         b->skel->rodata->kernel_stacks = o->kernel_stacks;
         b->skel->rodata->follow_children = o->children;
+        /* In a PID namespace (a container, unshare --pid) the program
+         * must speak cprof's pids, not the initial namespace's. */
+        struct stat ns;
+        if (stat("/proc/self/ns/pid", &ns) == 0 && ns.st_ino != PROC_PID_INIT_INO) {
+                b->skel->rodata->in_pidns = true;
+                b->skel->rodata->pidns_inum = (__u32) ns.st_ino;
+        }
         bpf_map__set_max_entries(b->skel->maps.stacks0, STACK_MAP_ENTRIES);
         bpf_map__set_max_entries(b->skel->maps.stacks1, STACK_MAP_ENTRIES);
         bpf_map__set_max_entries(b->skel->maps.counts0, COUNT_MAP_ENTRIES);
@@ -220,16 +232,6 @@ static int bpf_start(void *state) {
         return 0;
 }
 
-/* Reads a stack out of a stack map: entries after the last frame are 0. */
-static uint32_t read_stack(int fd, int32_t id, uint64_t *buf) {
-        if (id < 0 || bpf_map_lookup_elem(fd, &id, buf) < 0)
-                return 0;
-        uint32_t n = 0;
-        while (n < PROFILE_MAX_STACK && buf[n])
-                n++;
-        return n;
-}
-
 static int deliver_sample(struct bpf_sampler *b, const struct profile_key *k, uint64_t count,
                           const uint64_t *kstack, uint32_t nk, const uint64_t *ustack, uint32_t nu) {
         char comm[PROFILE_COMM_LEN + 1], pcomm[PROFILE_COMM_LEN + 1];
@@ -242,6 +244,7 @@ static int deliver_sample(struct bpf_sampler *b, const struct profile_key *k, ui
                 .tgid = k->tgid,
                 .tid = k->tid,
                 .count = count,
+                .exec_gen = k->exec_gen,
                 .comm = comm,
                 .process_comm = pcomm,
                 .kstack = kstack,
@@ -272,60 +275,119 @@ static int release_held(struct bpf_sampler *b, bool all) {
         return 0;
 }
 
+/* Empties an idle hash map in a few syscalls, handing each entry to fn.
+ * Batches of BATCH entries; a bucket holding more than a batch (ENOSPC)
+ * doubles it. */
+#define BATCH 256
+static int drain_map(int fd, size_t key_size, size_t value_size,
+                     int (*fn)(struct bpf_sampler *b, const void *key, const void *value),
+                     struct bpf_sampler *b) {
+        size_t cap = BATCH;
+        _cleanup_free_ char *keys = malloc(cap * key_size), *values = malloc(cap * value_size);
+        __u32 in = 0, out = 0;
+        bool first = true;
+
+        if (!keys || !values)
+                return -ENOMEM;
+        for (;;) {
+                __u32 n = (__u32) cap;
+                int r = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in, &out, keys, values,
+                                                        &n, NULL);
+                if (r < 0)
+                        r = -errno;
+                if (r == -ENOSPC && n == 0) {
+                        cap *= 2;
+                        char *k = realloc(keys, cap * key_size);
+                        if (k)
+                                keys = k;
+                        char *v = realloc(values, cap * value_size);
+                        if (v)
+                                values = v;
+                        if (!k || !v)
+                                return -ENOMEM;
+                        continue;
+                }
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                for (__u32 i = 0; i < n; i++) {
+                        int k = fn(b, keys + i * key_size, values + i * value_size);
+                        if (k < 0)
+                                return k;
+                }
+                if (r == -ENOENT) /* that was the last batch */
+                        return 0;
+                in = out;
+                first = false;
+        }
+}
+
+/* A stack from the store: kept in b->frames, found by its id. */
+static int take_stack(struct bpf_sampler *b, const void *key, const void *value) {
+        const struct profile_stack *st = key;
+        uint64_t id;
+        uint32_t n = 0;
+
+        memcpy(&id, value, sizeof(id));
+        while (n < PROFILE_MAX_STACK && st->ips[n])
+                n++;
+        int r = vec_reserve(&b->frames, b->frames.n + n);
+        if (r < 0)
+                return r;
+        uint64_t off = b->frames.n;
+        memcpy(b->frames.v + off, st->ips, n * sizeof(uint64_t));
+        b->frames.n += n;
+        return u64map_put(&b->stack_ids, id, off << 8 | n);
+}
+
+/* The frames of stack id (none for 0 or an id the store did not have). */
+static uint32_t find_stack(struct bpf_sampler *b, uint64_t id, const uint64_t **ret) {
+        uint64_t v;
+
+        *ret = NULL;
+        if (!id || !u64map_get(&b->stack_ids, id, &v))
+                return 0;
+        *ret = b->frames.v + (v >> 8);
+        return (uint32_t) (v & 0xff);
+}
+
+static int take_count(struct bpf_sampler *b, const void *key, const void *value) {
+        const struct profile_key *k = key;
+        const uint64_t *kstack, *ustack;
+        uint64_t count, applied = 0;
+
+        memcpy(&count, value, sizeof(count));
+        if (count == 0)
+                return 0;
+        uint32_t nk = find_stack(b, k->kernel_stack_id, &kstack);
+        uint32_t nu = find_stack(b, k->user_stack_id, &ustack);
+
+        (void) u64map_get(&b->exec_gen, k->tgid, &applied);
+        if (k->exec_gen > applied) {
+                struct held_sample h = { .key = *k, .count = count, .drain = b->drains,
+                                         .nk = nk, .nu = nu };
+                if (nk)
+                        memcpy(h.k, kstack, nk * sizeof(uint64_t));
+                if (nu)
+                        memcpy(h.u, ustack, nu * sizeof(uint64_t));
+                return vec_push(&b->held, h);
+        }
+        return deliver_sample(b, k, count, kstack, nk, ustack, nu);
+}
+
+/* Drains an idle map set: the stacks first, so that every count finds
+ * its stacks, then the counts. Both maps are left empty, so hours of
+ * recording never fill them. */
 static int drain_set(struct bpf_sampler *b, unsigned set) {
         int counts_fd = bpf_map__fd(set ? b->skel->maps.counts1 : b->skel->maps.counts0);
         int stacks_fd = bpf_map__fd(set ? b->skel->maps.stacks1 : b->skel->maps.stacks0);
-        struct profile_key key, next;
-        uint64_t ustack[PROFILE_MAX_STACK], kstack[PROFILE_MAX_STACK];
-        int r = 0;
+        int r;
 
-        /* Collect the keys first: deleting while walking a hash map can
-         * restart the walk. The walk starts from a key that cannot exist
-         * (tgid ~0), which the kernel treats like NULL; valgrind does not
-         * know that NULL is allowed there. */
-        b->keys.n = 0;
-        memset(&key, 0xff, sizeof(key));
-        while (bpf_map_get_next_key(counts_fd, &key, &next) == 0) {
-                r = vec_push(&b->keys, next);
-                if (r < 0)
-                        return r;
-                key = next;
-        }
-
-        for (size_t i = 0; i < b->keys.n; i++) {
-                struct profile_key *k = &b->keys.v[i];
-                uint64_t count = 0, applied = 0;
-
-                if (bpf_map_lookup_elem(counts_fd, k, &count) < 0 || count == 0)
-                        continue;
-                bpf_map_delete_elem(counts_fd, k);
-                uint32_t nk = read_stack(stacks_fd, k->kernel_stack_id, kstack);
-                uint32_t nu = read_stack(stacks_fd, k->user_stack_id, ustack);
-
-                (void) u64map_get(&b->exec_gen, k->tgid, &applied);
-                if (k->exec_gen > applied) {
-                        struct held_sample h = { .key = *k, .count = count, .drain = b->drains,
-                                                 .nk = nk, .nu = nu };
-                        memcpy(h.k, kstack, nk * sizeof(uint64_t));
-                        memcpy(h.u, ustack, nu * sizeof(uint64_t));
-                        r = vec_push(&b->held, h);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                r = deliver_sample(b, k, count, kstack, nk, ustack, nu);
-                if (r < 0)
-                        return r;
-        }
-
-        /* Clear every stack, also those no count refers to (a count that
-         * could not be stored), so the map never fills up over hours. */
-        uint32_t id = UINT32_MAX, nid; /* out of range: start at the first */
-        while (bpf_map_get_next_key(stacks_fd, &id, &nid) == 0) {
-                bpf_map_delete_elem(stacks_fd, &nid);
-                id = nid;
-        }
-        return 0;
+        b->frames.n = 0;
+        u64map_clear(&b->stack_ids);
+        r = drain_map(stacks_fd, sizeof(struct profile_stack), sizeof(uint64_t), take_stack, b);
+        if (r >= 0)
+                r = drain_map(counts_fd, sizeof(struct profile_key), sizeof(uint64_t), take_count, b);
+        return r;
 }
 
 /* Waits until every program run that may have read the old `active` has

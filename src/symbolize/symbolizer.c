@@ -484,15 +484,19 @@ int symbolizer_add_mapping(struct symbolizer *s, pid_t pid, uint64_t start, uint
 
 /* Lookups. */
 
+void symbolizer_load_kernel(struct symbolizer *s) {
+        if (s->kallsyms_tried)
+                return;
+        s->kallsyms_tried = true;
+        int r = kallsyms_load("/proc/kallsyms", &s->kallsyms);
+        if (r < 0)
+                log_debug_errno(r, "symbolize: cannot read /proc/kallsyms, skipping");
+}
+
 static int lookup_kernel(struct symbolizer *s, uint64_t addr, struct symbol *ret) {
         const char *name = NULL, *module = NULL;
 
-        if (!s->kallsyms_tried) {
-                s->kallsyms_tried = true;
-                int r = kallsyms_load("/proc/kallsyms", &s->kallsyms);
-                if (r < 0)
-                        log_debug_errno(r, "symbolize: cannot read /proc/kallsyms, skipping");
-        }
+        symbolizer_load_kernel(s);
         if (s->kallsyms)
                 (void) kallsyms_lookup(s->kallsyms, addr, &name, &module, NULL);
         /* without kallsyms (or its addresses) a kernel frame is still a

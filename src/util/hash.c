@@ -136,3 +136,9 @@ void u64map_release(struct u64map *m) {
         free(m->used);
         *m = (struct u64map) {};
 }
+
+void u64map_clear(struct u64map *m) {
+        if (m->used)
+                memset(m->used, 0, m->mask + 1);
+        m->count = 0;
+}
