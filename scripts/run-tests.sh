@@ -16,7 +16,7 @@ meson setup build-ci --buildtype=debugoptimized >/dev/null || fail=1
 meson setup build-ci-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null || fail=1
 [ $fail -eq 0 ] && { ninja -C build-ci-asan >/dev/null || { ninja -C build-ci-asan; fail=1; }; }
 [ $fail -eq 0 ] && UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-        meson test -C build-ci-asan --suite unit --suite fuzz --print-errorlogs
+        meson test -C build-ci-asan --suite unit --suite fuzz --suite badinput --print-errorlogs
 
 python3 - "$fail" build-ci/meson-logs/testlog.json build-ci-asan/meson-logs/testlog.json <<'PY'
 import json, sys

@@ -128,7 +128,7 @@ int cmd_collapse(int argc, char **argv) {
                                   "every frame; use `perf script --inline` instead");
                         return 2;
                 default:
-                        cli_option_error(c, argv, "collapse");
+                        cli_bad_option(c, argv, "collapse", options);
                         return 2;
                 }
 

@@ -55,7 +55,7 @@ static int parse_argv(int argc, char **argv, int *ret_first) {
                         help();
                         return 0;
                 default:
-                        return cli_option_error(c, argv, "convert");
+                        return cli_bad_option(c, argv, "convert", options);
                 }
         if (optind >= argc)
                 return log_error_errno(EINVAL, "missing input file (see 'cprof convert --help')");

@@ -53,7 +53,7 @@ int cmd_diff(int argc, char **argv) {
                         return 0;
                 case ':':
                 case '?':
-                        cli_option_error(c, argv, "diff");
+                        cli_bad_option(c, argv, "diff", options);
                         return 2;
                 case 'n':
                         normalize = true;
@@ -64,7 +64,7 @@ int cmd_diff(int argc, char **argv) {
                 }
                 r = flamegraph_common_option(c, optarg, &o);
                 if (r == 0)
-                        cli_option_error('?', argv, "diff");
+                        cli_bad_option('?', argv, "diff", options);
                 if (r <= 0)
                         return 2;
         }

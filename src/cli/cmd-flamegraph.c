@@ -68,12 +68,15 @@ static const char *const color_names[] = {
         [FLAMEGRAPH_COLORS_ORANGE] = "orange",
 };
 
-static int parse_number(const char *opt, const char *arg, double min, double *ret) {
+/* A finite number >= min filling all of num; errors name the value as
+ * the user typed it (shown), which may carry a suffix num lacks. */
+static int parse_number(const char *opt, const char *num, const char *shown, double min,
+                        const char *expected, double *ret) {
         char *end;
         errno = 0;
-        double v = strtod(arg, &end);
-        if (errno || end == arg || *end || !isfinite(v) || v < min) {
-                log_error("invalid value '%s' for --%s", arg, opt);
+        double v = strtod(num, &end);
+        if (errno || end == num || *end || !isfinite(v) || v < min) {
+                log_error("invalid --%s '%s': expected %s", opt, shown, expected);
                 return -EINVAL;
         }
         *ret = v;
@@ -114,12 +117,12 @@ int flamegraph_common_option(int c, const char *arg, struct flamegraph_options *
         case ARG_WIDTH:
                 r = parse_uint(arg, 21, 1000000, &o->width);
                 if (r < 0)
-                        return log_error("invalid width '%s': expected 21 to 1000000 pixels", arg), -EINVAL;
+                        return log_error("invalid --width '%s': expected 21 to 1000000 pixels", arg), -EINVAL;
                 return 1;
         case ARG_HEIGHT:
                 r = parse_uint(arg, 1, 10000, &o->frame_height);
                 if (r < 0)
-                        return log_error("invalid height '%s': expected 1 to 10000 pixels", arg), -EINVAL;
+                        return log_error("invalid --height '%s': expected 1 to 10000 pixels", arg), -EINVAL;
                 return 1;
         case ARG_MINWIDTH: {
                 size_t n = strlen(arg);
@@ -127,7 +130,8 @@ int flamegraph_common_option(int c, const char *arg, struct flamegraph_options *
                 _cleanup_free_ char *num = strndup(arg, pct ? n - 1 : n);
                 if (!num)
                         return log_error("out of memory"), -ENOMEM;
-                r = parse_number("minwidth", num, 0, &o->minwidth);
+                r = parse_number("minwidth", num, arg, 0, "pixels or a percentage of the total (0.5, 1%)",
+                                 &o->minwidth);
                 if (r < 0)
                         return r;
                 o->minwidth_percent = pct;
@@ -137,13 +141,13 @@ int flamegraph_common_option(int c, const char *arg, struct flamegraph_options *
                 o->fonttype = arg;
                 return 1;
         case ARG_FONTSIZE:
-                r = parse_number("fontsize", arg, 0.1, &v);
+                r = parse_number("fontsize", arg, arg, 0.1, "a size of at least 0.1", &v);
                 if (r < 0)
                         return r;
                 o->fontsize = v;
                 return 1;
         case ARG_FONTWIDTH:
-                r = parse_number("fontwidth", arg, 0.01, &v);
+                r = parse_number("fontwidth", arg, arg, 0.01, "a ratio of at least 0.01", &v);
                 if (r < 0)
                         return r;
                 o->fontwidth = v;
@@ -245,7 +249,7 @@ int cmd_flamegraph(int argc, char **argv) {
                         return 0;
                 case ':':
                 case '?':
-                        cli_option_error(c, argv, "flamegraph");
+                        cli_bad_option(c, argv, "flamegraph", options);
                         return 2;
                 case ARG_HASH:
                         o.hash = true;
@@ -265,7 +269,7 @@ int cmd_flamegraph(int argc, char **argv) {
                 if (r < 0)
                         return 2;
                 if (r == 0)
-                        return cli_option_error('?', argv, "flamegraph"), 2;
+                        return cli_bad_option('?', argv, "flamegraph", options), 2;
         }
         if (cp)
                 o.palette_file = palette;

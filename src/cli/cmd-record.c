@@ -186,7 +186,7 @@ static int parse_argv(int argc, char **argv) {
                         printf("cprof %s\n", CPROF_VERSION);
                         return 0;
                 default:
-                        return cli_option_error(c, argv, "record");
+                        return cli_bad_option(c, argv, "record", options);
                 }
         }
         if (optind < argc)

@@ -59,7 +59,7 @@ static int parse_argv(int argc, char **argv, int *ret_first) {
                         help();
                         return 0;
                 default:
-                        return cli_option_error(c, argv, "report");
+                        return cli_bad_option(c, argv, "report", options);
                 }
         if (optind >= argc)
                 return log_error_errno(EINVAL, "missing input file (see 'cprof report --help')");

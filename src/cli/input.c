@@ -5,6 +5,8 @@
 #include <getopt.h>
 #include <string.h>
 
+#include "util/cleanup.h"
+
 #include "util/log.h"
 
 #define MAX_REPORTED_LINES 10
@@ -46,11 +48,91 @@ int cli_read_folded(struct profile *p, char *const *paths, size_t n) {
         return total;
 }
 
-int cli_option_error(int c, char **argv, const char *command) {
+/* Edit distance with adjacent transpositions (optimal string alignment):
+ * "durration" is 1 from "duration", "flamegrpah" 1 from "flamegraph". */
+static size_t edit_distance(const char *a, size_t na, const char *b) {
+        size_t nb = strlen(b);
+        if (na > 64 || nb > 64)
+                return SIZE_MAX;
+        size_t d[65][65];
+        for (size_t i = 0; i <= na; i++)
+                d[i][0] = i;
+        for (size_t j = 0; j <= nb; j++)
+                d[0][j] = j;
+        for (size_t i = 1; i <= na; i++)
+                for (size_t j = 1; j <= nb; j++) {
+                        size_t cost = a[i - 1] != b[j - 1];
+                        size_t v = d[i - 1][j - 1] + cost;
+                        if (d[i - 1][j] + 1 < v)
+                                v = d[i - 1][j] + 1;
+                        if (d[i][j - 1] + 1 < v)
+                                v = d[i][j - 1] + 1;
+                        if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                            d[i - 2][j - 2] + 1 < v)
+                                v = d[i - 2][j - 2] + 1;
+                        d[i][j] = v;
+                }
+        return d[na][nb];
+}
+
+const char *cli_closest_name(const char *word, size_t len, const char *const *names, size_t n) {
+        /* close means a typo, not a different word: at most two edits, and
+         * fewer than a third of the longer name (so "-x" suggests nothing) */
+        const char *best = NULL;
+        size_t best_d = SIZE_MAX;
+        for (size_t i = 0; i < n; i++) {
+                size_t d = edit_distance(word, len, names[i]);
+                size_t longer = MAX(len, strlen(names[i]));
+                if (d <= 2 && d * 3 < longer && d < best_d)
+                        best = names[i], best_d = d;
+        }
+        return best;
+}
+
+int cli_bad_option(int c, char **argv, const char *command, const struct option *options) {
         const char *arg = optind > 0 ? argv[optind - 1] : "?";
-        if (c == ':')
+        bool long_form = arg[0] == '-' && arg[1] == '-';
+
+        if (c == ':') {
                 log_error("option '%s' needs a value (see 'cprof %s --help')", arg, command);
+                return -EINVAL;
+        }
+        /* an unknown letter in a cluster (-qz): getopt names it in optopt,
+         * and argv[optind - 1] may be a different word */
+        if (optopt > 0 && optopt < 0x80 && !long_form && !strchr(arg, '=')) {
+                log_error("unknown option '-%c' (see 'cprof %s --help')", optopt, command);
+                return -EINVAL;
+        }
+
+        const char *name = arg + strspn(arg, "-");
+        size_t len = strcspn(name, "=");
+        const char *names[128];
+        size_t n = 0, prefixed = 0;
+        for (size_t i = 0; options && options[i].name && n < ELEMENTSOF(names); i++) {
+                const struct option *o = &options[i];
+                if (strlen(o->name) == len && strncmp(o->name, name, len) == 0 && name[len] == '=' &&
+                    o->has_arg == no_argument) {
+                        log_error("option '--%s' takes no value (see 'cprof %s --help')", o->name, command);
+                        return -EINVAL;
+                }
+                if (len > 0 && strncmp(o->name, name, len) == 0)
+                        prefixed++;
+                names[n++] = o->name;
+        }
+        if (prefixed > 1) {
+                log_error("ambiguous option '%.*s': %zu options start with it (see 'cprof %s --help')",
+                          (int) (name - arg + len), arg, prefixed, command);
+                return -EINVAL;
+        }
+        const char *hint = len > 0 ? cli_closest_name(name, len, names, n) : NULL;
+        if (hint)
+                log_error("unknown option '%s', did you mean '--%s'? (see 'cprof %s --help')", arg, hint,
+                          command);
         else
                 log_error("unknown option '%s' (see 'cprof %s --help')", arg, command);
         return -EINVAL;
+}
+
+int cli_option_error(int c, char **argv, const char *command) {
+        return cli_bad_option(c, argv, command, NULL);
 }

@@ -3,6 +3,7 @@
  * bad input is worded the same everywhere. */
 #pragma once
 
+#include <getopt.h>
 #include <stddef.h>
 
 #include "cprof/profile.h"
@@ -16,5 +17,14 @@ int cli_read_folded(struct profile *p, char *const *paths, size_t n);
 
 /* Logs the one line for a bad option after getopt returned c (':' for a
  * missing value, '?' for an unknown option; call getopt with opterr = 0 and
- * an option string starting with ':'). Returns -EINVAL. */
+ * an option string starting with ':'). With the command's options (the
+ * table given to getopt_long, zero-terminated), a mistyped long option
+ * gets "did you mean '--NAME'?", an ambiguous prefix is called ambiguous
+ * and a value given to a flag is refused as such. Returns -EINVAL. */
+int cli_bad_option(int c, char **argv, const char *command, const struct option *options);
+/* cli_bad_option without the command's options: no suggestion. */
 int cli_option_error(int c, char **argv, const char *command);
+
+/* The name among names[0..n) within two edits of word (len bytes) and
+ * closest to it, or NULL when none is close enough to be a typo. */
+const char *cli_closest_name(const char *word, size_t len, const char *const *names, size_t n);

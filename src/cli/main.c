@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "input.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 
@@ -55,6 +56,13 @@ int main(int argc, char **argv) {
                         log_set_program("cprof");
                         return commands[i].run(argc - 1, argv + 1);
                 }
-        log_error("unknown command '%s' (see 'cprof --help')", argv[1]);
+        const char *names[ELEMENTSOF(commands)];
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                names[i] = commands[i].name;
+        const char *hint = cli_closest_name(argv[1], strlen(argv[1]), names, ELEMENTSOF(names));
+        if (hint)
+                log_error("unknown command '%s', did you mean '%s'? (see 'cprof --help')", argv[1], hint);
+        else
+                log_error("unknown command '%s' (see 'cprof --help')", argv[1]);
         return 2;
 }

@@ -21,7 +21,9 @@
  * frames green (the colours flamegraph.pl's java palette gives _[k], _[i]
  * and _[j]), so user and kernel time tell apart at a glance. */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,12 +105,56 @@ static void put_uint(struct buf *b, uint64_t v) {
         put(b, tmp + i, sizeof(tmp) - (size_t) i);
 }
 
+/* The digits of an integral v >= 0 of any size a double holds: exact
+ * below 2^53, above it the shortest digits that read back as v followed
+ * by zeros (1e100 is a one and a hundred zeros, not the double's binary
+ * expansion 10000000000000000159...). With commas, grouped by three. */
+static void put_integer(struct buf *b, double v, bool commas) {
+        char digits[400];
+        size_t n;
+        if (!isfinite(v) || v < 1) {
+                digits[0] = '0';
+                n = 1;
+        } else if (v < 9007199254740992.0) {
+                n = (size_t) snprintf(digits, sizeof(digits), "%" PRIu64, (uint64_t) v);
+        } else {
+                char e[32];
+                int prec = 1;
+                for (; prec < 17; prec++) {
+                        snprintf(e, sizeof(e), "%.*e", prec - 1, v);
+                        if (strtod(e, NULL) == v)
+                                break;
+                }
+                snprintf(e, sizeof(e), "%.*e", prec - 1, v);
+                /* "d.ddde+XX": the mantissa digits, then zeros up to the exponent */
+                const char *x = strchr(e, 'e');
+                int exp10 = atoi(x + 1);
+                n = 0;
+                for (const char *c = e; c < x; c++)
+                        if (*c != '.')
+                                digits[n++] = *c;
+                while (n < (size_t) exp10 + 1 && n < sizeof(digits))
+                        digits[n++] = '0';
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (commas && i > 0 && (n - i) % 3 == 0)
+                        PUTS(b, ",");
+                put(b, digits + i, 1);
+        }
+}
+
 /* v with exactly `decimals` digits after the point (printf's %.Nf, but
  * rounding half away from zero). */
 static void put_fixed(struct buf *b, double v, unsigned decimals) {
         static const double scale[] = { 1, 10, 100, 1000 };
-        if (!isfinite(v) || fabs(v) > 1e15) {
+        if (!isfinite(v)) {
                 PUTS(b, "0");
+                return;
+        }
+        if (fabs(v) > 1e15) { /* no fraction left to show at this size */
+                if (v < 0)
+                        PUTS(b, "-");
+                put_integer(b, round(fabs(v)), false);
                 return;
         }
         double s = round(fabs(v) * scale[decimals]);
@@ -143,31 +189,24 @@ static void put_num(struct buf *b, double v) {
                 put_fixed(b, v, 2);
 }
 
-/* A count with thousands separators as flamegraph.pl prints it; a
- * fractional one (folded files may have them) keeps two decimals. */
+/* A count with thousands separators as flamegraph.pl prints it, at any
+ * size a double holds; a fractional one (folded files may have them)
+ * keeps up to two decimals. The search in flamegraph.js reads these back
+ * from the titles. */
 static void put_count(struct buf *b, double v) {
-        char tmp[40];
-        int i = sizeof(tmp), digits = 0;
-        if (isfinite(v) && v > 0 && v < 1.8e19 && v != floor(v)) {
-                double cents = round(v * 100);
-                if (fmod(cents, 100) != 0) {
-                        put_count(b, floor(cents / 100));
-                        put(b, ".", 1);
-                        int c = (int) fmod(cents, 100);
-                        char d[2] = { (char) ('0' + c / 10), (char) ('0' + c % 10) };
-                        put(b, d, d[1] == '0' ? 1 : 2);
-                        return;
-                }
+        if (!isfinite(v) || v <= 0) {
+                PUTS(b, "0");
+                return;
         }
-        uint64_t x = isfinite(v) && v > 0 && v < 1.8e19 ? (uint64_t) llround(v) : 0;
-        do {
-                if (digits && digits % 3 == 0)
-                        tmp[--i] = ',';
-                tmp[--i] = (char) ('0' + x % 10);
-                x /= 10;
-                digits++;
-        } while (x);
-        put(b, tmp + i, sizeof(tmp) - (size_t) i);
+        double cents = round(v * 100);
+        if (v < 1e15 && fmod(cents, 100) != 0) {
+                put_integer(b, floor(cents / 100), true);
+                int c = (int) fmod(cents, 100);
+                char d[3] = { '.', (char) ('0' + c / 10), (char) ('0' + c % 10) };
+                put(b, d, d[2] == '0' ? 2 : 3);
+                return;
+        }
+        put_integer(b, round(v), true);
 }
 
 /* XML text or attribute content; the input is already valid UTF-8. */

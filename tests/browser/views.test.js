@@ -477,6 +477,28 @@ async function testCountsAndNames() {
 	await page.close();
 }
 
+// counts far above 2^64 (issue 9 item 14): the titles show them in full and
+// the search reads them back for its share
+async function testHugeCounts() {
+	const folded = path.join(tmp, "huge.folded");
+	fs.writeFileSync(folded, "app;main;big 30000000000000000000\napp;main;small 10000000000000000000\n");
+	const v = await open(["flamegraph", folded]);
+	const page = v.page;
+	const fs_ = await list(page);
+	check(fs_.some((f) => f.title === "big (30,000,000,000,000,000,000 samples, 75.00%)"),
+	      "a count of 3e19 titled in full", fs_.map((f) => f.title));
+	await page.evaluate(() => search("^small$"));
+	check(await text(page, "matched") === "Matched: 25.0%", "3e19 and 1e19: search share",
+	      await text(page, "matched"));
+	const big = fs_.findIndex((f) => f.title.startsWith("big ("));
+	await rectOf(page, big).click();
+	await page.evaluate(() => search("^big$"));
+	check(await text(page, "matched") === "Matched: 100%", "zoomed into 3e19: share of the view",
+	      await text(page, "matched"));
+	check(v.errors.length === 0, "huge counts: no script errors", v.errors);
+	await page.close();
+}
+
 async function main() {
 	tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cprof-views-"));
 	context = await chromium.launchPersistentContext(path.join(tmp, "profile"), {
@@ -492,6 +514,7 @@ async function main() {
 		await testReverse();
 		await testHostile();
 		await testCountsAndNames();
+		await testHugeCounts();
 	} finally {
 		await context.close();
 		fs.rmSync(tmp, { recursive: true, force: true });

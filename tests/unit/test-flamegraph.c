@@ -96,6 +96,26 @@ static bool structure_ok(const char *svg, int *ret_frames) {
         return strcmp(s, "</g>\n</svg>\n") == 0;
 }
 
+/* The SVG's height attribute, or -1. */
+static double svg_height(const char *svg) {
+        const char *h = svg ? strstr(svg, "<svg version=\"1.1\" width=\"") : NULL;
+        h = h ? strstr(h, "height=\"") : NULL;
+        return h ? atof(h + strlen("height=\"")) : -1;
+}
+
+/* A folded text: `body`, then one stack of `depth` frames with `count`. */
+static char *with_deep_stack(const char *body, int depth, const char *count) {
+        size_t cap = strlen(body) + (size_t) depth * 16 + 64, n;
+        char *s = malloc(cap);
+        if (!s)
+                abort();
+        n = (size_t) snprintf(s, cap, "%smain", body);
+        for (int i = 1; i < depth; i++)
+                n += (size_t) snprintf(s + n, cap - n, ";deep%d", i);
+        snprintf(s + n, cap - n, " %s\n", count);
+        return s;
+}
+
 int main(void) {
         struct flamegraph_options o;
         struct frame a, b, c, m;
@@ -314,6 +334,107 @@ int main(void) {
         svg = render("m;a 1\n", &o, &r);
         CHECK(r == 0 && count_str(svg, "stop-color=\"#123456\"") == 2, "flat background colour");
         free(svg);
+
+        /* counts of any size a double holds, as the titles show them and
+         * flamegraph.js reads them back (issue 9 item 14: 1.8e19 and above
+         * showed as "0 samples") */
+        svg = render("m;a 18000000000000000000\n", &o, &r);
+        a = find(svg, "a");
+        CHECK(r == 0 && strstr(a.title, "(18,000,000,000,000,000,000 samples, 100.00%)") != NULL,
+              "1.8e19 in full (%s)", a.title);
+        free(svg);
+        svg = render("m;a 18446744073709551616\nm;b 18446744073709551616\n", &o, &r);
+        a = find(svg, "a");
+        m = find(svg, "m");
+        CHECK(strstr(a.title, "(18,446,744,073,709,552,000 samples, 50.00%)") != NULL,
+              "2^64: the shortest digits that read back as the count (%s)", a.title);
+        CHECK(strstr(m.title, "(36,893,488,147,419,103,000 samples, 100.00%)") != NULL,
+              "sums above 2^64 (%s)", m.title);
+        free(svg);
+        svg = render("m;a 9007199254740993\nm;b 9007199254740991\n", &o, &r);
+        a = find(svg, "a");
+        b = find(svg, "b");
+        CHECK(strstr(a.title, "(9,007,199,254,740,992 samples") && strstr(b.title, "(9,007,199,254,740,991 samples"),
+              "exact below 2^53, the double's value at it (%s / %s)", a.title, b.title);
+        free(svg);
+        {
+                /* 1e299, near the largest count the reader takes: 300
+                 * digits and 99 commas (past the 16th they are the reader's) */
+                char *in = malloc(400);
+                snprintf(in, 400, "m;a 1%0299d\n", 0);
+                svg = render(in, &o, &r);
+                a = find(svg, "a");
+                const char *want = "(100,000,000,000,000,";
+                size_t digits = strspn(a.title + 3, "0123456789,");
+                CHECK(r == 0 && strncmp(a.title + 2, want, strlen(want)) == 0 && digits == 300 + 99 &&
+                              strstr(a.title, " samples, 100.00%)"),
+                      "1e299 in full (%zu chars: %.60s...)", digits, a.title);
+                free(svg);
+                free(in);
+        }
+        o.minwidth = 0;
+        svg = render("m;a 12345678.25\nm;b 0.5\nm;c 1000000\n", &o, &r);
+        a = find(svg, "a");
+        b = find(svg, "b");
+        c = find(svg, "c");
+        CHECK(strstr(a.title, "(12,345,678.25 samples") && strstr(b.title, "(0.5 samples") &&
+                      strstr(c.title, "(1,000,000 samples"),
+              "fractional and integral counts (%s / %s / %s)", a.title, b.title, c.title);
+        free(svg);
+        flamegraph_options_init(&o);
+        /* differential percentages far above 100% are printed, not "0" */
+        svg = render("m;a 100000000000000000000 1\nm;b 1 1\n", &o, &r);
+        a = find(svg, "a");
+        CHECK(r == 0 && strstr(a.title, "; -5000000000000000000000%)") != NULL,
+              "a shrink of 1e20 samples against 2 (%s)", a.title);
+        free(svg);
+
+        /* height: from the frames drawn after --minwidth pruning (item
+         * 17), as flamegraph.pl sizes it: 36 px of title and 34 px of
+         * footer around 16 px per drawn level */
+        {
+                char *deep = with_deep_stack("main;f;g 20000\n", 127, "1");
+                svg = render("main;f;g 20000\n", &o, &r);
+                double h0 = svg_height(svg);
+                free(svg);
+                CHECK(h0 == 4 * 16 + 36 + 34, "height of a 3-frame graph is 134 (%g)", h0);
+                svg = render(deep, &o, &r);
+                double h1 = svg_height(svg);
+                CHECK(h1 == h0 && !find(svg, "deep1").found,
+                      "a 1-sample 127-frame stack among 20,000 (0.06 px) is pruned: height %g", h1);
+                free(svg);
+                free(deep);
+
+                deep = with_deep_stack("main;f;g 5000\n", 127, "1");
+                svg = render(deep, &o, &r);
+                h1 = svg_height(svg);
+                CHECK(h1 == 128 * 16 + 36 + 34 && find(svg, "deep126").found,
+                      "among 5,000 it is 0.24 px wide, drawn, and counted: height %g", h1);
+                free(svg);
+                o.minwidth = 1;
+                svg = render(deep, &o, &r);
+                h1 = svg_height(svg);
+                CHECK(h1 == h0 && !find(svg, "deep1").found, "--minwidth 1 prunes it: height %g", h1);
+                free(svg);
+                o.minwidth = 0.05;
+                o.minwidth_percent = true;
+                svg = render(deep, &o, &r);
+                h1 = svg_height(svg);
+                CHECK(h1 == h0, "--minwidth 0.05%% prunes it: height %g", h1);
+                free(svg);
+                o.inverted = true;
+                svg = render(deep, &o, &r);
+                CHECK(svg_height(svg) == h0, "icicle graphs too (%g)", svg_height(svg));
+                free(svg);
+                flamegraph_options_init(&o);
+                o.subtitle = "sub";
+                o.minwidth = 1;
+                svg = render(deep, &o, &r);
+                CHECK(svg_height(svg) == h0 + 24, "a subtitle adds 24 px (%g)", svg_height(svg));
+                free(svg);
+                free(deep);
+                flamegraph_options_init(&o);
+        }
 
         return tap_done();
 }
