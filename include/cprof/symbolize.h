@@ -36,11 +36,22 @@ int symbolizer_load_process(struct symbolizer *s, pid_t pid);
 /* A fork: child starts out with what is known of parent's mappings, so a
  * child that exits before its maps can be read is still symbolized. */
 int symbolizer_fork_process(struct symbolizer *s, pid_t parent, pid_t child);
-/* Drops what is known of pid (after exec, before loading it again). */
+/* Drops what is known of pid's current image. */
 void symbolizer_forget_process(struct symbolizer *s, pid_t pid);
-/* Adds one file mapping reported by the perf backend (PERF_RECORD_MMAP2). */
-int symbolizer_add_mapping(struct symbolizer *s, pid_t pid, uint64_t start, uint64_t len,
-                           uint64_t pgoff, const char *path);
+
+/* Images: a process that execs starts a new image, numbered by its execs
+ * (the exec generation of struct raw_sample). Loads and re-reads describe
+ * the newest image; older ones keep what was known of them, so samples
+ * taken before an exec and symbolized after it still get the old names,
+ * until symbolizer_forget_image() drops them. */
+int symbolizer_exec_process(struct symbolizer *s, pid_t pid, uint32_t gen);
+void symbolizer_forget_image(struct symbolizer *s, pid_t pid, uint32_t gen);
+
+/* Adds one file mapping to image gen of pid (from PERF_RECORD_MMAP2:
+ * known the moment it is made, so processes that are gone before /proc
+ * could be read are named too). */
+int symbolizer_add_mapping(struct symbolizer *s, pid_t pid, uint32_t gen, uint64_t start,
+                           uint64_t len, uint64_t pgoff, const char *path);
 
 struct symbol {
         const char *name;       /* function name as in the symbol table (not
@@ -56,15 +67,15 @@ struct symbol {
 int symbolizer_lookup(struct symbolizer *s, pid_t pid, uint64_t addr, bool kernel,
                       struct symbol *ret);
 
-/* The frame of an unwound address in profile p: symbolized once per
- * (pid, address) and cached (kernel addresses once for all pids). A
+/* The frame of an unwound address of image gen of pid in profile p:
+ * symbolized once per (image, address) and cached (kernel addresses once for all pids). A
  * return address (!f->exact) is looked up at addr - 1. Names: the
  * function name; "[module+0xoff]" (module basename, ELF address) without
  * a symbol; "[kernel.kallsyms]" for a kernel address without one;
  * "[unknown]" without a mapping. frame.module is the module path. Kernel
  * frames get FRAME_KERNEL (bare names: writers add the suffix), others
  * FRAME_USER. Passing another profile than last time drops the caches. */
-int symbolizer_frame(struct symbolizer *s, struct profile *p, pid_t pid,
+int symbolizer_frame(struct symbolizer *s, struct profile *p, pid_t pid, uint32_t gen,
                      const struct unwound_frame *f, uint32_t *ret_frame_id);
 /* Drops the frame caches. Call it after freeing the profile last passed
  * to symbolizer_frame() when the next one may get the same address

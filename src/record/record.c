@@ -30,6 +30,17 @@ struct reload {
         unsigned round;
 };
 
+/* An image replaced by an exec, kept a while for samples taken before it */
+struct old_image {
+        pid_t pid;
+        uint32_t gen;
+        uint64_t at_ns; /* when to forget it */
+};
+
+/* Samples reach us up to two drains (about 0.4 s) after they were taken:
+ * an image is kept well past that */
+#define OLD_IMAGE_NS (2000 * 1000 * 1000ULL)
+
 struct recorder {
         struct record_options opts;
         struct sampler *sampler;
@@ -38,6 +49,7 @@ struct recorder {
         VEC(pid_t) roots;
         struct u64map names; /* tgid -> string id of the process name */
         VEC(struct reload) reloads;
+        VEC(struct old_image) old_images;
         uint64_t start_ns, end_ns;
         uint64_t exit_seen_ns; /* when a process last exited */
         const char *end_reason;
@@ -81,6 +93,7 @@ struct recorder *recorder_free(struct recorder *r) {
         profile_free(r->profile);
         vec_free(&r->roots);
         vec_free(&r->reloads);
+        vec_free(&r->old_images);
         u64map_release(&r->names);
         free(r);
         return NULL;
@@ -153,6 +166,20 @@ static void run_reloads(struct recorder *r) {
         }
 }
 
+static void forget_old_images(struct recorder *r) {
+        uint64_t now = now_ns();
+
+        for (size_t i = 0; i < r->old_images.n;) {
+                struct old_image *o = &r->old_images.v[i];
+                if (o->at_ns > now) {
+                        i++;
+                        continue;
+                }
+                symbolizer_forget_image(r->sym, o->pid, o->gen);
+                r->old_images.v[i] = r->old_images.v[--r->old_images.n];
+        }
+}
+
 static void on_process_event(void *userdata, const struct process_event *e) {
         struct recorder *r = userdata;
         pid_t pid = (pid_t) e->pid;
@@ -171,7 +198,10 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                 break;
         }
         case PROCESS_EVENT_EXEC:
-                symbolizer_forget_process(r->sym, pid);
+                (void) symbolizer_exec_process(r->sym, pid, e->exec_gen);
+                if (e->exec_gen > 0)
+                        (void) vec_push(&r->old_images, ((struct old_image) {
+                                .pid = pid, .gen = e->exec_gen - 1, .at_ns = now_ns() + OLD_IMAGE_NS }));
                 (void) symbolizer_load_process(r->sym, pid);
                 if (e->comm)
                         (void) set_name(r, pid, e->comm);
@@ -182,7 +212,8 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                         (void) set_name(r, pid, e->comm);
                 break;
         case PROCESS_EVENT_MMAP:
-                (void) symbolizer_add_mapping(r->sym, pid, e->start, e->len, e->pgoff, e->path);
+                (void) symbolizer_add_mapping(r->sym, pid, e->exec_gen, e->start, e->len, e->pgoff,
+                                              e->path);
                 break;
         case PROCESS_EVENT_EXIT:
                 /* the event comes from inside the exit: /proc shows the
@@ -228,7 +259,8 @@ static int on_sample(void *userdata, const struct raw_sample *s) {
         }
         /* leaf first in, root first out */
         for (size_t i = n; i-- > 0;) {
-                k = symbolizer_frame(r->sym, r->profile, (pid_t) s->tgid, &r->frames[i], &r->ids[depth]);
+                k = symbolizer_frame(r->sym, r->profile, (pid_t) s->tgid, s->exec_gen, &r->frames[i],
+                                     &r->ids[depth]);
                 if (k < 0)
                         return k;
                 depth++;
@@ -317,6 +349,7 @@ int recorder_run(struct recorder *r, volatile sig_atomic_t *stop,
                         break;
                 k = 0;
                 run_reloads(r);
+                forget_old_images(r);
                 if (progress && now - last_progress >= PROGRESS_NS) {
                         struct record_progress p;
                         recorder_get_progress(r, &p);

@@ -98,8 +98,13 @@ struct module {
         int64_t mtime_ns;
 };
 
+/* One image of a process: what it maps between two execs. A process that
+ * execs gets a new image (its generation counts the execs), and the old
+ * one stays until forgotten, for samples taken before the exec that are
+ * symbolized after it. */
 struct process {
         pid_t pid;
+        uint32_t gen;
         struct mapping_list maps;
         bool loaded; /* maps were read (or tried) at least once */
         bool gone;   /* /proc/PID is gone: no more re-reads */
@@ -113,7 +118,8 @@ struct symbolizer {
         struct u64map by_build_id; /* hash -> module index */
         struct u64map by_file;     /* hash of the file identity -> module index */
         VEC(struct process *) procs;
-        struct u64map pid_index; /* pid -> index in procs (slots are reused) */
+        struct u64map pid_index;   /* image_key(pid, gen) -> index in procs (slots are reused) */
+        struct u64map current_gen; /* pid -> the generation its next loads describe */
         uint32_t vdso_module;    /* index + 1, 0 none */
         bool vdso_tried;
         struct kallsyms *kallsyms;
@@ -146,6 +152,7 @@ struct symbolizer *symbolizer_free(struct symbolizer *s) {
                 process_free(s->procs.v[i]);
         vec_free(&s->procs);
         u64map_release(&s->pid_index);
+        u64map_release(&s->current_gen);
         for (size_t i = 0; i < s->modules.n; i++)
                 elf_module_free(s->modules.v[i].elf);
         vec_free(&s->modules);
@@ -309,9 +316,19 @@ static uint32_t resolve_module(struct symbolizer *s, pid_t pid, const struct map
 
 /* Processes. */
 
-static struct process *process_get(struct symbolizer *s, pid_t pid, bool create) {
-        uint64_t idx;
-        bool have_slot = u64map_get(&s->pid_index, (uint64_t) pid, &idx);
+static uint64_t image_key(pid_t pid, uint32_t gen) {
+        return (uint64_t) gen << 32 | (uint32_t) pid;
+}
+
+static uint32_t current_gen(const struct symbolizer *s, pid_t pid) {
+        uint64_t gen = 0;
+        (void) u64map_get(&s->current_gen, (uint64_t) pid, &gen);
+        return (uint32_t) gen;
+}
+
+static struct process *image_get(struct symbolizer *s, pid_t pid, uint32_t gen, bool create) {
+        uint64_t idx, key = image_key(pid, gen);
+        bool have_slot = u64map_get(&s->pid_index, key, &idx);
 
         if (have_slot && s->procs.v[idx])
                 return s->procs.v[idx];
@@ -321,9 +338,10 @@ static struct process *process_get(struct symbolizer *s, pid_t pid, bool create)
         if (!p)
                 return NULL;
         p->pid = pid;
+        p->gen = gen;
         if (!have_slot) {
                 idx = s->procs.n;
-                if (vec_push(&s->procs, NULL) < 0 || u64map_put(&s->pid_index, (uint64_t) pid, idx) < 0) {
+                if (vec_push(&s->procs, NULL) < 0 || u64map_put(&s->pid_index, key, idx) < 0) {
                         if (s->procs.n > idx)
                                 s->procs.n = idx;
                         free(p);
@@ -332,6 +350,11 @@ static struct process *process_get(struct symbolizer *s, pid_t pid, bool create)
         }
         s->procs.v[idx] = p;
         return p;
+}
+
+/* The image that /proc/PID/maps describes now. */
+static struct process *process_get(struct symbolizer *s, pid_t pid, bool create) {
+        return image_get(s, pid, current_gen(s, pid), create);
 }
 
 struct load_ctx {
@@ -436,6 +459,11 @@ int symbolizer_load_process(struct symbolizer *s, pid_t pid) {
 }
 
 int symbolizer_fork_process(struct symbolizer *s, pid_t parent, pid_t child) {
+        /* a new process: whatever is known under its pid is of an earlier
+         * one that had the same pid */
+        int r = symbolizer_exec_process(s, child, 0);
+        if (r < 0)
+                return r;
         struct process *pp = process_get(s, parent, false);
         if (!pp || pp->maps.m.n == 0)
                 return 0;
@@ -447,10 +475,25 @@ int symbolizer_fork_process(struct symbolizer *s, pid_t parent, pid_t child) {
         return mapping_list_add(&c->maps, pp->maps.m.v, pp->maps.m.n);
 }
 
-void symbolizer_forget_process(struct symbolizer *s, pid_t pid) {
+void symbolizer_forget_image(struct symbolizer *s, pid_t pid, uint32_t gen) {
         uint64_t idx;
-        if (u64map_get(&s->pid_index, (uint64_t) pid, &idx))
+        if (u64map_get(&s->pid_index, image_key(pid, gen), &idx))
                 s->procs.v[idx] = process_free(s->procs.v[idx]);
+}
+
+void symbolizer_forget_process(struct symbolizer *s, pid_t pid) {
+        symbolizer_forget_image(s, pid, current_gen(s, pid));
+}
+
+int symbolizer_exec_process(struct symbolizer *s, pid_t pid, uint32_t gen) {
+        if (pid <= 0)
+                return -EINVAL;
+        /* a stale image under this key (a reused pid) is not this one */
+        symbolizer_forget_image(s, pid, gen);
+        int r = u64map_put(&s->current_gen, (uint64_t) pid, gen);
+        if (r < 0)
+                return r;
+        return image_get(s, pid, gen, true) ? 0 : -ENOMEM;
 }
 
 static int strip_deleted(const char *path, size_t *len, bool *deleted) {
@@ -461,15 +504,15 @@ static int strip_deleted(const char *path, size_t *len, bool *deleted) {
         return 0;
 }
 
-int symbolizer_add_mapping(struct symbolizer *s, pid_t pid, uint64_t start, uint64_t len,
-                           uint64_t pgoff, const char *path) {
+int symbolizer_add_mapping(struct symbolizer *s, pid_t pid, uint32_t gen, uint64_t start,
+                           uint64_t len, uint64_t pgoff, const char *path) {
         struct mapping m = { .start = start, .end = start + len, .pgoff = pgoff };
         size_t plen = 0;
         int r;
 
         if (pid <= 0 || len == 0 || m.end < start)
                 return -EINVAL;
-        struct process *p = process_get(s, pid, true);
+        struct process *p = image_get(s, pid, gen, true);
         if (!p)
                 return -ENOMEM;
         if (path && path[0]) {
@@ -512,10 +555,13 @@ static int lookup_kernel(struct symbolizer *s, uint64_t addr, struct symbol *ret
 static const struct mapping *find_mapping(struct symbolizer *s, struct process *p, uint64_t addr) {
         const struct mapping *m;
 
-        if (!p->loaded)
+        /* /proc shows the current image only: an older one is what events
+         * and earlier reads made of it */
+        bool current = p->gen == current_gen(s, p->pid);
+        if (!p->loaded && current)
                 (void) process_load(s, p);
         m = mapping_list_find(&p->maps, addr);
-        if (m || p->gone)
+        if (m || p->gone || !current)
                 return m;
         /* maybe dlopen()ed since: re-read, but not for every stray address */
         uint64_t now = now_ns();
@@ -528,15 +574,7 @@ static const struct mapping *find_mapping(struct symbolizer *s, struct process *
         return mapping_list_find(&p->maps, addr);
 }
 
-int symbolizer_lookup(struct symbolizer *s, pid_t pid, uint64_t addr, bool kernel,
-                      struct symbol *ret) {
-        if (kernel)
-                return lookup_kernel(s, addr, ret);
-        if (pid <= 0)
-                return -ENOENT;
-        struct process *p = process_get(s, pid, true);
-        if (!p)
-                return -ENOMEM;
+static int lookup_user(struct symbolizer *s, struct process *p, uint64_t addr, struct symbol *ret) {
         const struct mapping *m = find_mapping(s, p, addr);
         /* anonymous code (JIT) is known but has no name here; perf maps
          * will come in here */
@@ -550,6 +588,26 @@ int symbolizer_lookup(struct symbolizer *s, pid_t pid, uint64_t addr, bool kerne
                 name = elf_module_symbolize(mod->elf, vaddr, NULL);
         *ret = (struct symbol) { .name = name, .module = m->path, .module_offset = vaddr };
         return 0;
+}
+
+int symbolizer_lookup(struct symbolizer *s, pid_t pid, uint64_t addr, bool kernel,
+                      struct symbol *ret) {
+        if (kernel)
+                return lookup_kernel(s, addr, ret);
+        if (pid <= 0)
+                return -ENOENT;
+        struct process *p = process_get(s, pid, true);
+        if (!p)
+                return -ENOMEM;
+        return lookup_user(s, p, addr, ret);
+}
+
+/* The image a sample of generation gen ran: that one if known, else the
+ * newest (its exec event was lost, or it came from a backend without
+ * generations). */
+static struct process *sample_image(struct symbolizer *s, pid_t pid, uint32_t gen) {
+        struct process *p = image_get(s, pid, gen, false);
+        return p ? p : process_get(s, pid, true);
 }
 
 /* Frames. */
@@ -590,7 +648,7 @@ static const char *display_name(const char *symbol) {
         return symbol;
 }
 
-int symbolizer_frame(struct symbolizer *s, struct profile *p, pid_t pid,
+int symbolizer_frame(struct symbolizer *s, struct profile *p, pid_t pid, uint32_t gen,
                      const struct unwound_frame *f, uint32_t *ret_frame_id) {
         struct profile_frame frame = { .kind = f->kernel ? FRAME_KERNEL : FRAME_USER };
         struct u64map *cache;
@@ -610,7 +668,7 @@ int symbolizer_frame(struct symbolizer *s, struct profile *p, pid_t pid,
         if (f->kernel)
                 cache = &s->kernel_frames;
         else {
-                proc = pid > 0 ? process_get(s, pid, true) : NULL;
+                proc = pid > 0 ? sample_image(s, pid, gen) : NULL;
                 if (pid > 0 && !proc)
                         return -ENOMEM;
                 cache = proc ? &proc->frames : NULL;
@@ -622,7 +680,10 @@ int symbolizer_frame(struct symbolizer *s, struct profile *p, pid_t pid,
                 return 0;
         }
 
-        r = symbolizer_lookup(s, pid, addr, f->kernel, &sym);
+        if (f->kernel)
+                r = lookup_kernel(s, addr, &sym);
+        else
+                r = proc ? lookup_user(s, proc, addr, &sym) : -ENOENT;
         if (r < 0 && r != -ENOENT)
                 return r;
         if (r == -ENOENT)

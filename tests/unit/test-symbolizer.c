@@ -43,14 +43,19 @@ static const char *frame_name(struct profile *p, uint32_t id) {
         return profile_string(p, profile_frame(p, id)->name);
 }
 
-static uint32_t frame(struct symbolizer *s, struct profile *p, pid_t pid, uint64_t addr, bool kernel,
-                      bool exact) {
+static uint32_t frame_gen(struct symbolizer *s, struct profile *p, pid_t pid, uint32_t gen,
+                          uint64_t addr, bool kernel, bool exact) {
         struct unwound_frame f = { .addr = addr, .kernel = kernel, .exact = exact };
         uint32_t id = UINT32_MAX;
-        int r = symbolizer_frame(s, p, pid, &f, &id);
+        int r = symbolizer_frame(s, p, pid, gen, &f, &id);
         if (r < 0)
                 printf("# symbolizer_frame: %s\n", strerror(-r));
         return id;
+}
+
+static uint32_t frame(struct symbolizer *s, struct profile *p, pid_t pid, uint64_t addr, bool kernel,
+                      bool exact) {
+        return frame_gen(s, p, pid, 0, addr, kernel, exact);
 }
 
 static void test_self(struct symbolizer *s) {
@@ -234,7 +239,7 @@ static void test_vdso(struct symbolizer *s) {
                 /* valgrind hides the vDSO: a [vdso] mapping must then still
                  * be a module, just without names */
                 printf("# no vDSO in this process\n");
-                CHECK(symbolizer_add_mapping(s, getpid(), 0x10000, 0x2000, 0, "[vdso]") == 0, "fake [vdso]");
+                CHECK(symbolizer_add_mapping(s, getpid(), 0, 0x10000, 0x2000, 0, "[vdso]") == 0, "fake [vdso]");
                 CHECK(symbolizer_lookup(s, getpid(), 0x10010, false, &y) == 0 && y.name == NULL &&
                               y.module_offset == 0x10,
                       "no vDSO image: no name, offset 0x%" PRIx64, y.module_offset);
@@ -252,6 +257,41 @@ static void test_vdso(struct symbolizer *s) {
                 abort();
         uint32_t id = frame(s, p, getpid(), a + 1, false, false);
         CHECK(!strncmp(frame_name(p, id), "__vdso_", 7), "vDSO frame");
+        profile_free(p);
+}
+
+/* An exec starts a new image; samples of the old one keep their names
+ * until it is forgotten. A fake pid keeps /proc out of it: only what the
+ * mapping events said is known. */
+static void test_images(struct symbolizer *s) {
+        const pid_t pid = 0x7ffffff0; /* no such process */
+        struct profile *p;
+        uintptr_t a = (uintptr_t) symtest_lib_work;
+        Dl_info info;
+
+        if (profile_new(&p) < 0 || !dladdr(symtest_lib_work, &info))
+                abort();
+        /* image 0 maps the library where it is in this process, image 1
+         * maps the vDSO name over the same range */
+        uint64_t base = (uintptr_t) info.dli_fbase;
+        CHECK(symbolizer_exec_process(s, pid, 0) == 0, "image 0");
+        CHECK(symbolizer_add_mapping(s, pid, 0, base, a - base + 4096, 0, info.dli_fname) == 0,
+              "image 0 maps the library");
+        CHECK(symbolizer_exec_process(s, pid, 1) == 0, "exec: image 1");
+        CHECK(symbolizer_add_mapping(s, pid, 1, base, a - base + 4096, 0, "/nonexistent/new-image") == 0,
+              "image 1 maps another file");
+        CHECK_STREQ(frame_name(p, frame_gen(s, p, pid, 0, a, false, true)), "symtest_lib_work",
+                    "a sample of image 0 after the exec keeps its name");
+        CHECK(strncmp(frame_name(p, frame_gen(s, p, pid, 1, a, false, true)), "[new-image+", 11) == 0,
+              "a sample of image 1 is in the new file ('%s')",
+              frame_name(p, frame_gen(s, p, pid, 1, a, false, true)));
+        symbolizer_forget_image(s, pid, 0);
+        CHECK(strncmp(frame_name(p, frame_gen(s, p, pid, 0, a + 1, false, true)), "[new-image+", 11) == 0,
+              "a forgotten image falls back to the newest");
+        /* a fork under the same pid starts from nothing old */
+        CHECK(symbolizer_fork_process(s, 0x7ffffff1, pid) == 0, "fork reuses the pid");
+        CHECK_STREQ(frame_name(p, frame_gen(s, p, pid, 0, a + 2, false, true)), "[unknown]",
+                    "a reused pid has none of the old images");
         profile_free(p);
 }
 
@@ -298,6 +338,7 @@ int main(void) {
         test_exited_child(s);
         test_nopie(s);
         test_vdso(s);
+        test_images(s);
         test_kernel(s);
         symbolizer_free(s);
         return tap_done();
