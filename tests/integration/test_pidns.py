@@ -3,12 +3,14 @@ ones, and cprof on the host profiling a process inside a PID and mount
 namespace whose binary exists only there. On both backends the samples
 must be there and named: the BPF program sees pids of the initial
 namespace and must translate them to cprof's."""
+import os
+import signal
 import subprocess
 import time
 
 from cprof_test import Test, kill_and_wait
 
-UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
+UNSHARE = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"]
 
 
 def hot_shares(t, path, what, proc="hot"):
@@ -41,7 +43,7 @@ def body(t):
     with open(script, "w") as fh:
         fh.write(f"mount -t tmpfs none /mnt\ncp {hot} /mnt/contained\n"
                  "exec /mnt/contained 0\n")
-    c = subprocess.Popen(["unshare", "--pid", "--fork", "--mount", "--mount-proc",
+    c = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "--mount", "--mount-proc",
                           "--propagation", "private", "sh", script],
                          stdout=subprocess.PIPE, text=True)
     t.procs.append(c)
@@ -57,14 +59,17 @@ def body(t):
             break
         time.sleep(0.05)
     t.require(pid, "found the contained workload's host pid")
-    for backend in ("bpf", "perf"):
-        out = t.path(f"host-{backend}.folded")
-        r = t.record(["--backend", backend, "-d", "2", "-F", "499", "--pid", pid, "-o", out])
-        t.require(r.rc == 0, f"{backend}: host records the contained pid {pid} "
-                  f"(got {r.rc})", r.stderr)
-        hot_shares(t, out, f"{backend}, host -> container", proc="contained")
-    kill_and_wait(c)
-    subprocess.run(["pkill", "-f", "^/mnt/contained"])
+    try:
+        for backend in ("bpf", "perf"):
+            out = t.path(f"host-{backend}.folded")
+            r = t.record(["--backend", backend, "-d", "2", "-F", "499", "--pid", pid, "-o", out])
+            t.require(r.rc == 0, f"{backend}: host records the contained pid {pid} "
+                      f"(got {r.rc})", r.stderr)
+            hot_shares(t, out, f"{backend}, host -> container", proc="contained")
+    finally:
+        # the namespace ends with its init
+        os.kill(pid, signal.SIGKILL)
+        kill_and_wait(c)
 
 
 Test("pidns").run(body)
