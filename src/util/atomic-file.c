@@ -64,11 +64,22 @@ void atomic_file_remove_temporaries(void) {
         errno = saved;
 }
 
-static void on_fatal_signal(int sig) {
+void atomic_file_raise(int sig) {
+        struct sigaction sa = { .sa_handler = SIG_DFL };
+        sigset_t set;
+
         atomic_file_remove_temporaries();
-        /* SA_RESETHAND restored the default action and SA_NODEFER left the
-         * signal unblocked: this ends the process as the signal would have */
+        sigemptyset(&sa.sa_mask);
+        sigaction(sig, &sa, NULL);
+        /* a handler runs with its signal blocked */
+        sigemptyset(&set);
+        sigaddset(&set, sig);
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
         raise(sig);
+}
+
+static void on_fatal_signal(int sig) {
+        atomic_file_raise(sig);
 }
 
 /* Our handler goes only where the action is the default: a caller's own
@@ -79,7 +90,6 @@ static void handlers_ref(void) {
                 for (size_t i = 0; i < ELEMENTSOF(fatal_signals); i++) {
                         struct sigaction old, sa = {
                                 .sa_handler = on_fatal_signal,
-                                .sa_flags = SA_RESETHAND | SA_NODEFER,
                         };
                         sigemptyset(&sa.sa_mask);
                         handler_installed[i] = sigaction(fatal_signals[i], NULL, &old) == 0 &&
@@ -547,7 +557,7 @@ int atomic_file_commit(struct atomic_file *af) {
                         block_fatal_signals(&old);
                         if (renameat(af->dir_fd, af->tmp, af->dir_fd, af->name) < 0)
                                 r = -errno;
-                        else
+                        else if (find_temporary(af->tmp) >= 0)
                                 temporary_remove(find_temporary(af->tmp));
                         restore_signals(&old);
                 }

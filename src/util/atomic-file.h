@@ -67,6 +67,9 @@ const char *atomic_file_strerror(int r);
 /* Removes the named temporary files of this process: async-signal-safe
  * (unlinkat only), for signal paths that end the process. */
 void atomic_file_remove_temporaries(void);
+/* Removes them, then ends the process with sig's default action: for a
+ * caller's own signal handler that decides to die. Async-signal-safe. */
+void atomic_file_raise(int sig);
 
 /* The error of a failed stdio write or flush, as -errno: what the
  * system call said (ENOSPC for a full disk), EIO when stdio set none. */

@@ -199,6 +199,34 @@ static void test_fallback_and_sync(void) {
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && count_entries() == 1,
               "named fallback: an ignored signal stays ignored, abort removes the file");
 
+        /* a caller's handler that ends the process through atomic_file_raise() */
+        int p[2];
+        if (pipe(p) < 0)
+                return;
+        pid = fork();
+        if (pid == 0) {
+                struct atomic_file af;
+                struct sigaction sa = { .sa_handler = atomic_file_raise };
+                close(p[0]);
+                sigaction(SIGTERM, &sa, NULL);
+                if (no_tmpfile() < 0 || atomic_file_open(path, &af) < 0 || !af.tmp)
+                        _exit(10);
+                fputs("partial", af.f);
+                if (write(p[1], "x", 1) != 1)
+                        _exit(11);
+                for (;;)
+                        pause();
+        }
+        close(p[1]);
+        char c;
+        bool ready = read(p[0], &c, 1) == 1;
+        close(p[0]);
+        int named = count_entries();
+        kill(pid, SIGTERM);
+        waitpid(pid, &status, 0);
+        CHECK(ready && named == 2 && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM && count_entries() == 1,
+              "atomic_file_raise() in a caller's handler removes the temporary and dies by the signal");
+
         struct atomic_file af;
         CHECK(atomic_file_open_flags(path, ATOMIC_FILE_SYNC, &af) == 0, "open with ATOMIC_FILE_SYNC");
         fputs("synced\n", af.f);
