@@ -454,12 +454,18 @@ int atomic_file_open_flags(const char *path, unsigned flags, struct atomic_file 
                 goto fail;
         }
 
-        fd = openat(ret->dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
-        if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR))
+        /* the unnamed file is linked through /proc/self/fd (AT_EMPTY_PATH
+         * needs CAP_DAC_READ_SEARCH before Linux 6.10): without /proc
+         * (a chroot, a bare container) it could never get its name */
+        if (access("/proc/self/fd", X_OK) == 0) {
+                fd = openat(ret->dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+                if (fd < 0)
+                        fd = -errno;
+        } else
+                fd = -EOPNOTSUPP;
+        if (fd == -EOPNOTSUPP || fd == -EISDIR)
                 /* no O_TMPFILE on this filesystem (or kernel) */
                 fd = open_named_temporary(ret, mode);
-        else if (fd < 0)
-                fd = -errno;
         if (fd < 0) {
                 r = fd;
                 goto fail;

@@ -231,10 +231,24 @@ def test_symlinks(work):
           'nothing else was created in the sticky directory', os.listdir(sticky))
 
 
+def test_no_proc(work):
+    """Without /proc the unnamed file could not be linked: the named
+    fallback is taken, and the output appears."""
+    out = os.path.join(work, 'noproc')
+    os.mkdir(out)
+    target = os.path.join(out, 'x.svg')
+    r = run(['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
+             'umount -l /proc && exec "$0" convert "$1" -o "$2"', cprof, fixture, target])
+    check(r.returncode == 0 and entries(out) == ['x.svg'] and os.path.getsize(target) > 0,
+          'without /proc, convert -o still writes its file and nothing else', r.stderr)
+    shutil.rmtree(out)
+
+
 def main():
     work = tempfile.mkdtemp(prefix='cprof-files-')
     try:
         test_symlinks(work)
+        test_no_proc(work)
         test_full_disk(work)
         test_signals(work)
     finally:
