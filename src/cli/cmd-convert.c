@@ -94,7 +94,7 @@ static int write_output(const struct profile *p, enum output_format format) {
 
         r = atomic_file_open(arg_output, &af);
         if (r < 0)
-                return log_error_errno(r, "cannot create '%s': %s", arg_output, strerror(-r));
+                return log_error_errno(r, "cannot create '%s': %s", arg_output, atomic_file_strerror(r));
         r = output_write(p, format, af.f);
         if (r < 0) {
                 atomic_file_abort(&af);

@@ -9,6 +9,7 @@
 #include "cmd-flamegraph.h"
 #include "input.h"
 #include "commands.h"
+#include "util/atomic-file.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 #include "util/parse.h"
@@ -288,8 +289,8 @@ int cmd_flamegraph(int argc, char **argv) {
         r = flamegraph_write(p, stdout, &o);
         if (r == -ENODATA)
                 return log_error("no stack counts found: every count is zero"), 1;
-        if (r < 0 && o.palette_file && r != -EIO && r != -ENOMEM)
-                return log_error("cannot use palette file '%s': %s", o.palette_file, strerror(-r)), 1;
+        if (r < 0 && o.palette_file && !ferror(stdout) && r != -ENOMEM)
+                return log_error("cannot use palette file '%s': %s", o.palette_file, atomic_file_strerror(r)), 1;
         if (r < 0)
                 return log_error("cannot write the flame graph: %s", strerror(-r)), 1;
         return 0;

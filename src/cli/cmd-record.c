@@ -355,7 +355,7 @@ static int run(void) {
         if (strcmp(arg_output, "-") != 0 && !atomic_file_in_place(arg_output)) {
                 r = atomic_file_open(arg_output, &out);
                 if (r < 0)
-                        return log_error("cannot write '%s': %s", arg_output, strerror(-r)), r;
+                        return log_error("cannot write '%s': %s", arg_output, atomic_file_strerror(r)), r;
                 atomic_file_abort(&out);
         }
 
@@ -445,7 +445,7 @@ static int run(void) {
         if (strcmp(arg_output, "-") != 0) {
                 r = atomic_file_open(arg_output, &out);
                 if (r < 0)
-                        return log_error("cannot write '%s': %s", arg_output, strerror(-r)), r;
+                        return log_error("cannot write '%s': %s", arg_output, atomic_file_strerror(r)), r;
         }
         r = output_write(p, format, out.f ? out.f : stdout);
         if (r >= 0 && out.f)
@@ -453,7 +453,7 @@ static int run(void) {
         else
                 atomic_file_abort(&out);
         if (r < 0)
-                return log_error("cannot write '%s': %s", arg_output, strerror(-r)), r;
+                return log_error("cannot write '%s': %s", arg_output, atomic_file_strerror(r)), r;
 
         if (!arg_quiet) {
                 print_summary(rec, arg_output, profile_stack_count(p));

@@ -591,13 +591,15 @@ static bool parse_rgb(const char *s, size_t n, struct rgb *ret) {
 /* A missing file is an empty palette; lines that are not "key->rgb(...)"
  * are dropped (and so disappear when the palette is written back). */
 static int palette_load(struct palette *pal, const char *path) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        _cleanup_fclose_ FILE *f = NULL;
         _cleanup_free_ char *line = NULL;
         size_t cap = 0;
         ssize_t n;
 
-        if (!f)
-                return errno == ENOENT ? 0 : -errno;
+        /* the symlink rule of util/atomic-file.h, for reading too */
+        int r = atomic_file_open_read(path, &f);
+        if (r < 0)
+                return r == -ENOENT ? 0 : r;
         while ((n = getline(&line, &cap, f)) > 0) {
                 size_t len = (size_t) n;
                 while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
@@ -610,7 +612,7 @@ static int palette_load(struct palette *pal, const char *path) {
                 struct rgb c;
                 if (!arrow || !parse_rgb(arrow + 2, len - (size_t) (arrow + 2 - line), &c))
                         continue;
-                int r = palette_get(pal, line, (size_t) (arrow - line), &c);
+                r = palette_get(pal, line, (size_t) (arrow - line), &c);
                 if (r < 0)
                         return r;
         }
@@ -643,7 +645,7 @@ static int palette_save(struct palette *pal, const char *path) {
         }
         if (ferror(af.f)) {
                 atomic_file_abort(&af);
-                return -EIO;
+                return stdio_write_error();
         }
         return atomic_file_commit(&af);
 }
@@ -1402,7 +1404,7 @@ int flamegraph_write(const struct profile *p, FILE *f, const struct flamegraph_o
         if (r < 0)
                 goto finish;
         if (fwrite(out.s, 1, out.n, f) != out.n || fflush(f) != 0) {
-                r = -EIO;
+                r = stdio_write_error();
                 goto finish;
         }
         if (o->palette_file)

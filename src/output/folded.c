@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cprof/output.h"
+#include "util/atomic-file.h"
 #include "util/cleanup.h"
 
 static int buf_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n) {
@@ -146,9 +147,9 @@ int folded_write(const struct profile *p, FILE *f) {
                 const char *s = text + lines[i].offset;
                 const char *nl = memchr(s + lines[i].len, '\n', len - lines[i].offset - lines[i].len);
                 if (fwrite(s, 1, (size_t) (nl - s) + 1, f) != (size_t) (nl - s) + 1)
-                        return -EIO;
+                        return stdio_write_error();
         }
         if (fflush(f) != 0 || ferror(f))
-                return -EIO;
+                return stdio_write_error();
         return 0;
 }

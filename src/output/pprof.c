@@ -25,6 +25,7 @@
 #include "cprof/output.h"
 #include "output/protobuf.h"
 #include "output/utf8.h"
+#include "util/atomic-file.h"
 #include "util/cleanup.h"
 #include "util/hash.h"
 
@@ -188,7 +189,7 @@ static int write_gzip(const struct pb_buf *parts, size_t nparts, FILE *f) {
                 }
                 size_t have = sizeof(out) - zs.avail_out;
                 if (have > 0 && fwrite(out, 1, have, f) != have) {
-                        r = -EIO;
+                        r = stdio_write_error();
                         break;
                 }
         } while (zr != Z_STREAM_END);
@@ -196,7 +197,7 @@ static int write_gzip(const struct pb_buf *parts, size_t nparts, FILE *f) {
         if (r < 0)
                 return r;
         if (fflush(f) != 0 || ferror(f))
-                return -EIO;
+                return stdio_write_error();
         return 0;
 }
 

@@ -26,6 +26,7 @@
 
 #include "cprof/output.h"
 #include "output/json-util.h"
+#include "util/atomic-file.h"
 #include "util/cleanup.h"
 #include "util/hash.h"
 #include "util/vec.h"
@@ -246,7 +247,7 @@ int report_write_text(const struct profile *p, FILE *f, const struct report_opti
 
         report_release(&rep);
         if (fflush(f) != 0 || ferror(f))
-                return -EIO;
+                return stdio_write_error();
         return 0;
 }
 
@@ -330,8 +331,8 @@ int report_write_json(const struct profile *p, FILE *f, const struct report_opti
                 return r;
 
         if (json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 || fputc('\n', f) == EOF)
-                return -EIO;
+                return stdio_write_error();
         if (fflush(f) != 0 || ferror(f))
-                return -EIO;
+                return stdio_write_error();
         return 0;
 }

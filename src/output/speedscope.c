@@ -17,6 +17,7 @@
 
 #include "cprof/output.h"
 #include "output/json-util.h"
+#include "util/atomic-file.h"
 #include "util/cleanup.h"
 
 #define SPEEDSCOPE_SCHEMA "https://www.speedscope.app/file-format-schema.json"
@@ -154,8 +155,8 @@ int speedscope_write(const struct profile *p, FILE *f) {
                 return r;
 
         if (json_dumpf(root, f, JSON_COMPACT) < 0 || fputc('\n', f) == EOF)
-                return -EIO;
+                return stdio_write_error();
         if (fflush(f) != 0 || ferror(f))
-                return -EIO;
+                return stdio_write_error();
         return 0;
 }
