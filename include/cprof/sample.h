@@ -96,7 +96,7 @@ struct sampler_stats {
         uint64_t samples;       /* samples delivered */
         uint64_t lost;          /* all samples lost, the sum of: */
         uint64_t lost_ring;     /* ring buffer overflow */
-        uint64_t lost_stackmap; /* stack map full or hash collision */
+        uint64_t lost_stackmap; /* stack store full (BPF) */
         uint64_t lost_counts;   /* aggregation map full */
         /* not samples, but what they may be missing */
         uint64_t lost_events;     /* process events (fork, exec) lost */

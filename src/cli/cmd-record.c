@@ -246,7 +246,7 @@ static void print_summary(struct recorder *rec, const char *output, size_t stack
                 if (p.stats.lost_ring)
                         fprintf(stderr, "%s%" PRIu64 " ring buffer overflow", sep, p.stats.lost_ring), sep = ", ";
                 if (p.stats.lost_stackmap)
-                        fprintf(stderr, "%s%" PRIu64 " stack map full", sep, p.stats.lost_stackmap), sep = ", ";
+                        fprintf(stderr, "%s%" PRIu64 " stack store full", sep, p.stats.lost_stackmap), sep = ", ";
                 if (p.stats.lost_counts)
                         fprintf(stderr, "%s%" PRIu64 " count map full", sep, p.stats.lost_counts);
                 fputc(')', stderr);

@@ -59,6 +59,15 @@ struct recorder {
 };
 
 
+/* SCHED_FIFO 1 is above every normal task and below every real-time one;
+ * children we fork later do not inherit it. Not allowed (no
+ * CAP_SYS_NICE, RLIMIT_RTPRIO 0): stay as we are. */
+static void raise_priority(void) {
+        struct sched_param sp = { .sched_priority = 1 };
+        if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) < 0)
+                log_debug_errno(errno, "record: cannot run at real-time priority, skipping");
+}
+
 int recorder_new(const struct record_options *o, struct recorder **ret,
                  const char **ret_fallback_reason) {
         struct recorder *r = calloc(1, sizeof(*r));
@@ -76,6 +85,10 @@ int recorder_new(const struct record_options *o, struct recorder **ret,
                 recorder_free(r);
                 return k;
         }
+        /* from here on: reading kallsyms and the targets' maps is part
+         * of the recording's time too */
+        if (o->realtime)
+                raise_priority();
         if (o->sampler.kernel_stacks)
                 symbolizer_load_kernel(r->sym);
         profile_set_frequency_hz(r->profile, o->sampler.frequency_hz);
@@ -282,18 +295,7 @@ int recorder_add_pid(struct recorder *r, pid_t pid, bool root) {
         return 0;
 }
 
-/* SCHED_FIFO 1 is above every normal task and below every real-time one;
- * children we fork later do not inherit it. Not allowed (no
- * CAP_SYS_NICE, RLIMIT_RTPRIO 0): stay as we are. */
-static void raise_priority(void) {
-        struct sched_param sp = { .sched_priority = 1 };
-        if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) < 0)
-                log_debug_errno(errno, "record: cannot run at real-time priority, skipping");
-}
-
 int recorder_start(struct recorder *r) {
-        if (r->opts.realtime)
-                raise_priority();
         int k = sampler_start(r->sampler);
         if (k < 0)
                 return k;
