@@ -32,6 +32,18 @@ function init(evt) {
 	}
 	if (p.ic === "1") set_ignorecase(true);
 	if (p.s) search(p.s);
+	show_root(p);
+}
+
+// A flame graph grows upwards from its root at the bottom: one deep, thin
+// stack can make it taller than the window, and a browser opens it at the
+// top, where only the title and empty space are. Open it at the root
+// instead, unless the URL asks for a zoomed view.
+function show_root(p) {
+	if (fg.inverted || p.x !== undefined || typeof window.scrollTo !== "function") return;
+	var h = document.documentElement.getBoundingClientRect().height;
+	if (window.innerHeight && h > window.innerHeight)
+		window.scrollTo(0, h - window.innerHeight);
 }
 
 // ---- events

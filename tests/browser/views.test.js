@@ -499,6 +499,36 @@ async function testHugeCounts() {
 	await page.close();
 }
 
+// One deep, thin stack makes a tall flame graph: it opens at its root,
+// not at the empty top; an icicle graph (root on top) opens at the top.
+async function testTallOpensAtRoot() {
+	const folded = path.join(tmp, "tall.folded");
+	const deep = Array.from({ length: 127 }, (_, i) => `f${i}`).join(";");
+	fs.writeFileSync(folded, `app;main;hot 5000\napp;main;${deep} 1\n`);
+	for (const inverted of [false, true]) {
+		const v = await open(["flamegraph", ...(inverted ? ["--inverted"] : []), folded]);
+		const page = v.page;
+		await page.setViewportSize({ width: 1400, height: 900 });
+		await page.reload();
+		await page.waitForFunction(() => frames === document.getElementById("frames"));
+		const st = await page.evaluate(() => {
+			const root = Array.from(document.querySelectorAll("#frames > g"))
+				.find((g) => g.querySelector("title").textContent.startsWith("all ("));
+			const r = root.querySelector("rect").getBoundingClientRect();
+			return { h: document.documentElement.getBoundingClientRect().height,
+				 y: window.scrollY, top: r.top, bottom: r.bottom, vh: window.innerHeight };
+		});
+		check(st.h > st.vh, `tall graph (${inverted ? "icicle" : "flame"}) is taller than the window`,
+		      st);
+		if (inverted)
+			check(st.y === 0 && st.top >= 0 && st.bottom <= st.vh, "icicle opens at the top, root shown", st);
+		else
+			check(st.y > 0 && st.top >= 0 && st.bottom <= st.vh, "flame graph opens at its root", st);
+		check(v.errors.length === 0, "tall graph: no script errors", v.errors);
+		await page.close();
+	}
+}
+
 async function main() {
 	tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cprof-views-"));
 	context = await chromium.launchPersistentContext(path.join(tmp, "profile"), {
@@ -515,6 +545,7 @@ async function main() {
 		await testHostile();
 		await testCountsAndNames();
 		await testHugeCounts();
+		await testTallOpensAtRoot();
 	} finally {
 		await context.close();
 		fs.rmSync(tmp, { recursive: true, force: true });
