@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include "perf-ring.h"
 #include "sampler-internal.h"
 #include "util/cleanup.h"
 #include "util/hash.h"
@@ -26,26 +27,20 @@
 
 #define RING_PAGES 256 /* per CPU: 1 MiB, a few seconds at 10 kHz */
 
-struct ring {
-        int fd;
-        void *base;  /* control page followed by the data pages */
-        size_t size; /* data size */
-};
-
 struct perf_sampler {
         struct sampler_options opts;
         int *cpus;
         int ncpus;
-        struct ring *rings;
+        struct perf_ring *rings;
         VEC(int) fds;
-        struct u64map tids;    /* threads with events open */
-        struct u64map targets; /* tgids whose samples we keep */
+        struct u64map tids;      /* threads with events open */
+        struct perf_procs procs; /* tgids whose samples we keep */
         struct sampler_stats stats;
         size_t ring_pages;   /* data pages per ring, a power of two */
         bool exclude_kernel; /* not allowed to sample the kernel */
         const char *notice;
-        VEC(char) batch;              /* records of one drain, copied out of the rings */
-        VEC(struct batch_rec) recs;   /* where they are, to sort by time */
+        struct perf_batch batch; /* records of one drain, in time order */
+        uint64_t lost_seen;      /* procs.lost already in stats */
         bool started;
 };
 
@@ -59,33 +54,13 @@ static void perf_close(void *state) {
         vec_free(&ps->fds);
         if (ps->rings)
                 for (int i = 0; i < ps->ncpus; i++)
-                        if (ps->rings[i].base)
-                                munmap(ps->rings[i].base, ps->rings[i].size + (size_t) getpagesize());
+                        perf_ring_unmap(&ps->rings[i]);
         free(ps->rings);
         free(ps->cpus);
-        vec_free(&ps->batch);
-        vec_free(&ps->recs);
+        perf_batch_release(&ps->batch);
         u64map_release(&ps->tids);
-        u64map_release(&ps->targets);
+        perf_procs_release(&ps->procs);
         free(ps);
-}
-
-/* Root may lock any amount; other users share kernel.perf_event_mlock_kb
- * per CPU among all their rings (one control page each). Sized to fit up
- * front, so that the wakeup watermark (a quarter ring) is right. */
-static size_t ring_pages_allowed(int ncpus) {
-        size_t pages = RING_PAGES;
-        int kb = 516;
-
-        (void) ncpus; /* the limit is per CPU, as are our rings */
-        if (geteuid() == 0)
-                return pages;
-        _cleanup_fclose_ FILE *f = fopen("/proc/sys/kernel/perf_event_mlock_kb", "re");
-        if (f && fscanf(f, "%d", &kb) != 1)
-                kb = 516;
-        while (pages > 8 && (pages + 1) * (size_t) getpagesize() / 1024 > (size_t) kb)
-                pages /= 2;
-        return pages;
 }
 
 static int perf_open(const struct sampler_options *o, void **ret_state) {
@@ -95,6 +70,7 @@ static int perf_open(const struct sampler_options *o, void **ret_state) {
         if (!ps)
                 return -ENOMEM;
         ps->opts = *o;
+        ps->procs.children = o->children;
         r = sampler_online_cpus(&ps->cpus, &ps->ncpus);
         if (r < 0)
                 goto fail;
@@ -129,7 +105,7 @@ static int perf_open(const struct sampler_options *o, void **ret_state) {
                 goto fail;
         }
         close(fd);
-        ps->ring_pages = ring_pages_allowed(ps->ncpus);
+        ps->ring_pages = perf_ring_pages_allowed(RING_PAGES);
         *ret_state = ps;
         return 0;
 fail:
@@ -149,13 +125,8 @@ static int open_thread(struct perf_sampler *ps, pid_t tid) {
                 sampler_cpu_clock_attr(&ps->opts, &attr);
                 attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
                                    PERF_SAMPLE_CALLCHAIN;
+                perf_attr_side_records(&attr);
                 attr.inherit = 1;
-                attr.mmap = 1;
-                attr.mmap2 = 1;
-                attr.comm = 1;
-                attr.comm_exec = 1;
-                attr.task = 1;
-                attr.sample_id_all = 1; /* side records carry a time too */
                 attr.exclude_callchain_user = !ps->opts.user_stacks;
                 attr.exclude_callchain_kernel = !ps->opts.kernel_stacks;
                 attr.exclude_kernel = ps->exclude_kernel;
@@ -175,22 +146,11 @@ static int open_thread(struct perf_sampler *ps, pid_t tid) {
                         return r;
                 }
 
-                struct ring *ring = &ps->rings[i];
+                struct perf_ring *ring = &ps->rings[i];
                 if (ring->fd < 0) {
-                        size_t pages = ps->ring_pages;
-                        void *base = MAP_FAILED;
-                        /* unprivileged users are limited by perf_event_mlock_kb */
-                        for (; pages >= 8; pages /= 2) {
-                                base = mmap(NULL, (pages + 1) * (size_t) getpagesize(),
-                                            PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-                                if (base != MAP_FAILED || errno != EPERM)
-                                        break;
-                        }
-                        if (base == MAP_FAILED)
-                                return -errno;
-                        ring->fd = fd;
-                        ring->base = base;
-                        ring->size = pages * (size_t) getpagesize();
+                        r = perf_ring_map(ring, fd, ps->ring_pages);
+                        if (r < 0)
+                                return r;
                 } else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, ring->fd) < 0) {
                         return -errno;
                 }
@@ -206,7 +166,7 @@ static int perf_add_process(void *state, pid_t pid) {
         char path[64];
         int r;
 
-        r = u64map_put(&ps->targets, (uint64_t) pid, 1);
+        r = perf_procs_add(&ps->procs, pid);
         if (r < 0)
                 return r;
         snprintf(path, sizeof(path), "/proc/%d/task", pid);
@@ -245,11 +205,6 @@ static int perf_start(void *state) {
         return 0;
 }
 
-static bool is_target(struct perf_sampler *ps, uint32_t pid) {
-        uint64_t dummy;
-        return u64map_get(&ps->targets, pid, &dummy);
-}
-
 static int handle_sample(struct perf_sampler *ps, const char *rec, size_t size,
                          const struct sampler_callbacks *cb) {
         const char *p = rec + sizeof(struct perf_event_header), *end = rec + size;
@@ -269,7 +224,7 @@ static int handle_sample(struct perf_sampler *ps, const char *rec, size_t size,
         if (nr > (uint64_t) (end - p) / 8)
                 return 0;
 
-        if (!is_target(ps, pid))
+        if (!perf_procs_is_target(&ps->procs, pid))
                 return 0; /* an inherited child while --no-children */
 
         uint64_t *dst = NULL;
@@ -301,193 +256,27 @@ static int handle_sample(struct perf_sampler *ps, const char *rec, size_t size,
         return cb && cb->sample ? cb->sample(cb->userdata, &s) : 0;
 }
 
-static void handle_side_record(struct perf_sampler *ps, const struct perf_event_header *h,
-                               const char *rec, size_t size, const struct sampler_callbacks *cb) {
-        const char *p = rec + sizeof(*h), *end = rec + size;
-        struct process_event e = {};
-        uint32_t pid, tid;
+/* The sample's time follows IP and TID. */
+#define SAMPLE_TIME_OFF 16
 
-        switch (h->type) {
-        case PERF_RECORD_MMAP2: {
-                /* pid, tid, addr, len, pgoff, maj, min, ino, ino_gen, prot, flags, filename */
-                if (p + 8 + 24 + 24 + 8 > end)
-                        return;
-                uint32_t prot;
-                memcpy(&pid, p, 4);
-                memcpy(&e.start, p + 8, 8);
-                memcpy(&e.len, p + 16, 8);
-                memcpy(&e.pgoff, p + 24, 8);
-                memcpy(&prot, p + 56, 4);
-                const char *name = p + 64;
-                if (!(prot & 4 /* PROT_EXEC */) || !is_target(ps, pid) ||
-                    !memchr(name, '\0', (size_t) (end - name)))
-                        return;
-                e.type = PROCESS_EVENT_MMAP;
-                e.pid = pid;
-                e.path = name;
-                break;
-        }
-        case PERF_RECORD_COMM: {
-                if (p + 9 > end)
-                        return;
-                memcpy(&pid, p, 4);
-                memcpy(&tid, p + 4, 4);
-                const char *comm = p + 8;
-                if (pid != tid || !is_target(ps, pid) || !memchr(comm, '\0', (size_t) (end - comm)))
-                        return;
-                e.type = h->misc & PERF_RECORD_MISC_COMM_EXEC ? PROCESS_EVENT_EXEC : PROCESS_EVENT_RENAME;
-                e.pid = pid;
-                e.comm = comm;
-                break;
-        }
-        case PERF_RECORD_FORK:
-        case PERF_RECORD_EXIT: {
-                uint32_t ppid;
-                if (p + 16 > end)
-                        return;
-                memcpy(&pid, p, 4);
-                memcpy(&ppid, p + 4, 4);
-                memcpy(&tid, p + 8, 4);
-                if (pid != tid)
-                        return; /* a thread, not a process */
-                if (h->type == PERF_RECORD_FORK) {
-                        if (pid == ppid || !ps->opts.children || !is_target(ps, ppid))
-                                return;
-                        if (u64map_put(&ps->targets, pid, 1) < 0)
-                                return;
-                        e.type = PROCESS_EVENT_NEW;
-                        e.ppid = ppid;
-                } else {
-                        if (!is_target(ps, pid))
-                                return;
-                        e.type = PROCESS_EVENT_EXIT;
-                }
-                e.pid = pid;
-                break;
-        }
-        case PERF_RECORD_LOST: {
-                uint64_t lost;
-                if (p + 16 > end)
-                        return;
-                memcpy(&lost, p + 8, 8);
-                ps->stats.lost_ring += lost;
-                ps->stats.lost += lost;
-                return;
-        }
-        default:
-                return;
-        }
-        if (cb && cb->process_event)
-                cb->process_event(cb->userdata, &e);
-}
-
-struct batch_rec {
-        uint64_t time;
-        size_t off; /* in the batch buffer */
-        uint32_t len;
-        uint32_t seq;
-};
-
-/* Every record ends in its time: samples carry PERF_SAMPLE_TIME, the
- * others a sample_id trailer (sample_id_all) whose last field it is. */
-static uint64_t record_time(const struct perf_event_header *h, const char *rec) {
-        uint64_t t = 0;
-        if (h->type == PERF_RECORD_SAMPLE) {
-                if (h->size >= sizeof(*h) + 24)
-                        memcpy(&t, rec + sizeof(*h) + 16, 8);
-        } else if (h->size >= sizeof(*h) + 16) {
-                memcpy(&t, rec + h->size - 8, 8);
-        }
-        return t;
-}
-
-/* Copies the records of one ring between tail and head into the batch. */
-static int collect_ring(struct perf_sampler *ps, struct ring *ring, uint64_t tail, uint64_t head) {
-        const char *data = (const char *) ring->base + getpagesize();
-        int r;
-
-        while (tail < head) {
-                size_t off = tail % ring->size;
-                struct perf_event_header h;
-                if (off + sizeof(h) <= ring->size) {
-                        memcpy(&h, data + off, sizeof(h));
-                } else {
-                        size_t first = ring->size - off;
-                        memcpy(&h, data + off, first);
-                        memcpy((char *) &h + first, data, sizeof(h) - first);
-                }
-                if (h.size < sizeof(h) || h.size > head - tail)
-                        break;
-
-                r = vec_reserve(&ps->batch, ps->batch.n + h.size);
-                if (r < 0)
-                        return r;
-                char *dst = ps->batch.v + ps->batch.n;
-                size_t first = MIN((size_t) h.size, ring->size - off);
-                memcpy(dst, data + off, first);
-                memcpy(dst + first, data, h.size - first);
-
-                struct batch_rec br = {
-                        .time = record_time(&h, dst),
-                        .off = ps->batch.n,
-                        .len = h.size,
-                        .seq = (uint32_t) ps->recs.n,
-                };
-                r = vec_push(&ps->recs, br);
-                if (r < 0)
-                        return r;
-                ps->batch.n += h.size;
-                tail += h.size;
-        }
-        return 0;
-}
-
-static int batch_rec_cmp(const void *a, const void *b) {
-        const struct batch_rec *x = a, *y = b;
-        if (x->time != y->time)
-                return x->time < y->time ? -1 : 1;
-        return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* Takes in every ring's records and handles them in time order across
- * CPUs: an exec or an mmap reported on one CPU applies to the samples
- * taken after it on another, and not to those taken before. */
 static int drain_rings(struct perf_sampler *ps, const struct sampler_callbacks *cb) {
-        uint64_t heads[ps->ncpus], tails[ps->ncpus];
-        int r = 0;
-
-        ps->batch.n = 0;
-        ps->recs.n = 0;
-        /* all heads first, in one quick pass: the batch is then (nearly) a
-         * cut through time, and what comes after waits for the next one */
-        for (int i = 0; i < ps->ncpus; i++) {
-                struct perf_event_mmap_page *pg = ps->rings[i].base;
-                if (!pg)
-                        continue;
-                heads[i] = __atomic_load_n(&pg->data_head, __ATOMIC_ACQUIRE);
-                tails[i] = pg->data_tail;
-        }
-        for (int i = 0; i < ps->ncpus && r >= 0; i++) {
-                struct perf_event_mmap_page *pg = ps->rings[i].base;
-                if (!pg)
-                        continue;
-                r = collect_ring(ps, &ps->rings[i], tails[i], heads[i]);
-                /* the records are copied: hand the space back at once */
-                __atomic_store_n(&pg->data_tail, heads[i], __ATOMIC_RELEASE);
-        }
+        int r = perf_batch_fill(&ps->batch, ps->rings, ps->ncpus, SAMPLE_TIME_OFF);
         if (r < 0)
                 return r;
-
-        qsort(ps->recs.v, ps->recs.n, sizeof(*ps->recs.v), batch_rec_cmp);
-        for (size_t i = 0; i < ps->recs.n && r >= 0; i++) {
-                const char *rec = ps->batch.v + ps->recs.v[i].off;
+        r = 0;
+        for (size_t i = 0; i < ps->batch.recs.n && r >= 0; i++) {
+                const char *rec = perf_batch_record(&ps->batch, i);
                 struct perf_event_header h;
                 memcpy(&h, rec, sizeof(h));
                 if (h.type == PERF_RECORD_SAMPLE)
                         r = handle_sample(ps, rec, h.size, cb);
                 else
-                        handle_side_record(ps, &h, rec, h.size, cb);
+                        perf_procs_handle(&ps->procs, rec, h.size, cb);
         }
+        uint64_t lost = ps->procs.lost - ps->lost_seen;
+        ps->lost_seen = ps->procs.lost;
+        ps->stats.lost_ring += lost;
+        ps->stats.lost += lost;
         return r;
 }
 
