@@ -101,6 +101,10 @@ struct sampler_stats {
         /* not samples, but what they may be missing */
         uint64_t lost_events;     /* process events (fork, exec) lost */
         uint64_t children_missed; /* children not followed: target set full */
+        /* perf backend: what it knows it could not follow (its lost ring
+         * records are in lost_ring) */
+        uint64_t threads_missed; /* threads whose events could not be opened */
+        uint64_t throttled;      /* times the kernel throttled sampling */
 };
 
 struct sampler;

@@ -1,91 +1,150 @@
 /* The perf_event_open backend, for machines where BPF cannot load.
  *
- * One cpu-clock event per (thread, CPU) with inherit=1, so threads and
- * children created later are sampled too (inherit with cpu=-1 cannot be
- * mmapped). Each CPU has one ring; the other events of that CPU write into
- * it (PERF_EVENT_IOC_SET_OUTPUT). Besides samples the rings carry MMAP2,
- * COMM, FORK and EXIT records, so processes that exit before we look at
- * them are still symbolized. */
+ * Two ways to sample, chosen at open:
+ *
+ * - System-wide (root, CAP_PERFMON or kernel.perf_event_paranoid <= 0):
+ *   one cpu-clock event per CPU for every task, as the BPF backend does,
+ *   and the target set is applied here from the FORK/COMM/EXIT records the
+ *   same rings carry. A per-CPU timer samples whatever runs when it fires,
+ *   so a thread or child on a CPU for less than one period is sampled in
+ *   proportion to its time, and nothing needs a descriptor per thread.
+ *
+ * - Per task (everyone else: paranoid 2 allows only one's own tasks): one
+ *   cpu-clock event per (thread, CPU) with inherit=1, so threads and
+ *   children created later are sampled too (inherit with cpu=-1 cannot be
+ *   mmapped), their records sent into one ring per CPU
+ *   (PERF_EVENT_IOC_SET_OUTPUT). The kernel gives every inherited event a
+ *   timer of its own that starts with a full period, and drops what is
+ *   left of it when the task exits: a child or a thread living less than
+ *   one period was never sampled, and each lost on average half a period.
+ *   The events therefore run PER_TASK_OVERSAMPLE times faster and one
+ *   sample of each run of that many is kept (at a random place in it), so
+ *   a task loses at most a fraction of the requested period.
+ *
+ * Besides samples the rings carry MMAP2, COMM, FORK and EXIT records, so
+ * processes that exit before we look at them are still symbolized. */
 #include <dirent.h>
 #include <errno.h>
 #include <linux/perf_event.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <poll.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "perf-ring.h"
 #include "sampler-internal.h"
 #include "util/cleanup.h"
 #include "util/hash.h"
 #include "util/log.h"
 #include "util/vec.h"
 
-#define RING_PAGES 256 /* per CPU: 1 MiB, a few seconds at 10 kHz */
-
-struct ring {
-        int fd;
-        void *base;  /* control page followed by the data pages */
-        size_t size; /* data size */
-};
+#define RING_PAGES 256             /* per CPU: 1 MiB, a few seconds at 10 kHz */
+#define SYSTEM_WIDE_RING_PAGES 512 /* every task's samples pass through it */
+/* The per-task events' rate over the requested one, and the highest rate
+ * that buys: beyond it the cost of sampling outweighs what is left to win. */
+#define PER_TASK_OVERSAMPLE 8
+#define PER_TASK_MAX_HZ 8000
 
 struct perf_sampler {
         struct sampler_options opts;
         int *cpus;
         int ncpus;
-        struct ring *rings;
+        struct perf_ring *rings;
         VEC(int) fds;
-        struct u64map tids;    /* threads with events open */
-        struct u64map targets; /* tgids whose samples we keep */
+        struct u64map tids;      /* per task: threads with events open */
+        struct perf_procs procs; /* tgids whose samples we keep */
         struct sampler_stats stats;
         size_t ring_pages;   /* data pages per ring, a power of two */
+        bool system_wide;    /* one event per CPU for all tasks */
         bool exclude_kernel; /* not allowed to sample the kernel */
+        bool nofile_raised;
         const char *notice;
-        VEC(char) batch;              /* records of one drain, copied out of the rings */
-        VEC(struct batch_rec) recs;   /* where they are, to sort by time */
+        struct perf_batch batch; /* records of one drain, in time order */
+        uint64_t lost_seen;      /* procs.lost already in stats */
+        /* per task: keep one sample of each run of `thin` (see the top) */
+        unsigned thin;
+        unsigned thin_left; /* samples left in the current run */
+        unsigned thin_pick; /* the one of them to keep, counted down */
+        uint64_t rng;
         bool started;
 };
+
+static void close_events(struct perf_sampler *ps) {
+        if (ps->rings)
+                for (int i = 0; i < ps->ncpus; i++)
+                        perf_ring_unmap(&ps->rings[i]);
+        for (size_t i = 0; i < ps->fds.n; i++)
+                close(ps->fds.v[i]);
+        ps->fds.n = 0;
+}
 
 static void perf_close(void *state) {
         struct perf_sampler *ps = state;
 
         if (!ps)
                 return;
-        for (size_t i = 0; i < ps->fds.n; i++)
-                close(ps->fds.v[i]);
+        close_events(ps);
         vec_free(&ps->fds);
-        if (ps->rings)
-                for (int i = 0; i < ps->ncpus; i++)
-                        if (ps->rings[i].base)
-                                munmap(ps->rings[i].base, ps->rings[i].size + (size_t) getpagesize());
         free(ps->rings);
         free(ps->cpus);
-        vec_free(&ps->batch);
-        vec_free(&ps->recs);
+        perf_batch_release(&ps->batch);
         u64map_release(&ps->tids);
-        u64map_release(&ps->targets);
+        perf_procs_release(&ps->procs);
         free(ps);
 }
 
-/* Root may lock any amount; other users share kernel.perf_event_mlock_kb
- * per CPU among all their rings (one control page each). Sized to fit up
- * front, so that the wakeup watermark (a quarter ring) is right. */
-static size_t ring_pages_allowed(int ncpus) {
-        size_t pages = RING_PAGES;
-        int kb = 516;
+/* The attr of every sampling event of this backend. */
+static void sample_attr(const struct perf_sampler *ps, struct perf_event_attr *attr) {
+        sampler_cpu_clock_attr(&ps->opts, attr);
+        attr->sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CALLCHAIN;
+        perf_attr_side_records(attr);
+        attr->exclude_callchain_user = !ps->opts.user_stacks;
+        attr->exclude_callchain_kernel = !ps->opts.kernel_stacks;
+        attr->exclude_kernel = ps->exclude_kernel;
+        attr->exclude_hv = ps->exclude_kernel;
+        attr->sample_max_stack = SAMPLE_MAX_STACK;
+        attr->watermark = 1;
+        attr->wakeup_watermark = (uint32_t) (ps->ring_pages * (size_t) getpagesize() / 4);
+        attr->disabled = !ps->started;
+        if (ps->thin > 1) {
+                /* cpu-clock periods are nanoseconds */
+                attr->freq = 0;
+                attr->sample_period = 1000000000ULL / ((uint64_t) ps->opts.frequency_hz * ps->thin);
+        }
+}
 
-        (void) ncpus; /* the limit is per CPU, as are our rings */
-        if (geteuid() == 0)
-                return pages;
-        _cleanup_fclose_ FILE *f = fopen("/proc/sys/kernel/perf_event_mlock_kb", "re");
-        if (f && fscanf(f, "%d", &kb) != 1)
-                kb = 516;
-        while (pages > 8 && (pages + 1) * (size_t) getpagesize() / 1024 > (size_t) kb)
-                pages /= 2;
-        return pages;
+/* Opens one event per CPU for every task. -EACCES/-EPERM without the
+ * privilege; on any failure nothing stays open. */
+static int open_system_wide(struct perf_sampler *ps) {
+        int r = 0;
+
+        ps->ring_pages = SYSTEM_WIDE_RING_PAGES;
+        for (int i = 0; i < ps->ncpus && r >= 0; i++) {
+                struct perf_event_attr attr;
+                sample_attr(ps, &attr);
+                /* an idle CPU's samples would all be thrown away */
+                attr.exclude_idle = 1;
+                int fd = (int) syscall(SYS_perf_event_open, &attr, -1, ps->cpus[i], -1, PERF_FLAG_FD_CLOEXEC);
+                if (fd < 0) {
+                        r = -errno;
+                        break;
+                }
+                r = vec_push(&ps->fds, fd);
+                if (r < 0) {
+                        close(fd);
+                        break;
+                }
+                r = perf_ring_map(&ps->rings[i], fd, ps->ring_pages);
+        }
+        if (r < 0)
+                close_events(ps);
+        return r;
 }
 
 static int perf_open(const struct sampler_options *o, void **ret_state) {
@@ -95,6 +154,8 @@ static int perf_open(const struct sampler_options *o, void **ret_state) {
         if (!ps)
                 return -ENOMEM;
         ps->opts = *o;
+        ps->procs.children = o->children;
+        ps->rng = (uint64_t) getpid() * 0x9e3779b97f4a7c15ULL ^ (uint64_t) time(NULL);
         r = sampler_online_cpus(&ps->cpus, &ps->ncpus);
         if (r < 0)
                 goto fail;
@@ -106,10 +167,22 @@ static int perf_open(const struct sampler_options *o, void **ret_state) {
         for (int i = 0; i < ps->ncpus; i++)
                 ps->rings[i].fd = -1;
 
+        r = open_system_wide(ps);
+        if (r >= 0) {
+                ps->system_wide = true;
+                *ret_state = ps;
+                return 0;
+        }
+        log_debug_errno(r, "perf: no system-wide events (%m), sampling per task");
+
+        unsigned thin = PER_TASK_MAX_HZ / o->frequency_hz;
+        ps->thin = MAX(1u, MIN(thin, (unsigned) PER_TASK_OVERSAMPLE));
+        ps->ring_pages = perf_ring_pages_allowed(RING_PAGES);
+
         /* Fail now, with the reason, rather than at the first target:
          * an event on ourselves needs the same permission. */
         struct perf_event_attr attr;
-        sampler_cpu_clock_attr(o, &attr);
+        sample_attr(ps, &attr);
         int fd = (int) syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
         if (fd < 0 && (errno == EACCES || errno == EPERM) && o->user_stacks) {
                 /* kernel.perf_event_paranoid=2 lets users sample their own
@@ -129,7 +202,6 @@ static int perf_open(const struct sampler_options *o, void **ret_state) {
                 goto fail;
         }
         close(fd);
-        ps->ring_pages = ring_pages_allowed(ps->ncpus);
         *ret_state = ps;
         return 0;
 fail:
@@ -137,78 +209,73 @@ fail:
         return r;
 }
 
+/* Two events per thread on two CPUs: 2,000 threads need 4,000
+ * descriptors. Raised when the first process is added rather than at
+ * open, so that a command launched in between keeps the usual limit
+ * (select() fails on descriptors above 1023). */
+static void raise_nofile(struct perf_sampler *ps) {
+        struct rlimit rl;
+
+        if (ps->nofile_raised)
+                return;
+        ps->nofile_raised = true;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+                return;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                log_debug_errno(-errno, "perf: cannot raise the descriptor limit: %m");
+}
+
+/* Opens the events of one thread; 1 when opened, 0 when it was already,
+ * -errno when one of them could not be (those opened stay). */
 static int open_thread(struct perf_sampler *ps, pid_t tid) {
         uint64_t dummy;
-        int r;
+        int r = 0;
 
         if (u64map_get(&ps->tids, (uint64_t) tid, &dummy))
                 return 0;
 
-        for (int i = 0; i < ps->ncpus; i++) {
+        for (int i = 0; i < ps->ncpus && r >= 0; i++) {
                 struct perf_event_attr attr;
-                sampler_cpu_clock_attr(&ps->opts, &attr);
-                attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
-                                   PERF_SAMPLE_CALLCHAIN;
+                sample_attr(ps, &attr);
                 attr.inherit = 1;
-                attr.mmap = 1;
-                attr.mmap2 = 1;
-                attr.comm = 1;
-                attr.comm_exec = 1;
-                attr.task = 1;
-                attr.sample_id_all = 1; /* side records carry a time too */
-                attr.exclude_callchain_user = !ps->opts.user_stacks;
-                attr.exclude_callchain_kernel = !ps->opts.kernel_stacks;
-                attr.exclude_kernel = ps->exclude_kernel;
-                attr.exclude_hv = ps->exclude_kernel;
-                attr.sample_max_stack = SAMPLE_MAX_STACK;
-                attr.watermark = 1;
-                attr.wakeup_watermark = (uint32_t) (ps->ring_pages * (size_t) getpagesize() / 4);
-                attr.disabled = !ps->started;
 
                 int fd = (int) syscall(SYS_perf_event_open, &attr, tid, ps->cpus[i], -1,
                                        PERF_FLAG_FD_CLOEXEC);
-                if (fd < 0)
-                        return -errno;
+                if (fd < 0) {
+                        r = -errno;
+                        break;
+                }
                 r = vec_push(&ps->fds, fd);
                 if (r < 0) {
                         close(fd);
-                        return r;
+                        break;
                 }
-
-                struct ring *ring = &ps->rings[i];
-                if (ring->fd < 0) {
-                        size_t pages = ps->ring_pages;
-                        void *base = MAP_FAILED;
-                        /* unprivileged users are limited by perf_event_mlock_kb */
-                        for (; pages >= 8; pages /= 2) {
-                                base = mmap(NULL, (pages + 1) * (size_t) getpagesize(),
-                                            PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-                                if (base != MAP_FAILED || errno != EPERM)
-                                        break;
-                        }
-                        if (base == MAP_FAILED)
-                                return -errno;
-                        ring->fd = fd;
-                        ring->base = base;
-                        ring->size = pages * (size_t) getpagesize();
-                } else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, ring->fd) < 0) {
-                        return -errno;
-                }
+                struct perf_ring *ring = &ps->rings[i];
+                if (ring->fd < 0)
+                        r = perf_ring_map(ring, fd, ps->ring_pages);
+                else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, ring->fd) < 0)
+                        r = -errno;
         }
-        return u64map_put(&ps->tids, (uint64_t) tid, 1);
+        /* remembered even when half open: opening it again would sample
+         * it twice on the CPUs that worked */
+        int k = u64map_put(&ps->tids, (uint64_t) tid, 1);
+        return r < 0 ? r : k < 0 ? k : 1;
+}
+
+/* Errors that cost one thread its events, not the whole process. */
+static bool thread_error_is_local(int r) {
+        return r == -EMFILE || r == -ENFILE || r == -ENOMEM || r == -ENOSPC;
 }
 
 /* Opens events for every thread of pid, again until no new thread shows
  * up: a thread created by one whose event was not open yet is not
  * inherited. */
-static int perf_add_process(void *state, pid_t pid) {
-        struct perf_sampler *ps = state;
+static int add_threads(struct perf_sampler *ps, pid_t pid) {
         char path[64];
-        int r;
+        int r, opened = 0, failed = 0;
 
-        r = u64map_put(&ps->targets, (uint64_t) pid, 1);
-        if (r < 0)
-                return r;
+        raise_nofile(ps);
         snprintf(path, sizeof(path), "/proc/%d/task", pid);
         for (int round = 0; round < 10; round++) {
                 _cleanup_(closedirp) DIR *d = opendir(path);
@@ -219,20 +286,47 @@ static int perf_add_process(void *state, pid_t pid) {
                         return errno == ENOENT ? -ESRCH : -errno;
                 while ((de = readdir(d))) {
                         int tid = atoi(de->d_name);
-                        uint64_t dummy;
-                        if (tid <= 0 || u64map_get(&ps->tids, (uint64_t) tid, &dummy))
+                        if (tid <= 0)
                                 continue;
                         r = open_thread(ps, tid);
-                        if (r == -ESRCH)
-                                continue; /* the thread exited meanwhile */
-                        if (r < 0)
+                        if (r == -ESRCH || r == 0)
+                                continue; /* exited meanwhile, or known */
+                        if (r < 0 && !thread_error_is_local(r))
                                 return r;
+                        if (r < 0) {
+                                /* the process is followed, this thread not */
+                                if (failed++ == 0)
+                                        log_debug_errno(r, "perf: cannot open events of thread %d: %m", tid);
+                                ps->stats.threads_missed++;
+                                if (opened == 0 && failed == 1 && tid == pid)
+                                        return r;
+                                continue;
+                        }
+                        opened++;
                         added = true;
                 }
                 if (!added)
                         break;
         }
         return 0;
+}
+
+static int perf_add_process(void *state, pid_t pid) {
+        struct perf_sampler *ps = state;
+        int r;
+
+        if (ps->system_wide) {
+                char path[64];
+                struct stat st;
+                snprintf(path, sizeof(path), "/proc/%d", pid);
+                if (stat(path, &st) < 0)
+                        return errno == ENOENT ? -ESRCH : -errno;
+        } else {
+                r = add_threads(ps, pid);
+                if (r < 0)
+                        return r;
+        }
+        return perf_procs_add(&ps->procs, pid);
 }
 
 static int perf_start(void *state) {
@@ -245,9 +339,23 @@ static int perf_start(void *state) {
         return 0;
 }
 
-static bool is_target(struct perf_sampler *ps, uint32_t pid) {
-        uint64_t dummy;
-        return u64map_get(&ps->targets, pid, &dummy);
+static uint32_t next_random(struct perf_sampler *ps) {
+        ps->rng ^= ps->rng << 13;
+        ps->rng ^= ps->rng >> 7;
+        ps->rng ^= ps->rng << 17;
+        return (uint32_t) (ps->rng >> 32);
+}
+
+/* Per task: whether to keep this sample, one of each run of ps->thin. */
+static bool thin_keep(struct perf_sampler *ps) {
+        if (ps->thin <= 1)
+                return true;
+        if (ps->thin_left == 0) {
+                ps->thin_left = ps->thin;
+                ps->thin_pick = next_random(ps) % ps->thin;
+        }
+        ps->thin_left--;
+        return ps->thin_pick-- == 0;
 }
 
 static int handle_sample(struct perf_sampler *ps, const char *rec, size_t size,
@@ -269,8 +377,10 @@ static int handle_sample(struct perf_sampler *ps, const char *rec, size_t size,
         if (nr > (uint64_t) (end - p) / 8)
                 return 0;
 
-        if (!is_target(ps, pid))
-                return 0; /* an inherited child while --no-children */
+        if (!perf_procs_is_target(&ps->procs, pid))
+                return 0; /* another process, or a child while --no-children */
+        if (!thin_keep(ps))
+                return 0;
 
         uint64_t *dst = NULL;
         uint32_t *dn = NULL;
@@ -301,193 +411,33 @@ static int handle_sample(struct perf_sampler *ps, const char *rec, size_t size,
         return cb && cb->sample ? cb->sample(cb->userdata, &s) : 0;
 }
 
-static void handle_side_record(struct perf_sampler *ps, const struct perf_event_header *h,
-                               const char *rec, size_t size, const struct sampler_callbacks *cb) {
-        const char *p = rec + sizeof(*h), *end = rec + size;
-        struct process_event e = {};
-        uint32_t pid, tid;
+/* The sample's time follows IP and TID. */
+#define SAMPLE_TIME_OFF 16
 
-        switch (h->type) {
-        case PERF_RECORD_MMAP2: {
-                /* pid, tid, addr, len, pgoff, maj, min, ino, ino_gen, prot, flags, filename */
-                if (p + 8 + 24 + 24 + 8 > end)
-                        return;
-                uint32_t prot;
-                memcpy(&pid, p, 4);
-                memcpy(&e.start, p + 8, 8);
-                memcpy(&e.len, p + 16, 8);
-                memcpy(&e.pgoff, p + 24, 8);
-                memcpy(&prot, p + 56, 4);
-                const char *name = p + 64;
-                if (!(prot & 4 /* PROT_EXEC */) || !is_target(ps, pid) ||
-                    !memchr(name, '\0', (size_t) (end - name)))
-                        return;
-                e.type = PROCESS_EVENT_MMAP;
-                e.pid = pid;
-                e.path = name;
-                break;
-        }
-        case PERF_RECORD_COMM: {
-                if (p + 9 > end)
-                        return;
-                memcpy(&pid, p, 4);
-                memcpy(&tid, p + 4, 4);
-                const char *comm = p + 8;
-                if (pid != tid || !is_target(ps, pid) || !memchr(comm, '\0', (size_t) (end - comm)))
-                        return;
-                e.type = h->misc & PERF_RECORD_MISC_COMM_EXEC ? PROCESS_EVENT_EXEC : PROCESS_EVENT_RENAME;
-                e.pid = pid;
-                e.comm = comm;
-                break;
-        }
-        case PERF_RECORD_FORK:
-        case PERF_RECORD_EXIT: {
-                uint32_t ppid;
-                if (p + 16 > end)
-                        return;
-                memcpy(&pid, p, 4);
-                memcpy(&ppid, p + 4, 4);
-                memcpy(&tid, p + 8, 4);
-                if (pid != tid)
-                        return; /* a thread, not a process */
-                if (h->type == PERF_RECORD_FORK) {
-                        if (pid == ppid || !ps->opts.children || !is_target(ps, ppid))
-                                return;
-                        if (u64map_put(&ps->targets, pid, 1) < 0)
-                                return;
-                        e.type = PROCESS_EVENT_NEW;
-                        e.ppid = ppid;
-                } else {
-                        if (!is_target(ps, pid))
-                                return;
-                        e.type = PROCESS_EVENT_EXIT;
-                }
-                e.pid = pid;
-                break;
-        }
-        case PERF_RECORD_LOST: {
-                uint64_t lost;
-                if (p + 16 > end)
-                        return;
-                memcpy(&lost, p + 8, 8);
-                ps->stats.lost_ring += lost;
-                ps->stats.lost += lost;
-                return;
-        }
-        default:
-                return;
-        }
-        if (cb && cb->process_event)
-                cb->process_event(cb->userdata, &e);
-}
-
-struct batch_rec {
-        uint64_t time;
-        size_t off; /* in the batch buffer */
-        uint32_t len;
-        uint32_t seq;
-};
-
-/* Every record ends in its time: samples carry PERF_SAMPLE_TIME, the
- * others a sample_id trailer (sample_id_all) whose last field it is. */
-static uint64_t record_time(const struct perf_event_header *h, const char *rec) {
-        uint64_t t = 0;
-        if (h->type == PERF_RECORD_SAMPLE) {
-                if (h->size >= sizeof(*h) + 24)
-                        memcpy(&t, rec + sizeof(*h) + 16, 8);
-        } else if (h->size >= sizeof(*h) + 16) {
-                memcpy(&t, rec + h->size - 8, 8);
-        }
-        return t;
-}
-
-/* Copies the records of one ring between tail and head into the batch. */
-static int collect_ring(struct perf_sampler *ps, struct ring *ring, uint64_t tail, uint64_t head) {
-        const char *data = (const char *) ring->base + getpagesize();
-        int r;
-
-        while (tail < head) {
-                size_t off = tail % ring->size;
-                struct perf_event_header h;
-                if (off + sizeof(h) <= ring->size) {
-                        memcpy(&h, data + off, sizeof(h));
-                } else {
-                        size_t first = ring->size - off;
-                        memcpy(&h, data + off, first);
-                        memcpy((char *) &h + first, data, sizeof(h) - first);
-                }
-                if (h.size < sizeof(h) || h.size > head - tail)
-                        break;
-
-                r = vec_reserve(&ps->batch, ps->batch.n + h.size);
-                if (r < 0)
-                        return r;
-                char *dst = ps->batch.v + ps->batch.n;
-                size_t first = MIN((size_t) h.size, ring->size - off);
-                memcpy(dst, data + off, first);
-                memcpy(dst + first, data, h.size - first);
-
-                struct batch_rec br = {
-                        .time = record_time(&h, dst),
-                        .off = ps->batch.n,
-                        .len = h.size,
-                        .seq = (uint32_t) ps->recs.n,
-                };
-                r = vec_push(&ps->recs, br);
-                if (r < 0)
-                        return r;
-                ps->batch.n += h.size;
-                tail += h.size;
-        }
-        return 0;
-}
-
-static int batch_rec_cmp(const void *a, const void *b) {
-        const struct batch_rec *x = a, *y = b;
-        if (x->time != y->time)
-                return x->time < y->time ? -1 : 1;
-        return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* Takes in every ring's records and handles them in time order across
- * CPUs: an exec or an mmap reported on one CPU applies to the samples
- * taken after it on another, and not to those taken before. */
 static int drain_rings(struct perf_sampler *ps, const struct sampler_callbacks *cb) {
-        uint64_t heads[ps->ncpus], tails[ps->ncpus];
-        int r = 0;
-
-        ps->batch.n = 0;
-        ps->recs.n = 0;
-        /* all heads first, in one quick pass: the batch is then (nearly) a
-         * cut through time, and what comes after waits for the next one */
-        for (int i = 0; i < ps->ncpus; i++) {
-                struct perf_event_mmap_page *pg = ps->rings[i].base;
-                if (!pg)
-                        continue;
-                heads[i] = __atomic_load_n(&pg->data_head, __ATOMIC_ACQUIRE);
-                tails[i] = pg->data_tail;
-        }
-        for (int i = 0; i < ps->ncpus && r >= 0; i++) {
-                struct perf_event_mmap_page *pg = ps->rings[i].base;
-                if (!pg)
-                        continue;
-                r = collect_ring(ps, &ps->rings[i], tails[i], heads[i]);
-                /* the records are copied: hand the space back at once */
-                __atomic_store_n(&pg->data_tail, heads[i], __ATOMIC_RELEASE);
-        }
+        int r = perf_batch_fill(&ps->batch, ps->rings, ps->ncpus, SAMPLE_TIME_OFF);
         if (r < 0)
                 return r;
-
-        qsort(ps->recs.v, ps->recs.n, sizeof(*ps->recs.v), batch_rec_cmp);
-        for (size_t i = 0; i < ps->recs.n && r >= 0; i++) {
-                const char *rec = ps->batch.v + ps->recs.v[i].off;
+        r = 0;
+        for (size_t i = 0; i < ps->batch.recs.n && r >= 0; i++) {
+                const char *rec = perf_batch_record(&ps->batch, i);
                 struct perf_event_header h;
                 memcpy(&h, rec, sizeof(h));
                 if (h.type == PERF_RECORD_SAMPLE)
                         r = handle_sample(ps, rec, h.size, cb);
+                else if (h.type == PERF_RECORD_THROTTLE)
+                        ps->stats.throttled++;
                 else
-                        handle_side_record(ps, &h, rec, h.size, cb);
+                        perf_procs_handle(&ps->procs, rec, h.size, cb);
         }
+        /* per task, the rings run `thin` times faster than the samples
+         * we deliver: count what was lost at the delivered rate */
+        uint64_t lost = ps->procs.lost - ps->lost_seen;
+        if (ps->thin > 1)
+                lost = (lost + ps->thin - 1) / ps->thin;
+        ps->lost_seen = ps->procs.lost;
+        ps->stats.lost_ring += lost;
+        ps->stats.lost += lost;
         return r;
 }
 

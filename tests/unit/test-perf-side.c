@@ -1,0 +1,187 @@
+/* The perf side-event stream (src/sample/perf-side.c) on real processes:
+ * a target that forks a child and execs, all within ~20 ms and over before
+ * the first drain, is reported with NEW/EXEC/MMAP/EXIT events carrying the
+ * right exec generations and paths; a process outside the target set is
+ * not reported. Needs root or CAP_PERFMON (system-wide events). */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sample/sampler-internal.h"
+#include "tap.h"
+
+struct ev {
+        enum process_event_type type;
+        uint32_t pid, ppid, exec_gen;
+        uint64_t start, len, pgoff;
+        char comm[16];
+        char path[PATH_MAX];
+};
+
+static struct ev evs[4096];
+static size_t nevs;
+
+static void on_event(void *userdata, const struct process_event *e) {
+        (void) userdata;
+        if (nevs == sizeof(evs) / sizeof(evs[0]))
+                return;
+        struct ev *v = &evs[nevs++];
+        *v = (struct ev) { .type = e->type, .pid = e->pid, .ppid = e->ppid, .exec_gen = e->exec_gen,
+                               .start = e->start, .len = e->len, .pgoff = e->pgoff };
+        if (e->comm)
+                snprintf(v->comm, sizeof(v->comm), "%s", e->comm);
+        if (e->path)
+                snprintf(v->path, sizeof(v->path), "%s", e->path);
+}
+
+/* The first event of pid of that type (and path, for MMAP) at or after
+ * index *from, or -1. */
+static int find(uint32_t pid, enum process_event_type type, const char *path, int from) {
+        for (size_t i = (size_t) from; i < nevs; i++)
+                if (evs[i].pid == pid && evs[i].type == type && (!path || strcmp(evs[i].path, path) == 0))
+                        return (int) i;
+        return -1;
+}
+
+static size_t count(uint32_t pid) {
+        size_t n = 0;
+        for (size_t i = 0; i < nevs; i++)
+                n += evs[i].pid == pid;
+        return n;
+}
+
+/* A child stopped on a pipe until go() so it can be added first: it then
+ * forks a grandchild running `env true` (two execs) and execs `sleep 0.02`. */
+static pid_t spawn_target(int *ret_go) {
+        int p[2];
+        if (pipe(p) < 0)
+                return -1;
+        pid_t pid = fork();
+        if (pid == 0) {
+                char c;
+                close(p[1]);
+                if (read(p[0], &c, 1) != 1)
+                        _exit(1);
+                pid_t g = fork();
+                if (g == 0) {
+                        execl("/usr/bin/env", "env", "/bin/true", (char *) NULL);
+                        _exit(127);
+                }
+                int st;
+                waitpid(g, &st, 0);
+                execl("/bin/sleep", "sleep", "0.02", (char *) NULL);
+                _exit(127);
+        }
+        close(p[0]);
+        *ret_go = p[1];
+        return pid;
+}
+
+static double cpu_seconds(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+int main(void) {
+        struct sampler_options o = { .frequency_hz = 99, .children = true };
+        struct sampler_callbacks cb = { .process_event = on_event };
+        struct perf_side *ps = NULL;
+        char env_path[PATH_MAX], true_path[PATH_MAX], sleep_path[PATH_MAX];
+        int go, go_other, r, st;
+
+        if (!realpath("/usr/bin/env", env_path) || !realpath("/bin/true", true_path) ||
+            !realpath("/bin/sleep", sleep_path)) {
+                CHECK(false, "env, true and sleep exist");
+                return tap_done();
+        }
+        r = perf_side_open(&o, &ps);
+        CHECK(r == 0, "perf_side_open: %d (needs root or CAP_PERFMON)", r);
+        if (r < 0)
+                return tap_done();
+
+        pid_t target = spawn_target(&go);
+        pid_t other = spawn_target(&go_other); /* same life, never added */
+        CHECK(target > 0 && other > 0, "children forked");
+        CHECK(perf_side_add_process(ps, target) == 0, "add the target");
+        CHECK(perf_side_add_process(ps, 999999999) == -ESRCH, "a missing pid is -ESRCH");
+        CHECK(perf_side_start(ps) == 0, "start");
+        r = perf_side_drain(ps, &cb);
+        CHECK(r == 0 && count((uint32_t) target) == 0,
+              "nothing of the target before it runs (drain %d, %zu events)", r, count((uint32_t) target));
+
+        /* everything happens, and is over, before the next drain */
+        if (write(go, "x", 1) != 1 || write(go_other, "x", 1) != 1)
+                CHECK(false, "release the children");
+        CHECK(waitpid(target, &st, 0) == target && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "the target exited 0");
+        CHECK(waitpid(other, &st, 0) == other, "the other child exited");
+        r = perf_side_drain(ps, &cb);
+        CHECK(r == 0, "drain: %d records lost", r);
+
+        /* the grandchild: NEW, then env (gen 1), then true (gen 2) */
+        int i_new = -1;
+        for (size_t i = 0; i < nevs; i++)
+                if (evs[i].type == PROCESS_EVENT_NEW && evs[i].ppid == (uint32_t) target)
+                        i_new = (int) i;
+        CHECK(i_new >= 0, "NEW for the target's child");
+        if (i_new >= 0) {
+                uint32_t g = evs[i_new].pid;
+                CHECK(evs[i_new].exec_gen == 0, "NEW has generation 0");
+                CHECK_STREQ(evs[i_new].comm, "test-perf-side", "NEW carries the parent's name");
+                int e1 = find(g, PROCESS_EVENT_EXEC, NULL, i_new);
+                int e2 = e1 >= 0 ? find(g, PROCESS_EVENT_EXEC, NULL, e1 + 1) : -1;
+                CHECK(e1 > i_new && evs[e1].exec_gen == 1, "child: EXEC generation 1 after NEW");
+                CHECK(e2 > e1 && evs[e2].exec_gen == 2, "child: EXEC generation 2");
+                if (e1 >= 0)
+                        CHECK_STREQ(evs[e1].comm, "env", "child: first exec is env");
+                if (e2 >= 0)
+                        CHECK_STREQ(evs[e2].comm, "true", "child: second exec is true");
+                int m1 = find(g, PROCESS_EVENT_MMAP, env_path, i_new);
+                int m2 = find(g, PROCESS_EVENT_MMAP, true_path, i_new);
+                CHECK(m1 > e1 && e1 >= 0 && evs[m1].exec_gen == 1 && m1 < e2,
+                      "child: MMAP of %s with generation 1, between the execs", env_path);
+                CHECK(m2 > e2 && e2 >= 0 && evs[m2].exec_gen == 2,
+                      "child: MMAP of %s with generation 2", true_path);
+                if (m2 >= 0)
+                        CHECK(evs[m2].pgoff % 4096 == 0 && evs[m2].len > 0 && evs[m2].start > 0,
+                              "child: mapping has start, length and page offset");
+                int x = find(g, PROCESS_EVENT_EXIT, NULL, i_new);
+                CHECK(x > m2 && m2 >= 0, "child: EXIT after its mappings");
+        }
+
+        /* the target itself: exec of sleep (gen 1) with its mapping, exit */
+        int e = find((uint32_t) target, PROCESS_EVENT_EXEC, NULL, 0);
+        CHECK(e >= 0 && evs[e].exec_gen == 1, "target: EXEC generation 1");
+        if (e >= 0)
+                CHECK_STREQ(evs[e].comm, "sleep", "target: exec'd sleep");
+        int m = find((uint32_t) target, PROCESS_EVENT_MMAP, sleep_path, 0);
+        CHECK(m > e && e >= 0 && evs[m].exec_gen == 1, "target: MMAP of %s, generation 1", sleep_path);
+        CHECK(find((uint32_t) target, PROCESS_EVENT_NEW, NULL, 0) < 0, "target: no NEW for an added pid");
+        int x = find((uint32_t) target, PROCESS_EVENT_EXIT, NULL, 0);
+        CHECK(x > m && m >= 0, "target: EXIT after its mappings");
+
+        CHECK(count((uint32_t) other) == 0, "nothing of a process outside the set (%zu events)",
+              count((uint32_t) other));
+        for (size_t i = 0; i < nevs; i++)
+                if (evs[i].type == PROCESS_EVENT_NEW && evs[i].ppid == (uint32_t) other)
+                        CHECK(false, "no NEW for the other process's child");
+
+        /* an idle drain is cheap: 1,000 of them take well under 50 ms */
+        size_t before = nevs;
+        double t0 = cpu_seconds();
+        for (int i = 0; i < 1000; i++)
+                perf_side_drain(ps, &cb);
+        double dt = cpu_seconds() - t0;
+        CHECK(dt < 0.05, "1000 drains with nothing to report: %.1f ms of CPU", dt * 1e3);
+        CHECK(nevs == before, "no events from the idle drains");
+
+        perf_side_free(ps);
+        return tap_done();
+}
