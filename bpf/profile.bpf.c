@@ -230,8 +230,7 @@ int on_sample(struct bpf_perf_event_data *ctx) {
         return 0;
 }
 
-static __always_inline void emit(__u32 type, __u32 pid, __u32 ppid, __u32 exec_gen,
-                                 struct task_struct *task) {
+static __always_inline void emit(__u32 type, __u32 pid, struct task_struct *task) {
         struct profile_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
         if (!e) {
@@ -242,8 +241,6 @@ static __always_inline void emit(__u32 type, __u32 pid, __u32 ppid, __u32 exec_g
         }
         e->type = type;
         e->pid = pid;
-        e->ppid = ppid;
-        e->exec_gen = exec_gen;
         BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
         bpf_ringbuf_submit(e, 0);
 }
@@ -266,9 +263,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child) {
                 struct profile_stats *st = get_stats();
                 if (st)
                         __sync_fetch_and_add(&st->lost_targets, 1);
-                return 0;
         }
-        emit(PROFILE_EVENT_FORK, ctgid, ptgid, 0, child);
         return 0;
 }
 
@@ -281,12 +276,11 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
         __u32 *gen = bpf_map_lookup_elem(&targets, &tgid);
 
         /* exec runs alone in its process (other threads are gone by now),
-         * so a plain increment is safe; fetch-and-add would need BPF v3 */
-        if (gen) {
-                __u32 g = *gen + 1;
-                *gen = g;
-                emit(PROFILE_EVENT_EXEC, tgid, 0, g, p);
-        }
+         * so a plain increment is safe; fetch-and-add would need BPF v3.
+         * Its COMM record, written just before, tells userspace (perf-side.c
+         * counts the same execs). */
+        if (gen)
+                *gen = *gen + 1;
         return 0;
 }
 
@@ -305,6 +299,6 @@ int BPF_PROG(on_exit, struct task_struct *p) {
         /* userspace removes it from the set once it is really gone: on
          * recent kernels this runs before the address space is torn down,
          * and that teardown is the process's to pay for */
-        emit(PROFILE_EVENT_EXIT, tgid, 0, 0, p);
+        emit(PROFILE_EVENT_EXIT, tgid, p);
         return 0;
 }

@@ -26,17 +26,15 @@ struct profile_key {
         __u32 pad;
 };
 
+/* What the program tells userspace by itself; forks, execs and mappings
+ * come from perf records (src/sample/perf-side.c). */
 enum profile_event_type {
-        PROFILE_EVENT_FORK = 1, /* a target forked a new process, now a target too */
-        PROFILE_EVENT_EXEC = 2,
         PROFILE_EVENT_EXIT = 3, /* the last thread of a target exited */
 };
 
 struct profile_event {
         __u32 type;
         __u32 pid;
-        __u32 ppid;
-        __u32 exec_gen; /* EXEC: the process's exec count after it */
         char comm[PROFILE_COMM_LEN];
 };
 

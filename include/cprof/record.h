@@ -26,6 +26,9 @@ struct record_progress {
         uint64_t elapsed_ns;
         struct sampler_stats stats;
         size_t processes; /* processes seen so far */
+        /* samples with a user frame outside every mapping known for its
+         * process ("[unknown]"): what could not be named, counted */
+        uint64_t unnamed_samples;
 };
 
 struct recorder;

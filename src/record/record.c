@@ -52,6 +52,8 @@ struct recorder {
         VEC(struct old_image) old_images;
         uint64_t start_ns, end_ns;
         uint64_t exit_seen_ns; /* when a process last exited */
+        uint64_t unnamed_samples;
+        uint32_t unknown_name; /* string id of "[unknown]" */
         const char *end_reason;
         bool started, finished;
         struct unwound_frame frames[UNWIND_MAX_FRAMES];
@@ -92,6 +94,11 @@ int recorder_new(const struct record_options *o, struct recorder **ret,
         if (o->sampler.kernel_stacks)
                 symbolizer_load_kernel(r->sym);
         profile_set_frequency_hz(r->profile, o->sampler.frequency_hz);
+        k = profile_intern_string(r->profile, "[unknown]", strlen("[unknown]"), &r->unknown_name);
+        if (k < 0) {
+                recorder_free(r);
+                return k;
+        }
         /* hours of recording must not grow with time, only with stacks */
         profile_set_keep_samples(r->profile, false);
         *ret = r;
@@ -271,13 +278,17 @@ static int on_sample(void *userdata, const struct raw_sample *s) {
                         return k;
         }
         /* leaf first in, root first out */
+        bool unnamed = false;
         for (size_t i = n; i-- > 0;) {
                 k = symbolizer_frame(r->sym, r->profile, (pid_t) s->tgid, s->exec_gen, &r->frames[i],
                                      &r->ids[depth]);
                 if (k < 0)
                         return k;
+                unnamed |= profile_frame(r->profile, r->ids[depth])->name == r->unknown_name;
                 depth++;
         }
+        if (unnamed)
+                r->unnamed_samples += s->count;
         double v = (double) s->count;
         return profile_add_sample(r->profile, r->ids, depth, &v, s->tid, s->time_ns);
 }
@@ -376,6 +387,7 @@ void recorder_get_progress(const struct recorder *r, struct record_progress *ret
         *ret = (struct record_progress) {
                 .elapsed_ns = (r->finished ? r->end_ns : now_ns()) - r->start_ns,
                 .processes = r->names.count,
+                .unnamed_samples = r->unnamed_samples,
         };
         sampler_get_stats(r->sampler, &ret->stats);
 }

@@ -32,13 +32,6 @@
 #define COUNT_MAP_ENTRIES 16384
 #define DRAIN_INTERVAL_NS (200 * 1000 * 1000ULL)
 
-struct held_sample {
-        struct profile_key key;
-        uint64_t count;
-        uint64_t drain; /* when it was held, to let go of it eventually */
-        uint32_t nk, nu;
-        uint64_t k[PROFILE_MAX_STACK], u[PROFILE_MAX_STACK];
-};
 
 struct bpf_sampler {
         struct sampler_options opts;
@@ -52,14 +45,11 @@ struct bpf_sampler {
         uint64_t delivered;
         VEC(uint64_t) frames;      /* the stacks of the set being drained */
         struct u64map stack_ids;   /* store id -> offset << 8 | length in frames */
-        VEC(struct profile_event) pending; /* events held until samples before them are in */
         VEC(uint32_t) exited; /* tgids whose last thread exited, still in the target set */
-        /* Samples of an image whose exec event has not been applied yet
-         * (taken between an exec and the drain it triggers): held until
-         * the symbolizer knows the new image. */
-        VEC(struct held_sample) held;
-        struct u64map exec_gen; /* tgid -> execs applied so far */
-        uint64_t drains;
+        /* The process events (fork, exec, mmap, exit) come from perf
+         * records: mappings are known from the moment they are made */
+        struct perf_side *side;
+        uint64_t side_lost;
         bool started, stopped;
 };
 
@@ -87,46 +77,20 @@ static void bpf_close(void *state) {
         profile_bpf__destroy(b->skel);
         vec_free(&b->frames);
         u64map_release(&b->stack_ids);
-        vec_free(&b->pending);
         vec_free(&b->exited);
-        vec_free(&b->held);
-        u64map_release(&b->exec_gen);
+        perf_side_free(b->side);
         free(b);
 }
 
+/* The program's own events say only which targets exited: they leave the
+ * target set once they are gone (prune_exited). */
 static int handle_event(void *ctx, void *data, size_t size) {
         struct bpf_sampler *b = ctx;
+        const struct profile_event *e = data;
 
-        if (size < sizeof(struct profile_event))
+        if (size < sizeof(*e) || e->type != PROFILE_EVENT_EXIT)
                 return 0;
-        /* held: an exec must not be applied before the samples taken
-         * before it are symbolized (see deliver_events) */
-        return vec_push(&b->pending, *(const struct profile_event *) data) < 0 ? -ENOMEM : 0;
-}
-
-static void deliver_event(struct bpf_sampler *b, const struct profile_event *e) {
-        char comm[PROFILE_COMM_LEN + 1];
-
-        if (!b->cb || !b->cb->process_event)
-                return;
-        memcpy(comm, e->comm, PROFILE_COMM_LEN);
-        comm[PROFILE_COMM_LEN] = '\0';
-
-        struct process_event pe = { .pid = e->pid, .ppid = e->ppid, .comm = comm };
-        switch (e->type) {
-        case PROFILE_EVENT_FORK:
-                pe.type = PROCESS_EVENT_NEW;
-                break;
-        case PROFILE_EVENT_EXEC:
-                pe.type = PROCESS_EVENT_EXEC;
-                break;
-        case PROFILE_EVENT_EXIT:
-                pe.type = PROCESS_EVENT_EXIT;
-                break;
-        default:
-                return;
-        }
-        b->cb->process_event(b->cb->userdata, &pe);
+        return vec_push(&b->exited, e->pid) < 0 ? -ENOMEM : 0;
 }
 
 static int bpf_open(const struct sampler_options *o, void **ret_state) {
@@ -169,6 +133,11 @@ static int bpf_open(const struct sampler_options *o, void **ret_state) {
         if (r < 0)
                 goto fail;
 
+        r = perf_side_open(o, &b->side);
+        if (r < 0) {
+                log_debug_errno(r, "cannot open the perf side events: %s", strerror(-r));
+                goto fail;
+        }
         b->events = ring_buffer__new(bpf_map__fd(b->skel->maps.events), handle_event, b, NULL);
         if (!b->events) {
                 r = -errno;
@@ -218,7 +187,7 @@ static int bpf_add_process(void *state, pid_t pid) {
                 return -ESRCH;
         if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.targets), &key, &gen, BPF_ANY) < 0)
                 return -errno;
-        return 0;
+        return perf_side_add_process(b->side, pid);
 }
 
 static int bpf_start(void *state) {
@@ -227,6 +196,9 @@ static int bpf_start(void *state) {
         for (int i = 0; i < b->ncpus; i++)
                 if (ioctl(b->perf_fds[i], PERF_EVENT_IOC_ENABLE, 0) < 0)
                         return -errno;
+        int r = perf_side_start(b->side);
+        if (r < 0)
+                return r;
         b->started = true;
         b->last_drain_ns = now_ns();
         return 0;
@@ -254,25 +226,6 @@ static int deliver_sample(struct bpf_sampler *b, const struct profile_key *k, ui
         };
         b->delivered += count;
         return b->cb && b->cb->sample ? b->cb->sample(b->cb->userdata, &s) : 0;
-}
-
-/* Delivers held samples whose exec has been applied, or that waited for
- * more than a second (their exec event was lost), or all when `all`. */
-static int release_held(struct bpf_sampler *b, bool all) {
-        for (size_t i = 0; i < b->held.n;) {
-                struct held_sample *h = &b->held.v[i];
-                uint64_t applied = 0;
-                (void) u64map_get(&b->exec_gen, h->key.tgid, &applied);
-                if (!all && h->key.exec_gen > applied && b->drains - h->drain < 5) {
-                        i++;
-                        continue;
-                }
-                int r = deliver_sample(b, &h->key, h->count, h->k, h->nk, h->u, h->nu);
-                if (r < 0)
-                        return r;
-                b->held.v[i] = b->held.v[--b->held.n];
-        }
-        return 0;
 }
 
 /* Empties an idle hash map in a few syscalls, handing each entry to fn.
@@ -353,24 +306,13 @@ static uint32_t find_stack(struct bpf_sampler *b, uint64_t id, const uint64_t **
 static int take_count(struct bpf_sampler *b, const void *key, const void *value) {
         const struct profile_key *k = key;
         const uint64_t *kstack, *ustack;
-        uint64_t count, applied = 0;
+        uint64_t count;
 
         memcpy(&count, value, sizeof(count));
         if (count == 0)
                 return 0;
         uint32_t nk = find_stack(b, k->kernel_stack_id, &kstack);
         uint32_t nu = find_stack(b, k->user_stack_id, &ustack);
-
-        (void) u64map_get(&b->exec_gen, k->tgid, &applied);
-        if (k->exec_gen > applied) {
-                struct held_sample h = { .key = *k, .count = count, .drain = b->drains,
-                                         .nk = nk, .nu = nu };
-                if (nk)
-                        memcpy(h.k, kstack, nk * sizeof(uint64_t));
-                if (nu)
-                        memcpy(h.u, ustack, nu * sizeof(uint64_t));
-                return vec_push(&b->held, h);
-        }
         return deliver_sample(b, k, count, kstack, nk, ustack, nu);
 }
 
@@ -417,42 +359,26 @@ static void prune_exited(struct bpf_sampler *b) {
         }
 }
 
+/* Process events up to now: fork, exec and mmap records are written when
+ * they happen, so after a flip every image a drained sample ran is known
+ * (its generation in the sample picks it). */
+static int deliver_side_events(struct bpf_sampler *b) {
+        int r = perf_side_drain(b->side, b->cb);
+        if (r < 0)
+                return r;
+        b->side_lost = (uint64_t) r;
+        return 0;
+}
+
 static int drain(struct bpf_sampler *b) {
         unsigned old = b->skel->bss->active & 1;
 
         __atomic_store_n(&b->skel->bss->active, old ^ 1, __ATOMIC_SEQ_CST);
         wait_for_programs();
         b->last_drain_ns = now_ns();
-        b->drains++;
         prune_exited(b);
-        int r = drain_set(b, old);
-        return r < 0 ? r : release_held(b, false);
-}
-
-/* Delivers held events. When one is an exec, the samples taken so far are
- * drained first, so they are symbolized against the image they ran. */
-static int deliver_events(struct bpf_sampler *b) {
-        int r = 0;
-
-        if (b->pending.n == 0)
-                return 0;
-        for (size_t i = 0; i < b->pending.n; i++)
-                if (b->pending.v[i].type == PROFILE_EVENT_EXEC) {
-                        r = drain(b);
-                        break;
-                }
-        for (size_t i = 0; i < b->pending.n; i++) {
-                const struct profile_event *e = &b->pending.v[i];
-                deliver_event(b, e);
-                if (e->type == PROFILE_EVENT_EXIT)
-                        (void) vec_push(&b->exited, e->pid);
-                if (e->type == PROFILE_EVENT_EXEC)
-                        (void) u64map_put(&b->exec_gen, e->pid, e->exec_gen);
-        }
-        b->pending.n = 0;
-        if (r >= 0)
-                r = release_held(b, false);
-        return r;
+        int r = deliver_side_events(b);
+        return r < 0 ? r : drain_set(b, old);
 }
 
 static int bpf_poll(void *state, int timeout_ms, const struct sampler_callbacks *cb) {
@@ -465,7 +391,8 @@ static int bpf_poll(void *state, int timeout_ms, const struct sampler_callbacks 
                 b->cb = NULL;
                 return r;
         }
-        r = deliver_events(b);
+        /* often, so that mappings are opened while their process lives */
+        r = deliver_side_events(b);
         if (r >= 0 && b->started && now_ns() - b->last_drain_ns >= DRAIN_INTERVAL_NS)
                 r = drain(b);
         b->cb = NULL;
@@ -483,16 +410,14 @@ static int bpf_stop(void *state, const struct sampler_callbacks *cb) {
                 ioctl(b->perf_fds[i], PERF_EVENT_IOC_DISABLE, 0);
         b->cb = cb;
         ring_buffer__consume(b->events);
-        r = deliver_events(b);
         /* the events are off: once the programs still running are done,
          * both sets are idle and can be drained without a flip */
         wait_for_programs();
+        r = deliver_side_events(b);
         if (r >= 0)
                 r = drain_set(b, 0);
         if (r >= 0)
                 r = drain_set(b, 1);
-        if (r >= 0)
-                r = release_held(b, true);
         b->cb = NULL;
         return r;
 }
@@ -516,6 +441,7 @@ static void bpf_get_stats(const void *state, struct sampler_stats *ret) {
                         ret->children_missed += per[i].lost_targets;
                 }
         free(per);
+        ret->lost_events += b->side_lost;
         ret->lost = ret->lost_stackmap + ret->lost_counts;
 }
 

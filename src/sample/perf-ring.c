@@ -236,6 +236,11 @@ bool perf_procs_is_target(const struct perf_procs *pp, uint32_t pid) {
         return p && p->target;
 }
 
+uint32_t perf_procs_exec_gen(const struct perf_procs *pp, uint32_t pid) {
+        struct perf_proc *p = proc_get(pp, pid);
+        return p ? p->exec_gen : 0;
+}
+
 static void set_comm(struct perf_proc *p, const char *comm) {
         snprintf(p->comm, sizeof(p->comm), "%s", comm);
 }

@@ -406,6 +406,7 @@ static int handle_sample(struct perf_sampler *ps, const char *rec, size_t size,
         ps->stats.samples++;
         struct raw_sample s = {
                 .tgid = pid, .tid = tid, .count = 1, .time_ns = time,
+                .exec_gen = perf_procs_exec_gen(&ps->procs, pid),
                 .kstack = kstack, .n_kstack = nk, .ustack = ustack, .n_ustack = nu,
         };
         return cb && cb->sample ? cb->sample(cb->userdata, &s) : 0;
