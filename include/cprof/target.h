@@ -51,6 +51,11 @@ int target_launch(char *const *argv, struct launched *ret);
 /* Hands the terminal over if we have it, and lets the child exec.
  * Returns -errno of a failed exec (e.g. -ENOENT). */
 int target_launch_go(struct launched *l);
+/* Call now and then while the command runs. When the command was stopped
+ * from the terminal we handed it (Ctrl-Z), stops us too, so that our shell
+ * gets the terminal back; once continued ("fg"), hands the terminal to the
+ * command again and continues it. Returns 1 when that happened. */
+int target_launch_follow_stop(struct launched *l);
 /* Reaps the child if it exited (non-blocking unless block). Returns 1
  * when reaped (status in l->status), 0 when still running. */
 int target_launch_reap(struct launched *l, bool block);

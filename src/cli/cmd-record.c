@@ -273,7 +273,9 @@ static double expected_samples(uint64_t cpu_ns) {
 
 /* Called about four times a second by the recorder. */
 static void progress(void *userdata, const struct record_progress *p) {
-        (void) userdata;
+        struct launched *cmd = userdata;
+        if (cmd)
+                (void) target_launch_follow_stop(cmd);
         pid_cpu_update(false);
         if (!show_progress())
                 return;
@@ -527,7 +529,7 @@ static int run(void) {
 
         if (!arg_quiet)
                 print_start(rec);
-        r = recorder_run(rec, &stop_requested, progress, NULL);
+        r = recorder_run(rec, &stop_requested, progress, arg_command ? &cmd : NULL);
         if (show_progress())
                 fputs("\r\033[K", stderr);
         pid_cpu_update(false);

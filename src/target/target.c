@@ -254,6 +254,27 @@ int target_launch_go(struct launched *l) {
         return 0;
 }
 
+int target_launch_follow_stop(struct launched *l) {
+        siginfo_t si = {};
+
+        if (l->tty_fd < 0 || l->reaped)
+                return 0;
+        /* stop reports only: an exit is left for target_launch_reap() */
+        if (waitid(P_PID, (id_t) l->pid, &si, WSTOPPED | WNOHANG) < 0 || si.si_pid != l->pid)
+                return 0;
+        if (si.si_status != SIGTSTP && si.si_status != SIGTTIN && si.si_status != SIGTTOU)
+                return 0; /* a SIGSTOP from elsewhere is not the terminal's business */
+        int tty = l->tty_fd;
+        take_tty_back(l);
+        /* our shell sees the job stopped and takes the terminal; "fg"
+         * continues us in the foreground again */
+        (void) raise(SIGTSTP);
+        if (tcgetpgrp(tty) == getpgrp() && tcsetpgrp(tty, l->pid) >= 0)
+                l->tty_fd = tty;
+        (void) kill(-l->pid, SIGCONT);
+        return 1;
+}
+
 int target_launch_reap(struct launched *l, bool block) {
         if (l->reaped)
                 return 1;

@@ -5,8 +5,6 @@ warning line, and no sample at all from targets that used CPU is an error
 from wait4) and for --pid targets (from /proc, also after they exit)."""
 import os
 import re
-import subprocess
-import time
 
 from cprof_test import Test, kill_and_wait, parse_folded, proc_cpu_seconds
 

@@ -1,7 +1,8 @@
 """On a terminal (a pty here), the launched command's process group gets
 the terminal while it runs: it can read the terminal, Ctrl-C goes to it
-(cprof writes the profile and passes the 130 on), and cprof takes the
-terminal back at the end, so the shell that started it can read again."""
+(cprof writes the profile and passes the 130 on), Ctrl-Z stops cprof with
+it (and fg continues both), and cprof takes the terminal back at the end,
+so the shell that started it can read again."""
 import os
 import pty
 import select
@@ -92,6 +93,67 @@ def body(t):
         t.check(False, str(e))
     finally:
         p.close()
+
+
+    # Ctrl-Z stops the command: cprof stops too, so that the shell (with job
+    # control here, as an interactive one) gets the terminal; "fg"
+    # continues cprof, which hands the terminal back and continues it
+    out = t.path("ctrlz.folded")
+    p = Pty(t, f"set -m; {cprof} record -F 499 -o {shlex.quote(out)} -- "
+               f"{hot} 0; echo stopped:$?; fg; echo cprof-rc:$?")
+    try:
+        p.expect("hot: ready pid")
+        time.sleep(0.5)
+        hot_pid = int(p.out.split(b"hot: ready pid ")[1].split()[0])
+        p.send("\x1a")  # Ctrl-Z: SIGTSTP to the terminal's foreground group
+        p.expect("stopped:")
+        p.expect("\n")
+        t.check(b"stopped:148" in p.out, "Ctrl-Z stopped cprof too: its shell "
+                "saw the job stop (148) and got the terminal",
+                p.out.decode(errors="replace"))
+        t.check(wait_pgrp(p.fd, hot_pid), "after fg, the command has the "
+                "terminal again", f"foreground {os.tcgetpgrp(p.fd)}")
+        t.check(wait_state(hot_pid, "R"), "after fg, the command runs again",
+                f"hot {state(hot_pid)}")
+        time.sleep(0.5)
+        p.send("\x03")
+        p.expect("cprof-rc:")
+        p.expect("\n")
+        t.check(b"cprof-rc:130" in p.out, "then Ctrl-C ends it: 130 passed on",
+                p.out.decode(errors="replace"))
+        f = t.folded(out)
+        t.check(f.of("hot").with_frame("hot_a").total() > 0,
+                "the profile was written, with hot_a", f.top())
+    except Fatal as e:
+        t.check(False, str(e))
+    finally:
+        p.close()
+
+
+def state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
+def wait_state(pid, want, timeout=5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if state(pid) == want:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def wait_pgrp(fd, pgrp, timeout=5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.tcgetpgrp(fd) == pgrp:
+            return True
+        time.sleep(0.01)
+    return False
 
 
 Test("terminal").run(body)
