@@ -6,6 +6,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 /* 0 when pid exists and we may read its memory maps; -ESRCH when there
@@ -22,20 +24,45 @@ bool target_alive(pid_t pid);
 /* The process name (/proc/PID/comm) into buf. -ESRCH when gone. */
 int target_comm(pid_t pid, char *buf, size_t size);
 
+/* CPU time (user + system, all threads) pid has used so far, in ns, from
+ * /proc/PID/stat; with children, plus that of the children it has waited
+ * for (a child counts only once reaped). Readable from a zombie until it
+ * is reaped. -ESRCH when gone. */
+int target_cpu_time_ns(pid_t pid, bool children, uint64_t *ret);
+
+/* A launched command runs in a process group of its own (its pid is the
+ * group id), so that everything it starts can be stopped with it. When
+ * the profiler is in the terminal's foreground group, the command's group
+ * gets the terminal while it runs: Ctrl-C and terminal reads go to it. */
 struct launched {
         pid_t pid;
         int go_fd;  /* write end: one byte lets the child exec */
         int err_fd; /* read end: the child writes errno here if exec fails */
+        int tty_fd; /* the terminal handed to the command's group, or -1 */
         bool reaped;
-        int status; /* wait status once reaped */
+        int status;           /* wait status once reaped */
+        struct rusage rusage; /* once reaped: the command and the children it waited for */
 };
 
-/* Forks a child that waits, then execs argv (PATH searched). */
+/* Forks a child that waits, then execs argv (PATH searched). Makes the
+ * calling process a child subreaper, so that the command's orphans are
+ * reaped here. */
 int target_launch(char *const *argv, struct launched *ret);
-/* Lets the child exec. Returns -errno of a failed exec (e.g. -ENOENT). */
+/* Hands the terminal over if we have it, and lets the child exec.
+ * Returns -errno of a failed exec (e.g. -ENOENT). */
 int target_launch_go(struct launched *l);
+/* Call now and then while the command runs. When the command was stopped
+ * from the terminal we handed it (Ctrl-Z), stops us too, so that our shell
+ * gets the terminal back; once continued ("fg"), hands the terminal to the
+ * command again and continues it. Returns 1 when that happened. */
+int target_launch_follow_stop(struct launched *l);
 /* Reaps the child if it exited (non-blocking unless block). Returns 1
  * when reaped (status in l->status), 0 when still running. */
 int target_launch_reap(struct launched *l, bool block);
+/* Ends whatever still runs in the command's process group: SIGTERM (and
+ * SIGCONT, for stopped members), then SIGKILL after grace_ns; reaps the
+ * command and takes the terminal back. Returns 1 when the command itself
+ * was still running, 0 when it had already exited on its own. */
+int target_launch_stop(struct launched *l, uint64_t grace_ns);
 /* Kills a child that never got to exec, and reaps it. */
 void target_launch_abort(struct launched *l);

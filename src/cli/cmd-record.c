@@ -26,12 +26,14 @@ DEFINE_FREEP(struct recorder, recorder_free)
 
 #define DEFAULT_FREQUENCY 99
 #define MAX_FREQUENCY 100000
+/* how long a stopped command may take to exit after SIGTERM */
+#define STOP_GRACE_S 2
 
 static VEC(pid_t) arg_pids;
 static uint64_t arg_duration_ns;
 static unsigned arg_frequency = DEFAULT_FREQUENCY;
 static const char *arg_output = "out.folded";
-static const char *arg_format;
+static enum output_format arg_output_format;
 static bool arg_threads, arg_user = true, arg_kernel = true, arg_quiet;
 static int arg_children = -1; /* -1: default (on for a launched command) */
 static enum sampler_backend arg_backend = SAMPLER_BACKEND_AUTO;
@@ -64,11 +66,22 @@ static void help(void) {
                "  -v, --verbose          debug messages\n"
                "  -h, --help             show this help\n"
                "      --version          show the version\n\n"
+               "A launched command runs in a process group of its own, which has the terminal\n"
+               "while it runs (Ctrl-C goes to the command). When the recording ends, what\n"
+               "still runs in that group gets SIGTERM, then SIGKILL %d s later.\n\n"
+               "Exit status:\n"
+               "  N    the launched command exited by itself with status N (128+S when signal S\n"
+               "       killed it), and the profile was written\n"
+               "  0    the profile was written, and cprof ended the command (--duration, Ctrl-C\n"
+               "       or SIGTERM to cprof) or the targets were given by --pid\n"
+               "  1    cprof failed: nothing was written (also when no samples were taken\n"
+               "       although the targets used CPU), whatever the command's status\n"
+               "  2    usage error\n\n"
                "Examples:\n"
                "  cprof record --pid 1234 --duration 30        # writes out.folded\n"
                "  cprof flamegraph out.folded > graph.svg\n"
                "  cprof record -F 999 -o graph.svg -- ./myprog --flag\n",
-               DEFAULT_FREQUENCY, MAX_FREQUENCY);
+               DEFAULT_FREQUENCY, MAX_FREQUENCY, STOP_GRACE_S);
 }
 
 enum {
@@ -120,6 +133,7 @@ static int parse_argv(int argc, char **argv) {
                 { "version", no_argument, NULL, OPT_VERSION },
                 {}
         };
+        const char *format = NULL;
         int c, r;
 
         opterr = 0;
@@ -132,8 +146,13 @@ static int parse_argv(int argc, char **argv) {
                                 return r;
                         break;
                 case 'd':
-                        if (parse_seconds(optarg, &arg_duration_ns) < 0)
-                                return log_error("invalid duration '%s': expected seconds > 0", optarg), -EINVAL;
+                        r = parse_seconds(optarg, &arg_duration_ns);
+                        if (r == -ERANGE)
+                                return log_error("invalid duration '%s': expected more than 0 and at most %d "
+                                                 "seconds", optarg, PARSE_SECONDS_MAX), -EINVAL;
+                        if (r < 0)
+                                return log_error("invalid duration '%s': expected seconds, like 30 or 2.5",
+                                                 optarg), -EINVAL;
                         break;
                 case 'F':
                         if (parse_uint(optarg, 1, MAX_FREQUENCY, &arg_frequency) < 0)
@@ -146,7 +165,7 @@ static int parse_argv(int argc, char **argv) {
                         arg_output = optarg;
                         break;
                 case OPT_FORMAT:
-                        arg_format = optarg;
+                        format = optarg;
                         break;
                 case OPT_THREADS:
                         arg_threads = true;
@@ -195,6 +214,15 @@ static int parse_argv(int argc, char **argv) {
                 return log_error("nothing to profile: give --pid PID or a command (see 'cprof record --help')"), -EINVAL;
         if (arg_children < 0)
                 arg_children = arg_command != NULL;
+        /* a usage error like any other bad option, found before any work */
+        if (format) {
+                if (output_format_from_name(format, &arg_output_format) < 0)
+                        return log_error("invalid format '%s': expected folded, svg, pprof, speedscope or json",
+                                         format), -EINVAL;
+        } else if (output_format_from_path(arg_output, &arg_output_format) < 0) {
+                return log_error("cannot tell the format of '%s' from its extension (use --format)", arg_output),
+                       -EINVAL;
+        }
         return 1;
 }
 
@@ -207,8 +235,50 @@ static bool show_progress(void) {
         return !arg_quiet && isatty(STDERR_FILENO);
 }
 
+/* The CPU time the targets used while recording, which the samples taken
+ * are checked against: a target busy for T s of CPU should give about
+ * T x F samples at F Hz. For --pid targets it is read from /proc at the
+ * start and at every progress tick, so a target that exits keeps the last
+ * value read; children count once their parent reaped them. */
+struct pid_cpu {
+        uint64_t start_ns, last_ns;
+        bool known;
+};
+static struct pid_cpu *pid_cpu; /* one per arg_pids */
+
+static void pid_cpu_update(bool start) {
+        for (size_t i = 0; pid_cpu && i < arg_pids.n; i++) {
+                uint64_t ns;
+                if ((!start && !pid_cpu[i].known) ||
+                    target_cpu_time_ns(arg_pids.v[i], arg_children > 0, &ns) < 0)
+                        continue;
+                if (start)
+                        pid_cpu[i] = (struct pid_cpu) { .start_ns = ns, .last_ns = ns, .known = true };
+                else if (ns > pid_cpu[i].last_ns)
+                        pid_cpu[i].last_ns = ns;
+        }
+}
+
+static uint64_t pid_cpu_used_ns(void) {
+        uint64_t sum = 0;
+        for (size_t i = 0; pid_cpu && i < arg_pids.n; i++)
+                if (pid_cpu[i].known)
+                        sum += pid_cpu[i].last_ns - pid_cpu[i].start_ns;
+        return sum;
+}
+
+static double expected_samples(uint64_t cpu_ns) {
+        return (double) cpu_ns / 1e9 * arg_frequency;
+}
+
+/* Called about four times a second by the recorder. */
 static void progress(void *userdata, const struct record_progress *p) {
-        (void) userdata;
+        struct launched *cmd = userdata;
+        if (cmd)
+                (void) target_launch_follow_stop(cmd);
+        pid_cpu_update(false);
+        if (!show_progress())
+                return;
         fprintf(stderr, "\r\033[K[cprof] %.1fs  %" PRIu64 " samples  %" PRIu64 " lost  %zu process%s",
                 (double) p->elapsed_ns / 1e9, p->stats.samples, p->stats.lost, p->processes,
                 p->processes == 1 ? "" : "es");
@@ -235,7 +305,13 @@ static int log_open_error(int r) {
         return log_error("cannot start sampling: %s", strerror(-r)), r;
 }
 
-static void print_summary(struct recorder *rec, const char *output, size_t stacks) {
+/* Below this many samples expected, a shortfall is noise, not news. */
+#define MIN_EXPECTED_TO_COMPARE 20
+/* A recording with no sample from targets that used this much CPU (in
+ * expected samples) failed: a profile of nothing would mislead. */
+#define MIN_EXPECTED_FOR_NONE 5
+
+static void print_summary(struct recorder *rec, const char *output, size_t stacks, uint64_t cpu_ns) {
         struct record_progress p;
         recorder_get_progress(rec, &p);
 
@@ -262,6 +338,13 @@ static void print_summary(struct recorder *rec, const char *output, size_t stack
         if (p.stats.children_missed)
                 log_warning("%" PRIu64 " child processes were not followed (more than 16384 at once)",
                             p.stats.children_missed);
+        /* our CPU time is a lower bound (children count once reaped), so
+         * only a shortfall says something */
+        double expected = expected_samples(cpu_ns);
+        if (expected >= MIN_EXPECTED_TO_COMPARE && (double) p.stats.samples < expected * 0.9)
+                log_warning("%" PRIu64 " samples, but the targets used %.1f s of CPU: about %.0f expected at "
+                            "%u Hz (%.0f%% missing)", p.stats.samples, (double) cpu_ns / 1e9, expected,
+                            arg_frequency, 100.0 * (1.0 - (double) p.stats.samples / expected));
         if (p.stats.samples == 0)
                 log_warning("no samples were taken: the targets did not run on a CPU while recording");
 }
@@ -297,39 +380,56 @@ static void report_exit(const struct launched *l) {
                         WTERMSIG(l->status), strsignal(WTERMSIG(l->status)));
 }
 
-/* A launched command still running when recording ends (duration, Ctrl-C)
- * is asked to stop, then killed if it does not. */
-static void end_command(struct launched *l) {
-        if (target_launch_reap(l, false) != 0)
-                return;
-        command_stopped_by_us = true;
-        kill(l->pid, SIGTERM);
-        for (int i = 0; i < 40; i++) {
-                if (target_launch_reap(l, false) != 0)
-                        return;
-                struct timespec ts = { 0, 50 * 1000 * 1000 };
-                nanosleep(&ts, NULL);
-        }
-        kill(l->pid, SIGKILL);
-        target_launch_reap(l, true);
+/* Our exit status once the profile is written, as time(1) and strace do:
+ * the status of a command that ended by itself, so that a failing
+ * command fails the job that profiles it. */
+static int exit_status(const struct launched *l) {
+        if (!arg_command || command_stopped_by_us || !l->reaped)
+                return 0;
+        if (WIFEXITED(l->status))
+                return WEXITSTATUS(l->status);
+        if (WIFSIGNALED(l->status))
+                return 128 + WTERMSIG(l->status);
+        return 0;
+}
+
+/* The CPU time of the launched command while recording (it started with
+ * the recording), read before it is stopped, so that what it does after
+ * SIGTERM does not count; once it exited by itself, what wait4() says. */
+static uint64_t command_cpu_before_stop(const struct launched *l) {
+        uint64_t ns = 0;
+        (void) target_cpu_time_ns(l->pid, arg_children > 0, &ns);
+        return ns;
+}
+
+static uint64_t command_cpu_after_stop(const struct launched *l, uint64_t before_ns) {
+        if (command_stopped_by_us || !l->reaped || arg_children <= 0)
+                return before_ns;
+        const struct rusage *ru = &l->rusage;
+        uint64_t ns = ((uint64_t) ru->ru_utime.tv_sec + (uint64_t) ru->ru_stime.tv_sec) * 1000000000ULL +
+                      ((uint64_t) ru->ru_utime.tv_usec + (uint64_t) ru->ru_stime.tv_usec) * 1000ULL;
+        return MAX(ns, before_ns);
+}
+
+static int interrupted(void) {
+        return log_error("interrupted before sampling started: nothing was written"), -EINTR;
 }
 
 static int run(void) {
         _cleanup_(recorder_freep) struct recorder *rec = NULL;
         struct atomic_file out = {};
-        struct launched cmd = { .pid = -1, .go_fd = -1, .err_fd = -1 };
-        enum output_format format;
+        struct launched cmd = { .pid = -1, .go_fd = -1, .err_fd = -1, .tty_fd = -1 };
         const char *fallback = NULL;
         int r;
 
-        if (arg_format) {
-                if (output_format_from_name(arg_format, &format) < 0)
-                        return log_error("invalid format '%s': expected folded, svg, pprof, speedscope or json",
-                                         arg_format), -EINVAL;
-        } else if (output_format_from_path(arg_output, &format) < 0) {
-                return log_error("cannot tell the format of '%s' from its extension (use --format)", arg_output),
-                       -EINVAL;
-        }
+        /* first of all: loading the sampler takes tens of milliseconds, and
+         * a Ctrl-C then must end us with a word, not kill us silently */
+        struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
+        sigaction(SIGQUIT, &sa, NULL);
 
         for (size_t i = 0; i < arg_pids.n; i++) {
                 /* a thread id (from top -H, say) means its whole process */
@@ -343,9 +443,17 @@ static int run(void) {
                 r = target_check_pid(arg_pids.v[i]);
                 if (r == -ESRCH)
                         return log_error("no process with PID %d", arg_pids.v[i]), r;
+                /* a zombie has a PID and nothing to sample */
+                if (!target_alive(arg_pids.v[i]))
+                        return log_error("process %d has exited", arg_pids.v[i]), -ESRCH;
                 if (r < 0)
                         return log_error("not allowed to profile PID %d: %s (run as root or with "
                                          "CAP_SYS_PTRACE)", arg_pids.v[i], strerror(-r)), r;
+        }
+        if (arg_pids.n) {
+                pid_cpu = calloc(arg_pids.n, sizeof(*pid_cpu));
+                if (!pid_cpu)
+                        return log_error_errno(ENOMEM, "out of memory");
         }
 
         /* Fail on an unwritable output before sampling, not after; the
@@ -372,10 +480,10 @@ static int run(void) {
                 .realtime = true,
         };
         r = recorder_new(&o, &rec, &fallback);
-        if (r < 0) {
-                atomic_file_abort(&out);
+        if (stop_requested)
+                return interrupted();
+        if (r < 0)
                 return log_open_error(r);
-        }
         if (fallback && !arg_quiet)
                 log_notice("%s: using the perf backend", fallback);
         if (recorder_notice(rec) && !arg_quiet)
@@ -383,14 +491,11 @@ static int run(void) {
 
         if (arg_command) {
                 r = target_launch(arg_command, &cmd);
-                if (r < 0) {
-                        atomic_file_abort(&out);
+                if (r < 0)
                         return log_error("cannot start '%s': %s", arg_command[0], strerror(-r)), r;
-                }
                 r = recorder_add_pid(rec, cmd.pid, true);
                 if (r < 0) {
                         target_launch_abort(&cmd);
-                        atomic_file_abort(&out);
                         return log_open_error(r);
                 }
         }
@@ -398,48 +503,58 @@ static int run(void) {
                 r = recorder_add_pid(rec, arg_pids.v[i], true);
                 if (r == -ESRCH) {
                         target_launch_abort(&cmd);
-                        atomic_file_abort(&out);
                         return log_error("no process with PID %d", arg_pids.v[i]), r;
                 }
                 if (r < 0) {
                         target_launch_abort(&cmd);
-                        atomic_file_abort(&out);
                         return log_open_error(r);
                 }
         }
 
-        struct sigaction sa = { .sa_handler = on_signal };
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGHUP, &sa, NULL);
-        sigaction(SIGQUIT, &sa, NULL);
-
-        r = recorder_start(rec);
+        r = stop_requested ? 0 : recorder_start(rec);
+        /* the command has not run yet: a stop asked for by now leaves nothing */
+        if (stop_requested) {
+                target_launch_abort(&cmd);
+                return interrupted();
+        }
         if (r < 0) {
                 target_launch_abort(&cmd);
-                atomic_file_abort(&out);
                 return log_open_error(r);
         }
+        pid_cpu_update(true);
         if (arg_command) {
                 r = target_launch_go(&cmd);
-                if (r < 0) {
-                        atomic_file_abort(&out);
+                if (r < 0)
                         return log_error("cannot run '%s': %s", arg_command[0], strerror(-r)), r;
-                }
         }
 
         if (!arg_quiet)
                 print_start(rec);
-        r = recorder_run(rec, &stop_requested, show_progress() ? progress : NULL, NULL);
+        r = recorder_run(rec, &stop_requested, progress, arg_command ? &cmd : NULL);
         if (show_progress())
                 fputs("\r\033[K", stderr);
-        if (arg_command)
-                end_command(&cmd);
-        if (r < 0) {
-                atomic_file_abort(&out);
-                return log_error("sampling failed: %s", strerror(-r)), r;
+        pid_cpu_update(false);
+        uint64_t cpu_ns = pid_cpu_used_ns();
+        if (arg_command) {
+                uint64_t before = command_cpu_before_stop(&cmd);
+                command_stopped_by_us = target_launch_stop(&cmd, STOP_GRACE_S * 1000000000ULL) > 0;
+                cpu_ns += command_cpu_after_stop(&cmd, before);
         }
+        if (r < 0)
+                return log_error("sampling failed: %s", strerror(-r)), r;
+
+        struct record_progress rp;
+        recorder_get_progress(rec, &rp);
+        double expected = expected_samples(cpu_ns);
+        log_debug("the targets used %.2f s of CPU while recording: about %.0f samples expected at %u Hz, "
+                  "%" PRIu64 " taken", (double) cpu_ns / 1e9, expected, arg_frequency, rp.stats.samples);
+        /* a target that ran and left no trace is a failure to sample, not
+         * an empty profile */
+        if (rp.stats.samples == 0 && expected >= MIN_EXPECTED_FOR_NONE)
+                return log_error("no samples were taken although the targets used %.1f s of CPU (about %.0f "
+                                 "expected at %u Hz, %s backend): nothing was written",
+                                 (double) cpu_ns / 1e9, expected, arg_frequency, recorder_backend_name(rec)),
+                       -ENODATA;
 
         struct profile *p = recorder_profile(rec);
         if (strcmp(arg_output, "-") != 0) {
@@ -447,7 +562,7 @@ static int run(void) {
                 if (r < 0)
                         return log_error("cannot write '%s': %s", arg_output, atomic_file_strerror(r)), r;
         }
-        r = output_write(p, format, out.f ? out.f : stdout);
+        r = output_write(p, arg_output_format, out.f ? out.f : stdout);
         if (r >= 0 && out.f)
                 r = atomic_file_commit(&out);
         else
@@ -456,19 +571,22 @@ static int run(void) {
                 return log_error("cannot write '%s': %s", arg_output, atomic_file_strerror(r)), r;
 
         if (!arg_quiet) {
-                print_summary(rec, arg_output, profile_stack_count(p));
+                print_summary(rec, arg_output, profile_stack_count(p), cpu_ns);
                 if (arg_command)
                         report_exit(&cmd);
         }
-        return 1;
+        return exit_status(&cmd);
 }
 
 int cmd_record(int argc, char **argv) {
         int r = parse_argv(argc, argv);
-        if (r > 0)
-                r = run() < 0 ? 1 : 0;
-        else
+        if (r > 0) {
+                r = run();
+                r = r < 0 ? 1 : r;
+        } else
                 r = r < 0 ? 2 : 0; /* a usage error, or --help */
         vec_free(&arg_pids);
+        free(pid_cpu);
+        pid_cpu = NULL;
         return r;
 }

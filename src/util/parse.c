@@ -46,9 +46,13 @@ int parse_seconds(const char *s, uint64_t *ret_ns) {
                 return -EINVAL;
         errno = 0;
         double v = strtod(s, &end);
-        if (*end || errno == ERANGE || !isfinite(v))
+        if (*end)
                 return -EINVAL;
-        if (v <= 0 || v > 1e7)
+        if (errno == ERANGE) /* "1e999", "1e-999": numbers, out of range */
+                return -ERANGE;
+        if (!isfinite(v))
+                return -EINVAL;
+        if (v <= 0 || v > PARSE_SECONDS_MAX)
                 return -ERANGE;
         *ret_ns = (uint64_t) (v * 1e9);
         if (*ret_ns == 0) /* below a nanosecond: 0 would mean "no limit" */

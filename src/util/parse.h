@@ -7,7 +7,13 @@
 int parse_uint64(const char *s, uint64_t *ret);
 int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret);
 int parse_pid(const char *s, int *ret);
-/* Seconds as a decimal ("30", "2.5"), > 0; returns nanoseconds. */
+/* The longest duration parse_seconds() takes: 115 days, far below where
+ * nanoseconds overflow 64 bits. */
+#define PARSE_SECONDS_MAX 10000000
+
+/* Seconds as a decimal ("30", "2.5"); returns nanoseconds. -EINVAL for
+ * what is not a number, -ERANGE for one not in (0, PARSE_SECONDS_MAX]
+ * or below a nanosecond. */
 int parse_seconds(const char *s, uint64_t *ret_ns);
 
 /* The value of a hex digit, or -1. */

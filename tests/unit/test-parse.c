@@ -31,6 +31,9 @@ int main(void) {
         CHECK(parse_seconds("inf", &ns) == -EINVAL, "infinity");
         CHECK(parse_seconds("nan", &ns) == -EINVAL, "nan");
         CHECK(parse_seconds("3s", &ns) == -EINVAL, "unit suffix");
+        CHECK(parse_seconds("10000000", &ns) == 0 && ns == 10000000ull * 1000000000ull, "the longest duration");
+        CHECK(parse_seconds("1e9", &ns) == -ERANGE, "above the longest duration: out of range, not 'not a number'");
+        CHECK(parse_seconds("1e999", &ns) == -ERANGE, "too large for a double: out of range");
 
         CHECK(hex_digit('0') == 0 && hex_digit('f') == 15 && hex_digit('F') == 15 && hex_digit('g') == -1,
               "hex digits");
