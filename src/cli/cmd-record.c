@@ -338,6 +338,9 @@ static void print_summary(struct recorder *rec, const char *output, size_t stack
         if (p.stats.children_missed)
                 log_warning("%" PRIu64 " child processes were not followed (more than 16384 at once)",
                             p.stats.children_missed);
+        if (p.unnamed_samples)
+                log_notice("%" PRIu64 " of %" PRIu64 " samples have frames outside every mapping known for "
+                           "their process, shown as [unknown]", p.unnamed_samples, p.stats.samples);
         /* our CPU time is a lower bound (children count once reaped), so
          * only a shortfall says something */
         double expected = expected_samples(cpu_ns);

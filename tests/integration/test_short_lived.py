@@ -3,6 +3,7 @@ from the moment they are made (perf MMAP2 records, also for the BPF
 backend), not read from /proc after the process is gone. Checked with the
 hot workload run 20 times for 30 ms, and with Debian's python3 run 8
 times (a real program nobody here wrote), on both backends."""
+import re
 import shutil
 
 from cprof_test import Test
@@ -30,6 +31,12 @@ def body(t):
         r, f = t.record_ok(["--backend", backend, "-F", "499", "--", "sh", "-c",
                             f"for i in 1 2 3 4 5 6 7 8; do {python3} -c "
                             "'sum(range(3000000))'; done"], out)
+        # what could not be named is counted in the summary, never hidden
+        unnamed = f.where(lambda s: "[unknown]" in s).total()
+        m = re.search(r"(\d+) of (\d+) samples have frames outside every mapping", r.stderr)
+        t.check((m is None and unnamed == 0) or (m and int(m.group(1)) == unnamed),
+                f"{backend}: the summary counts the {unnamed} samples with [unknown] frames",
+                r.stderr)
         py = f.where(lambda s: s[0].startswith("python3"))
         t.check(py.total() >= 0.8 * f.total(),
                 f"{backend}: python3 has {py.total()} of {f.total()} samples")
