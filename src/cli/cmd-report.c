@@ -80,6 +80,7 @@ int cmd_report(int argc, char **argv) {
                 log_error("cannot create a profile: %s", strerror(-r));
                 return 1;
         }
+        profile_set_keep_samples(p, false); /* memory by unique stacks */
         r = cli_read_folded(p, argv + first, (size_t) (argc - first));
         if (r < 0)
                 return 1;
