@@ -96,8 +96,17 @@ static const char *parse_count(const char *s, size_t len, double *ret, size_t *r
                 return "count is not a number";
 
         double v = 0;
+        const char *digits = c;
         while (c < e && is_digit(*c))
                 v = v * 10 + (*c++ - '0');
+        if (c - digits > 15 && c - digits < 400 && (c == e || *c != '.')) {
+                /* past 2^53 the sum above rounds at every step: let strtod
+                 * round once (1 and a hundred zeros is 1e100 exactly) */
+                char buf[400];
+                memcpy(buf, digits, (size_t) (c - digits));
+                buf[c - digits] = '\0';
+                v = strtod(buf, NULL);
+        }
         if (c < e && *c == '.') {
                 /* rare: let strtod round it exactly, so the same text always
                  * gives the same double and writers can print it back */
