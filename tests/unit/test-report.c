@@ -167,7 +167,7 @@ int main(void) {
                 add(p, (uint32_t[]) { s5 }, 1, 5);
                 add(p, (uint32_t[]) { frame(p, "big", FRAME_USER, 0) }, 1, 1.8e19);
                 text = write_text(p, 0);
-                CHECK(strncmp(text, "total: 1e+100 samples, 3 unique stacks\n", 39) == 0, "huge total (%.60s)", text);
+                CHECK(strncmp(text, "total: 1e+100 samples, 3 unique stacks\n", 39) == 0, "huge total");
                 CHECK(strstr(text, "  samples  percent  function\n"
                                    "   1e+100  100.00%  huge\n"
                                    "  1.8e+19    0.00%  big\n"
