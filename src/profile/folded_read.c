@@ -170,12 +170,24 @@ bool folded_line_is_valid(const char *s, size_t len) {
         return slen > 0;
 }
 
+/* '{', or '[' opening an array (not "[unknown]", a common root frame). */
+static bool looks_like_json(const char *s, size_t n) {
+        if (s[0] == '{')
+                return true;
+        if (s[0] != '[')
+                return false;
+        size_t i = 1;
+        while (i < n && is_space(s[i]))
+                i++;
+        return i == n || strchr("{[\"]-0123456789tfn", s[i]) != NULL;
+}
+
 /* A bad line before any good one may show which format the input really
  * is: then the whole input is refused with one line. JSON opens with its
  * first line; perf script text may open with '#' comments before its
  * first event header. */
 static bool wrong_format(struct reader *rd, const char *s, size_t len, size_t blank, bool first) {
-        if (first && (s[blank] == '{' || s[blank] == '[')) {
+        if (first && looks_like_json(s + blank, len - blank)) {
                 snprintf(rd->reason, sizeof(rd->reason),
                          "JSON (such as 'cprof report --json' output), not folded stacks");
                 return true;

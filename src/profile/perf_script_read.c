@@ -676,7 +676,7 @@ static void note_first_line(struct reader *rd, struct span l) {
         if (b == l.n || l.s[0] == '#' || rd->seen_text)
                 return;
         rd->seen_text = true;
-        rd->first_json = l.s[b] == '{' || l.s[b] == '[';
+        rd->first_json = l.s[b] == '{' || (l.s[b] == '[' && (b + 1 == l.n || strchr("{[\"]", l.s[b + 1])));
         rd->first_folded = !rd->first_json && folded_line_is_valid(l.s, l.n);
 }
 

@@ -219,6 +219,12 @@ int main(void) {
         p = read_str("[unknown];f 2\n", &b, &r);
         CHECK(r == 1 && b.n == 0, "a root frame in brackets is no JSON");
         profile_free(p);
+        p = read_str("[unknown];f\n[unknown];f 2\n", &b, &r);
+        CHECK(r == 1 && b.n == 1, "nor is a bad first line that starts with one");
+        profile_free(p);
+        p = read_str("[\n  {\"name\": \"f\", \"value\": 1}\n]\n", &b, &r);
+        CHECK(r == -EMEDIUMTYPE && strncmp(b.reason[0], "JSON", 4) == 0, "a JSON array is refused");
+        profile_free(p);
         p = read_str("# ========\n# captured on: x\nprog 42 1.0: 1 cpu-clock:\n\t1 f+0x1 (/bin/prog)\n\n", &b, &r);
         CHECK(r == -EMEDIUMTYPE && b.n == 1 && strstr(b.reason[0], "perf script output, not folded stacks"),
               "perf script text: one refusal, the comment lines before it not reported (%d, n=%d)", r, b.n);
