@@ -152,8 +152,24 @@ static size_t common_prefix(const char *a, const char *b, size_t n) {
         return i;
 }
 
-static int intern_frame(struct profile *p, const char *s, size_t len, uint32_t *ret_id) {
+/* "comm-TID" as `cprof record --threads` writes it: a thread name of at
+ * most 15 bytes (the kernel's TASK_COMM_LEN), '-', a thread id. */
+static bool is_thread_name(const char *s, size_t n) {
+        size_t d = n;
+        while (d > 0 && is_digit(s[d - 1]))
+                d--;
+        return d >= 2 && d < n && n - d <= 10 && s[d] != '0' && s[d - 1] == '-' && d - 1 <= 15;
+}
+
+/* The frame at position `depth` of a stack. The first frame is the
+ * process name; "comm-TID" after it is the thread frame that `cprof
+ * record --threads` adds. A frame with a kind suffix keeps its kind. */
+static int intern_frame(struct profile *p, const char *s, size_t len, size_t depth, uint32_t *ret_id) {
         enum frame_kind kind = frame_kind_from_suffix(s, &len);
+        if (kind == FRAME_USER && depth == 0)
+                kind = FRAME_PROCESS;
+        else if (kind == FRAME_USER && depth == 1 && is_thread_name(s, len))
+                kind = FRAME_THREAD;
         return profile_intern_named_frame(p, s, len, kind, ret_id);
 }
 
@@ -198,21 +214,6 @@ static bool wrong_format(struct reader *rd, const char *s, size_t len, size_t bl
                 return true;
         }
         return false;
-}
-
-/* "comm-TID" as `cprof record --threads` writes it: a thread name of at
- * most 15 bytes (the kernel's TASK_COMM_LEN), '-', a thread id. */
-static bool is_thread_name(const char *s, size_t n) {
-        size_t d = n;
-        while (d > 0 && is_digit(s[d - 1]))
-                d--;
-        return d >= 2 && d < n && n - d <= 10 && s[d] != '0' && s[d - 1] == '-' && d - 1 <= 15;
-}
-
-static int rekind(struct profile *p, uint32_t *id, enum frame_kind kind) {
-        struct profile_frame f = p->frames.v[*id];
-        f.kind = kind;
-        return profile_intern_frame(p, &f, id);
 }
 
 static int read_line(struct reader *rd, const char *s, size_t len) {
@@ -293,7 +294,7 @@ static int read_line(struct reader *rd, const char *s, size_t len) {
                 size_t end = semi ? (size_t) (semi - s) : slen;
                 uint32_t id;
 
-                r = intern_frame(rd->p, s + pos, end - pos, &id);
+                r = intern_frame(rd->p, s + pos, end - pos, rd->ids.n, &id);
                 if (r < 0)
                         return r;
                 r = vec_push(&rd->ids, id);
@@ -306,21 +307,6 @@ static int read_line(struct reader *rd, const char *s, size_t len) {
         }
         rd->prev = s;
         rd->prev_len = slen;
-
-        /* The first frame is the process name; "name-tid" after it is the
-         * thread frame that `cprof record --threads` adds. A frame with a
-         * kind suffix keeps its kind. */
-        if (rd->p->frames.v[rd->ids.v[0]].kind == FRAME_USER) {
-                r = rekind(rd->p, &rd->ids.v[0], FRAME_PROCESS);
-                if (r < 0)
-                        return r;
-        }
-        if (rd->ids.n >= 2 && rd->p->frames.v[rd->ids.v[1]].kind == FRAME_USER &&
-            is_thread_name(s + rd->ends.v[0] + 1, rd->ends.v[1] - rd->ends.v[0] - 1)) {
-                r = rekind(rd->p, &rd->ids.v[1], FRAME_THREAD);
-                if (r < 0)
-                        return r;
-        }
 
         r = profile_add_sample(rd->p, rd->ids.v, rd->ids.n, values, 0, 0);
         if (r == -ERANGE) {

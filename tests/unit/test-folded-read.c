@@ -179,6 +179,7 @@ int main(void) {
         p = read_str("python3;python3-4242;main;f 3\npython3;worker-7;main 2\nsh;main 1\n"
                      "kworker_[k];x 1\napp;ends-in-0123;f 1\napp;a-very-long-thread-name-1;f 1\n", &b, &r);
         CHECK(r == 6, "six lines");
+        CHECK(profile_frame_count(p) == 11, "each frame interned once, with its kind only (%zu)", profile_frame_count(p));
         {
                 size_t d;
                 const uint32_t *f = profile_stack_frames(p, 0, &d);
