@@ -717,23 +717,22 @@ static uint32_t frame_at(const uint32_t *frames, size_t depth, size_t i, bool re
  * it shares. */
 static int add_stack(struct graph *g, const uint32_t *frames, size_t depth, const double *values,
                      const uint32_t *prev, size_t prev_depth) {
-        bool rev = g->o->reverse, chart = true;
+        bool rev = g->o->reverse;
         size_t keep = 0;
         int r;
 
         r = vec_reserve(&g->path, depth + 1);
         if (r < 0)
                 return r;
-        /* Equal frame ids mean equal labels: reuse the previous path. For a
-         * flame chart equal labels are enough (adjacent frames merge). */
+        /* Equal frame ids mean equal labels: reuse the previous path; equal
+         * labels are enough too (adjacent frames merge). */
         if (prev) {
                 size_t n = MIN(depth, prev_depth);
                 while (keep < n && frame_at(frames, depth, keep, rev) == frame_at(prev, prev_depth, keep, rev))
                         keep++;
-                if (chart)
-                        while (keep < n && g->nodes.v[g->path.v[keep + 1]].label ==
-                                                   g->frame_label[frame_at(frames, depth, keep, rev)])
-                                keep++;
+                while (keep < n && g->nodes.v[g->path.v[keep + 1]].label ==
+                                           g->frame_label[frame_at(frames, depth, keep, rev)])
+                        keep++;
         }
         uint32_t parent = g->path.v[keep];
         for (size_t i = keep; i < depth; i++) {
