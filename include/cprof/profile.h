@@ -76,7 +76,9 @@ int profile_intern_named_frame(struct profile *p, const char *name, size_t len,
 
 /* Adds values (profile_value_count() of them) to the stack made of `depth`
  * frame ids, root first, and records one sample in input order (see
- * profile_set_keep_samples). depth must be at least 1. */
+ * profile_set_keep_samples; the same stack right after itself extends the
+ * last sample). depth must be at least 1. -ERANGE, with nothing changed,
+ * when a value is not finite or a total would overflow. */
 int profile_add_sample(struct profile *p, const uint32_t *frames, size_t depth,
                        const double *values, uint32_t tid, uint64_t time_ns);
 
@@ -132,10 +134,28 @@ struct folded_read_options {
         void *userdata;
 };
 
-/* `name` is used in messages only. Returns the number of lines accepted,
- * or -EBADMSG when the data is not text (a NUL byte), -ENOMEM. */
+/* Input is read as a stream, line by line, so memory grows with unique
+ * stacks, not with the input (an endless pipe of valid lines is read for
+ * as long as it lasts). The first frame of a stack is the process name
+ * (FRAME_PROCESS) and a second frame "comm-TID" is a thread frame
+ * (FRAME_THREAD), as `cprof record` writes them; frames with a kind
+ * suffix keep their kind. Counts that would make a total overflow are bad
+ * lines.
+ *
+ * The whole input is refused, with the reason reported through
+ * on_bad_line as line 0 (one line, whatever the input's size), when it
+ * is binary: -EBADMSG for a NUL byte (looked for in the first 64 KiB
+ * before any line is read, then in every line); -EMEDIUMTYPE for another
+ * format: a perf.data file, JSON (such as `cprof report --json`), or
+ * `perf script` text, each with what to run instead. Bad lines before
+ * the first good one are held back until the format is clear.
+ *
+ * `name` is used in messages only. Returns the number of lines accepted
+ * (saturating at INT32_MAX), or -EBADMSG, -EMEDIUMTYPE, -ENOMEM. */
 int folded_read_buffer(struct profile *p, const char *name, const char *data, size_t len,
                        const struct folded_read_options *o);
+/* Reads fd (not closed) to its end. Also -errno for read errors. */
+int folded_read_fd(struct profile *p, const char *name, int fd, const struct folded_read_options *o);
 /* path "-" reads standard input. Returns lines accepted or -errno. */
 int folded_read_file(struct profile *p, const char *path, const struct folded_read_options *o);
 
@@ -163,14 +183,23 @@ struct perf_script_options {
         void *userdata;
 };
 
-/* Returns the number of samples added, or -EBADMSG when the data is not
- * text (a NUL byte), -ENOMEM. */
+/* Lines end in LF or CRLF. A period too large for a count (over 1e300)
+ * is a bad line and drops its sample. The input is refused, with the
+ * reason reported through on_bad_line as line 0, when it is binary
+ * (-EBADMSG: a NUL byte, looked for in the first 64 KiB before reading,
+ * then in every line), a perf.data file (-EMEDIUMTYPE), or text that gave
+ * no sample (-ENODATA: folded stacks, JSON, an event filter that matched
+ * nothing, no event headers). Empty input gives no samples and no error.
+ * Returns the number of samples added, or one of those, -ENOMEM. */
 int perf_script_read_buffer(struct profile *p, const char *name, const char *data, size_t len,
                             const struct perf_script_options *o);
 /* Reads the files one after the other as one stream, like Perl's <>
  * (a file that does not end in a newline ends its last line). Path "-"
- * is standard input. On failure *reterr_path (if not NULL) names the
- * file that could not be read. Returns samples added or -errno. */
+ * is standard input. Files are read as streams, never whole; messages
+ * name each file with its own line numbers. On failure *reterr_path (if
+ * not NULL) names the file that failed (NULL when the failure is the
+ * whole input's, e.g. -ENODATA for several files). Returns samples added
+ * or -errno. */
 int perf_script_read_files(struct profile *p, char *const *paths, size_t n,
                            const struct perf_script_options *o, const char **reterr_path);
 

@@ -19,6 +19,7 @@
 
 struct collapse_state {
         unsigned bad_lines;
+        char reason[600]; /* the reader's whole-input refusal */
 };
 
 static void help(void) {
@@ -42,8 +43,10 @@ static void help(void) {
 
 static void on_bad_line(void *userdata, const char *file, unsigned line, const char *reason) {
         struct collapse_state *st = userdata;
-        if (line == 0) /* whole-file errors are reported by the caller */
+        if (line == 0) { /* whole-input errors: the caller says them once */
+                snprintf(st->reason, sizeof(st->reason), "%s", reason);
                 return;
+        }
         if (++st->bad_lines <= MAX_REPORTED_LINES)
                 log_warning("%s:%u: %s, skipping", file, line, reason);
 }
@@ -143,19 +146,19 @@ int cmd_collapse(int argc, char **argv) {
         }
         const char *bad_path = NULL;
         r = perf_script_read_files(p, paths, n, &o, &bad_path);
+        if (st.bad_lines > MAX_REPORTED_LINES)
+                log_warning("%u more unrecognized lines skipped", st.bad_lines - MAX_REPORTED_LINES);
         if (r < 0) {
-                const char *what = bad_path ? bad_path : "input";
+                const char *what = bad_path ? bad_path : "the input";
                 if (strcmp(what, "-") == 0)
                         what = "<stdin>";
-                if (r == -EBADMSG)
-                        log_error("'%s' is not perf script output: it is not a text file", what);
+                if (st.reason[0])
+                        log_error("%s: %s", what, st.reason);
                 else
                         log_error("cannot open '%s': %s", what, strerror(-r));
                 profile_free(p);
                 return 1;
         }
-        if (st.bad_lines > MAX_REPORTED_LINES)
-                log_warning("%u more unrecognized lines skipped", st.bad_lines - MAX_REPORTED_LINES);
 
         r = folded_write(p, stdout);
         profile_free(p);

@@ -133,6 +133,9 @@ int cmd_convert(int argc, char **argv) {
                 log_error("cannot create a profile: %s", strerror(-r));
                 return 1;
         }
+        /* speedscope draws the samples in input order; the rest need only
+         * the stacks, so memory grows with unique stacks */
+        profile_set_keep_samples(p, format == OUTPUT_FORMAT_SPEEDSCOPE);
         r = cli_read_folded(p, argv + first, (size_t) (argc - first));
         if (r < 0)
                 return 1;

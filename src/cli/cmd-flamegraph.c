@@ -282,6 +282,7 @@ int cmd_flamegraph(int argc, char **argv) {
         r = profile_new(&p);
         if (r < 0)
                 return log_error("out of memory"), 1;
+        profile_set_keep_samples(p, o.flamechart); /* only a flame chart needs input order */
         r = cli_read_folded(p, paths, n);
         if (r < 0)
                 return 1;

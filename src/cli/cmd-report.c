@@ -24,7 +24,9 @@ static void help(void) {
         printf("Usage: cprof report [OPTIONS] FILE...\n\n"
                "Print the functions with the most samples in folded stack files\n"
                "(\"-\" reads standard input): by self samples, where the function is the\n"
-               "leaf, and by total samples, where it is anywhere in the stack.\n\n"
+               "leaf, and by total samples, where it is anywhere in the stack. The process\n"
+               "frame at a stack's root and a thread frame (comm-TID) after it are not\n"
+               "functions: they are listed apart, by total.\n\n"
                "Options:\n"
                "  -n, --top N   rows per table (default 20, 0 for all)\n"
                "      --json    write the report as JSON\n"
@@ -80,6 +82,7 @@ int cmd_report(int argc, char **argv) {
                 log_error("cannot create a profile: %s", strerror(-r));
                 return 1;
         }
+        profile_set_keep_samples(p, false); /* memory by unique stacks */
         r = cli_read_folded(p, argv + first, (size_t) (argc - first));
         if (r < 0)
                 return 1;

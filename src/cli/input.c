@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "util/cleanup.h"
@@ -13,14 +14,29 @@
 
 struct read_state {
         unsigned bad_lines;
+        char reason[600]; /* the reader's whole-input refusal */
 };
 
 static void on_bad_line(void *userdata, const char *file, unsigned line, const char *reason) {
         struct read_state *st = userdata;
-        if (line == 0) /* whole-file errors are reported by the caller */
+        (void) file;
+        if (line == 0) { /* the whole input is refused: the caller says it once */
+                snprintf(st->reason, sizeof(st->reason), "%s", reason);
                 return;
+        }
         if (++st->bad_lines <= MAX_REPORTED_LINES)
                 log_warning("%s:%u: %s, skipping", file, line, reason);
+}
+
+static const char *display_name(const char *path) {
+        return strcmp(path, "-") == 0 ? "<stdin>" : path;
+}
+
+static bool all_zero(const struct profile *p) {
+        for (unsigned v = 0; v < profile_value_count(p); v++)
+                if (profile_total(p, v) != 0)
+                        return false;
+        return true;
 }
 
 int cli_read_folded(struct profile *p, char *const *paths, size_t n) {
@@ -29,10 +45,11 @@ int cli_read_folded(struct profile *p, char *const *paths, size_t n) {
         int total = 0;
 
         for (size_t i = 0; i < n; i++) {
+                const char *name = display_name(paths[i]);
+                st.reason[0] = '\0';
                 int r = folded_read_file(p, paths[i], &o);
-                const char *name = strcmp(paths[i], "-") == 0 ? "<stdin>" : paths[i];
-                if (r == -EBADMSG)
-                        return log_error("'%s' is not a folded stacks file (it holds binary data)", name), r;
+                if ((r == -EBADMSG || r == -EMEDIUMTYPE) && st.reason[0])
+                        return log_error("%s: %s", name, st.reason), r;
                 if (r < 0)
                         return log_error("cannot read '%s': %s", name, strerror(-r)), r;
                 total = total > INT32_MAX - r ? INT32_MAX : total + r;
@@ -41,9 +58,15 @@ int cli_read_folded(struct profile *p, char *const *paths, size_t n) {
                 log_warning("%u more bad lines skipped", st.bad_lines - MAX_REPORTED_LINES);
         if (total == 0) {
                 if (n == 1)
-                        return log_error("no stacks found in '%s'",
-                                         strcmp(paths[0], "-") == 0 ? "<stdin>" : paths[0]), -ENODATA;
+                        return log_error("no stacks found in '%s'", display_name(paths[0])), -ENODATA;
                 return log_error("no stacks found in the input"), -ENODATA;
+        }
+        /* one rule for every command: nothing to show is an error, before
+         * any output file is made */
+        if (all_zero(p)) {
+                if (n == 1)
+                        return log_error("no samples in '%s': every count is zero", display_name(paths[0])), -ENODATA;
+                return log_error("no samples in the input: every count is zero"), -ENODATA;
         }
         return total;
 }

@@ -11,8 +11,12 @@
 /* Reads each path ("-" is standard input) into p. Bad lines become
  * "file:line: reason, skipping" warnings (the first ten, then a count).
  * Returns the number of accepted lines (at least one), or -errno after
- * logging the one line that says why: a file could not be read, or no
- * valid stack was found (-ENODATA). */
+ * logging the one line that says why: a file could not be read, holds
+ * another format (binary, perf.data, perf script, JSON: -EBADMSG,
+ * -EMEDIUMTYPE, with what to run instead), no valid stack was found, or
+ * every count is zero ("no samples in 'FILE'"; both -ENODATA). Files are
+ * read as streams; call profile_set_keep_samples(p, false) first unless
+ * the input order matters, so that memory grows with unique stacks only. */
 int cli_read_folded(struct profile *p, char *const *paths, size_t n);
 
 /* Logs the one line for a bad option after getopt returned c (':' for a

@@ -5,9 +5,15 @@
  * displayed name (frame name plus kind suffix), so frames that differ only
  * in module or line merge as they do in flamegraph.pl. Nodes are created
  * parent first, which lets totals, layout and pruning run as plain loops
- * over the array. Consecutive stacks usually share a long prefix (sorted
- * folded input), so the path of the previous stack is reused and only the
- * differing tail is looked up in the (parent, label) hash.
+ * over the array. The stacks are walked in sorted order (by label rank,
+ * the order flamegraph.pl's sorted lines give), so the children of a node
+ * are made one after the other and a node's subtree is complete when the
+ * walk leaves it: a subtree narrower than minwidth is cut off right then,
+ * and the array holds about what is drawn, not every frame of the input
+ * (a 500k-stack profile has millions). Each run of cut siblings leaves one
+ * placeholder node that is never drawn but keeps their width (so the
+ * siblings after it stay in place) and their largest delta (the scale of
+ * differential colours).
  *
  * Then siblings are ordered by name (flamegraph.pl sorts its input lines),
  * or kept in input order for a flame chart, nodes narrower than minwidth
@@ -671,6 +677,7 @@ struct node {
         uint32_t first_child; /* into graph.children */
         uint32_t n_children;
         bool drawn, waker;
+        bool placeholder; /* cut-off siblings: width only, never drawn */
         double value; /* the width: samples, or samples after for a differential */
         double self;  /* the part of value spent in this frame itself */
         double delta; /* self delta (after - before), differential only */
@@ -678,18 +685,11 @@ struct node {
         double x;     /* start, in value units */
 };
 
-struct slot {
-        uint64_t key; /* parent << 32 | label, 0 = empty (no node has parent 0 and label 0 twice) */
-        uint32_t node;
-};
-
 struct graph {
         const struct profile *p;
         const struct flamegraph_options *o;
         VEC(struct label) labels;
         uint32_t *frame_label; /* per profile frame id, NO_LABEL until seen */
-        struct slot *slots;
-        size_t mask, used;
         struct buf names;  /* folded names of labels */
         struct buf texts;  /* sanitized names of drawn labels */
         VEC(struct node) nodes;
@@ -704,7 +704,6 @@ struct graph {
 static void graph_release(struct graph *g) {
         vec_free(&g->labels);
         free(g->frame_label);
-        free(g->slots);
         free(g->names.s);
         free(g->texts.s);
         vec_free(&g->nodes);
@@ -751,74 +750,30 @@ static int add_node(struct graph *g, uint32_t parent, uint32_t label, uint32_t *
         return 0;
 }
 
-static int grow_slots(struct graph *g) {
-        size_t cap = g->slots ? g->mask + 1 : 0;
-        if ((g->used + 1) * 2 <= cap)
-                return 0;
-        size_t ncap = cap ? cap * 2 : 1024;
-        struct slot *ns = calloc(ncap, sizeof(*ns));
-        if (!ns)
-                return -ENOMEM;
-        for (size_t i = 0; i < cap; i++) {
-                if (!g->slots[i].key)
-                        continue;
-                size_t j = hash_u64(g->slots[i].key) & (ncap - 1);
-                while (ns[j].key)
-                        j = (j + 1) & (ncap - 1);
-                ns[j] = g->slots[i];
-        }
-        free(g->slots);
-        g->slots = ns;
-        g->mask = ncap - 1;
-        return 0;
-}
-
-/* The child of `parent` with `label`, created when missing. Keys are
- * stored + 1 so that 0 marks an empty slot. */
-static int child_of(struct graph *g, uint32_t parent, uint32_t label, uint32_t *ret) {
-        uint64_t key = (((uint64_t) parent << 32) | label) + 1;
-        int r = grow_slots(g);
-        if (r < 0)
-                return r;
-        size_t i = hash_u64(key) & g->mask;
-        for (; g->slots[i].key; i = (i + 1) & g->mask)
-                if (g->slots[i].key == key) {
-                        *ret = g->slots[i].node;
-                        return 0;
-                }
-        r = add_node(g, parent, label, ret);
-        if (r < 0)
-                return r;
-        g->slots[i] = (struct slot) { key, *ret };
-        g->used++;
-        return 0;
-}
-
 static uint32_t frame_at(const uint32_t *frames, size_t depth, size_t i, bool reverse) {
         return reverse ? frames[depth - 1 - i] : frames[i];
 }
 
-/* Adds one stack: merged into existing nodes (graph) or, for a flame
- * chart, only into the nodes of the previous stack it shares. */
+/* A flame chart's stack: merged only into the nodes of the previous stack
+ * it shares. */
 static int add_stack(struct graph *g, const uint32_t *frames, size_t depth, const double *values,
                      const uint32_t *prev, size_t prev_depth) {
-        bool rev = g->o->reverse, chart = g->o->flamechart;
+        bool rev = g->o->reverse;
         size_t keep = 0;
         int r;
 
         r = vec_reserve(&g->path, depth + 1);
         if (r < 0)
                 return r;
-        /* Equal frame ids mean equal labels: reuse the previous path. For a
-         * flame chart equal labels are enough (adjacent frames merge). */
+        /* Equal frame ids mean equal labels: reuse the previous path; equal
+         * labels are enough too (adjacent frames merge). */
         if (prev) {
                 size_t n = MIN(depth, prev_depth);
                 while (keep < n && frame_at(frames, depth, keep, rev) == frame_at(prev, prev_depth, keep, rev))
                         keep++;
-                if (chart)
-                        while (keep < n && g->nodes.v[g->path.v[keep + 1]].label ==
-                                                   g->frame_label[frame_at(frames, depth, keep, rev)])
-                                keep++;
+                while (keep < n && g->nodes.v[g->path.v[keep + 1]].label ==
+                                           g->frame_label[frame_at(frames, depth, keep, rev)])
+                        keep++;
         }
         uint32_t parent = g->path.v[keep];
         for (size_t i = keep; i < depth; i++) {
@@ -826,11 +781,10 @@ static int add_stack(struct graph *g, const uint32_t *frames, size_t depth, cons
                 r = label_of_frame(g, frame_at(frames, depth, i, rev), &label);
                 if (r < 0)
                         return r;
-                r = chart ? add_node(g, parent, label, &node) : child_of(g, parent, label, &node);
+                r = add_node(g, parent, label, &node);
                 if (r < 0)
                         return r;
-                if (chart)
-                        g->nodes.v[node].start = g->time;
+                g->nodes.v[node].start = g->time;
                 g->path.v[i + 1] = node;
                 parent = node;
         }
@@ -846,6 +800,185 @@ static int add_stack(struct graph *g, const uint32_t *frames, size_t depth, cons
                 leaf->delta += isfinite(d) ? d : 0;
         }
         return 0;
+}
+
+static double stack_width(const struct graph *g, const struct profile_stack *st) {
+        double w = g->nv == 2 ? st->value[1] : st->value[0];
+        return isfinite(w) && w > 0 ? w : 0;
+}
+
+static int label_cmp(const void *a, const void *b, void *names);
+
+/* Labels in first-seen order (stack by stack, as drawn), ranked by name
+ * as flamegraph.pl's sorted lines order them. */
+static int rank_labels(struct graph *g) {
+        const struct profile *p = g->p;
+        bool rev = g->o->reverse;
+        uint32_t label;
+        int r;
+
+        for (uint32_t id = 0; id < profile_stack_count(p); id++) {
+                size_t depth;
+                const uint32_t *frames = profile_stack_frames(p, id, &depth);
+                for (size_t i = 0; i < depth; i++) {
+                        r = label_of_frame(g, frame_at(frames, depth, i, rev), &label);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        size_t nl = g->labels.n;
+        _cleanup_free_ struct label **order = malloc((nl ? nl : 1) * sizeof(*order));
+        if (!order)
+                return -ENOMEM;
+        for (size_t i = 0; i < nl; i++)
+                order[i] = &g->labels.v[i];
+        qsort_r(order, nl, sizeof(*order), label_cmp, g->names.s);
+        for (size_t i = 0; i < nl; i++)
+                order[i]->rank = (uint32_t) i;
+        return 0;
+}
+
+static int stack_cmp(const void *a, const void *b, void *userdata) {
+        const struct graph *g = userdata;
+        size_t da, db;
+        const uint32_t *fa = profile_stack_frames(g->p, *(const uint32_t *) a, &da);
+        const uint32_t *fb = profile_stack_frames(g->p, *(const uint32_t *) b, &db);
+        bool rev = g->o->reverse;
+        for (size_t i = 0; i < MIN(da, db); i++) {
+                uint32_t ra = g->labels.v[g->frame_label[frame_at(fa, da, i, rev)]].rank;
+                uint32_t rb = g->labels.v[g->frame_label[frame_at(fb, db, i, rev)]].rank;
+                if (ra != rb)
+                        return ra < rb ? -1 : 1;
+        }
+        return da < db ? -1 : da > db;
+}
+
+/* The open path of the sorted walk: per level, its node, the width of its
+ * subtree so far, and the largest |delta| in that subtree. */
+struct walk {
+        VEC(uint32_t) node;
+        VEC(double) width;
+        VEC(double) maxdelta;
+};
+
+/* Leaves the deepest open node: a subtree narrower than `cut` is dropped
+ * (it is the tail of the array) and its width goes into a placeholder. */
+static int walk_close(struct graph *g, struct walk *w, double cut) {
+        size_t lv = w->node.n - 1;
+        uint32_t id = w->node.v[lv];
+        struct node *nd = &g->nodes.v[id];
+        double width = w->width.v[lv];
+        double md = MAX(w->maxdelta.v[lv], fabs(nd->delta));
+
+        w->node.n--;
+        w->width.v[lv - 1] += width;
+        w->maxdelta.v[lv - 1] = MAX(w->maxdelta.v[lv - 1], md);
+        if (width >= cut && width > 0)
+                return 0;
+
+        uint32_t parent = nd->parent, label = nd->label;
+        g->nodes.n = id;
+        struct node *last = g->nodes.n ? &g->nodes.v[g->nodes.n - 1] : NULL;
+        if (last && last->placeholder && last->parent == parent) {
+                /* the run of cut siblings goes on */
+                last->value += width;
+                last->delta = MAX(last->delta, md);
+                return 0;
+        }
+        uint32_t ph;
+        int r = add_node(g, parent, label, &ph);
+        if (r < 0)
+                return r;
+        g->nodes.v[ph].placeholder = true;
+        g->nodes.v[ph].value = width;
+        g->nodes.v[ph].delta = md;
+        return 0;
+}
+
+static int walk_push(struct walk *w, uint32_t node) {
+        int r = vec_push(&w->node, node);
+        if (r >= 0)
+                r = vec_reserve(&w->width, w->node.n);
+        if (r >= 0)
+                r = vec_reserve(&w->maxdelta, w->node.n);
+        if (r < 0)
+                return r;
+        w->width.v[w->node.n - 1] = 0;
+        w->maxdelta.v[w->node.n - 1] = 0;
+        return 0;
+}
+
+/* The graph (not a flame chart): stacks merged in sorted order, narrow
+ * subtrees cut as soon as they are complete. */
+static int build_sorted(struct graph *g) {
+        const struct profile *p = g->p;
+        size_t nstacks = profile_stack_count(p);
+        bool rev = g->o->reverse;
+        struct walk w = {};
+        double total = 0;
+        int r;
+
+        r = rank_labels(g);
+        if (r < 0)
+                return r;
+        _cleanup_free_ uint32_t *order = malloc((nstacks ? nstacks : 1) * sizeof(*order));
+        if (!order)
+                return -ENOMEM;
+        size_t n = 0;
+        for (uint32_t id = 0; id < nstacks; id++) {
+                const struct profile_stack *st = profile_stack(p, id);
+                double sw = stack_width(g, st);
+                /* a stack gone from "after" still colours its frames */
+                if (sw > 0 || (g->nv == 2 && st->value[1] != st->value[0]))
+                        order[n++] = id;
+                total += sw;
+        }
+        qsort_r(order, n, sizeof(*order), stack_cmp, g);
+
+        /* layout() prunes at this width (computed the same way); cut a hair
+         * below it, so a rounding difference in the total cannot cut a node
+         * that layout() would draw */
+        double cut = 0;
+        if (total > 0 && isfinite(total)) {
+                double widthpertime = (g->o->width - 2.0 * XPAD) / total;
+                cut = g->o->minwidth_percent ? g->o->minwidth * total / 100 : g->o->minwidth / widthpertime;
+                cut *= 1 - 1e-9;
+        }
+
+        r = walk_push(&w, 0);
+        for (size_t k = 0; r >= 0 && k < n; k++) {
+                const struct profile_stack *st = profile_stack(p, order[k]);
+                size_t depth, keep = 0;
+                const uint32_t *frames = profile_stack_frames(p, order[k], &depth);
+
+                while (keep < depth && keep + 1 < w.node.n &&
+                       g->nodes.v[w.node.v[keep + 1]].label == g->frame_label[frame_at(frames, depth, keep, rev)])
+                        keep++;
+                while (r >= 0 && w.node.n > keep + 1)
+                        r = walk_close(g, &w, cut);
+                for (size_t i = keep; r >= 0 && i < depth; i++) {
+                        uint32_t node;
+                        r = add_node(g, w.node.v[w.node.n - 1], g->frame_label[frame_at(frames, depth, i, rev)], &node);
+                        if (r >= 0)
+                                r = walk_push(&w, node);
+                }
+                if (r < 0)
+                        break;
+                double sw = stack_width(g, st);
+                struct node *leaf = &g->nodes.v[w.node.v[w.node.n - 1]];
+                leaf->value += sw;
+                w.width.v[w.node.n - 1] += sw;
+                if (g->nv == 2) {
+                        double d = st->value[1] - st->value[0];
+                        leaf->delta += isfinite(d) ? d : 0;
+                }
+        }
+        while (r >= 0 && w.node.n > 1)
+                r = walk_close(g, &w, cut);
+        vec_free(&w.node);
+        vec_free(&w.width);
+        vec_free(&w.maxdelta);
+        return r;
 }
 
 static int build_tree(struct graph *g) {
@@ -879,18 +1012,8 @@ static int build_tree(struct graph *g) {
                         prev = frames;
                         prev_depth = depth;
                 }
-        } else {
-                for (uint32_t id = 0; id < profile_stack_count(p); id++) {
-                        const struct profile_stack *st = profile_stack(p, id);
-                        size_t depth;
-                        const uint32_t *frames = profile_stack_frames(p, id, &depth);
-                        r = add_stack(g, frames, depth, st->value, prev, prev_depth);
-                        if (r < 0)
-                                return r;
-                        prev = frames;
-                        prev_depth = depth;
-                }
-        }
+        } else
+                return build_sorted(g);
         return 0;
 }
 
@@ -1004,7 +1127,7 @@ static int layout(struct graph *g) {
                         struct node *ch = &nodes[c[j]];
                         ch->x = g->o->flamechart ? ch->start : x;
                         x += ch->value;
-                        ch->drawn = ch->value >= minw && ch->value > 0;
+                        ch->drawn = ch->value >= minw && ch->value > 0 && !ch->placeholder;
                         /* chain graphs: after a "--" frame come the wakers' stacks */
                         ch->waker = nd->waker;
                         if (chain && nd->label != NO_LABEL) {

@@ -42,7 +42,9 @@ static int format_value(char *out, size_t n, double v) {
          * them, at any size ("1e+18" is no count to flamegraph.pl) */
         if (v >= 0 && v < 1e18 && v == floor(v))
                 return snprintf(out, n, "%" PRIu64, (uint64_t) v);
-        if (isfinite(v) && v == floor(v))
+        if (!isfinite(v))
+                return -ERANGE; /* "inf" is no count: the caller refuses the line */
+        if (v == floor(v))
                 return snprintf(out, n, "%.0f", v);
         /* fractional: the shortest decimal that reads back as the same
          * double, in fixed notation (an exponent would not read back as
@@ -129,6 +131,8 @@ int folded_write(const struct profile *p, FILE *f) {
                         char num[400]; /* %.0f of the largest double: 309 digits */
                         num[0] = ' ';
                         int k = format_value(num + 1, sizeof(num) - 1, st->value[v]);
+                        if (k < 0)
+                                return k;
                         r = buf_append(&text, &len, &cap, num, (size_t) k + 1);
                         if (r < 0)
                                 return r;

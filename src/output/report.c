@@ -7,11 +7,11 @@
  *  - self: the value of the stacks whose leaf is the function;
  *    total: the value of the stacks that hold the function anywhere,
  *    counted once per stack, so recursion cannot push it past 100%;
- *  - frames of kind FRAME_PROCESS and FRAME_THREAD are not code and are
- *    left out of both tables (their stacks still count in the totals).
- *    A folded file does not mark its process frame, so when a report is
- *    read from one, the process name is listed like a function (with a
- *    total of the process's share);
+ *  - frames of kind FRAME_PROCESS and FRAME_THREAD (the process name at a
+ *    stack's root, and the thread under it; the folded reader marks them
+ *    too) are not code: they are left out of both function tables (their
+ *    stacks still count in the totals) and listed in a third table of
+ *    processes and threads, by total;
  *  - a differential profile is reported on its second value (after);
  *  - rows are sorted by value, largest first, then by name bytewise, so
  *    the output is deterministic; rows whose value is zero are left out.
@@ -39,13 +39,15 @@ struct function {
         uint32_t frame; /* one frame of this function, to print its name */
         double self, total;
         uint32_t seen; /* last stack id + 1 counted in total */
+        bool process;  /* a process or thread frame, not a function */
 };
 
 struct report {
         VEC(struct function) fn;
         uint32_t *frame_fn; /* frame id -> index in fn, or NO_FUNCTION */
         uint32_t *by_self, *by_total; /* indices in fn, sorted, zero rows dropped */
-        size_t n_self, n_total;
+        uint32_t *by_process; /* the process and thread rows, by total */
+        size_t n_self, n_total, n_process;
         double total;
         size_t unique_stacks;
 };
@@ -55,6 +57,7 @@ static void report_release(struct report *r) {
         free(r->frame_fn);
         free(r->by_self);
         free(r->by_total);
+        free(r->by_process);
 }
 
 static const char *kind_name(enum frame_kind k) {
@@ -87,7 +90,7 @@ static int row_cmp(const void *a, const void *b) {
         return x->kind < y->kind ? -1 : x->kind > y->kind;
 }
 
-static int sorted_rows(const struct profile *p, const struct report *rep, bool self,
+static int sorted_rows(const struct profile *p, const struct report *rep, bool self, bool process,
                        uint32_t **ret, size_t *ret_n) {
         uint32_t *rows = calloc(rep->fn.n ? rep->fn.n : 1, sizeof(*rows));
         size_t n = 0;
@@ -95,7 +98,8 @@ static int sorted_rows(const struct profile *p, const struct report *rep, bool s
         if (!rows)
                 return -ENOMEM;
         for (uint32_t i = 0; i < rep->fn.n; i++)
-                if ((self ? rep->fn.v[i].self : rep->fn.v[i].total) != 0)
+                if (rep->fn.v[i].process == process &&
+                    (self ? rep->fn.v[i].self : rep->fn.v[i].total) != 0)
                         rows[n++] = i;
         sort_profile = p;
         sort_fn = rep->fn.v;
@@ -121,15 +125,12 @@ static int report_build(const struct profile *p, struct report *rep) {
                 const struct profile_frame *fr = profile_frame(p, id);
                 uint64_t key = ((uint64_t) fr->name << 8) | (uint64_t) fr->kind, val;
 
-                if (fr->kind == FRAME_PROCESS || fr->kind == FRAME_THREAD) {
-                        rep->frame_fn[id] = NO_FUNCTION;
-                        continue;
-                }
                 if (u64map_get(&index, key, &val)) {
                         rep->frame_fn[id] = (uint32_t) val;
                         continue;
                 }
-                struct function fn = { .name = fr->name, .kind = fr->kind, .frame = id };
+                struct function fn = { .name = fr->name, .kind = fr->kind, .frame = id,
+                                       .process = fr->kind == FRAME_PROCESS || fr->kind == FRAME_THREAD };
                 r = vec_push(&rep->fn, fn);
                 if (r < 0)
                         goto out;
@@ -160,9 +161,11 @@ static int report_build(const struct profile *p, struct report *rep) {
         }
         rep->total = profile_total(p, vi);
 
-        r = sorted_rows(p, rep, true, &rep->by_self, &rep->n_self);
+        r = sorted_rows(p, rep, true, false, &rep->by_self, &rep->n_self);
         if (r >= 0)
-                r = sorted_rows(p, rep, false, &rep->by_total, &rep->n_total);
+                r = sorted_rows(p, rep, false, false, &rep->by_total, &rep->n_total);
+        if (r >= 0)
+                r = sorted_rows(p, rep, false, true, &rep->by_process, &rep->n_process);
 out:
         u64map_release(&index);
         if (r < 0)
@@ -174,20 +177,26 @@ static double percent(double v, double total) {
         return total != 0 ? 100.0 * v / total : 0.0;
 }
 
+/* Exact below 1e15 (integers as integers, fractions to two places);
+ * larger values in six significant digits, "1.23457e+20": a double has
+ * no more, and a 300-digit column helps nobody. The result always fits
+ * the 64 bytes callers give. */
 static int format_value(char *out, size_t n, double v) {
-        if (v == floor(v) && fabs(v) < 1e18)
-                return snprintf(out, n, "%.0f", v);
-        return snprintf(out, n, "%.2f", v);
+        if (!isfinite(v))
+                return snprintf(out, n, "%s", "?");
+        if (fabs(v) < 1e15)
+                return snprintf(out, n, v == floor(v) ? "%.0f" : "%.2f", v);
+        return snprintf(out, n, "%.6g", v);
 }
 
 static size_t shown(size_t n, const struct report_options *o) {
         return o && o->top && o->top < n ? o->top : n;
 }
 
-static void write_table(const struct profile *p, const struct report *rep, FILE *f, bool self,
+static void write_table(const struct profile *p, const struct report *rep, FILE *f, bool self, bool process,
                         const char *unit, const struct report_options *o, char **name, size_t *cap) {
-        const uint32_t *rows = self ? rep->by_self : rep->by_total;
-        size_t n = self ? rep->n_self : rep->n_total, k = shown(n, o);
+        const uint32_t *rows = process ? rep->by_process : self ? rep->by_self : rep->by_total;
+        size_t n = process ? rep->n_process : self ? rep->n_self : rep->n_total, k = shown(n, o);
         int width = (int) strlen(unit);
         char num[64];
 
@@ -196,11 +205,17 @@ static void write_table(const struct profile *p, const struct report *rep, FILE 
                 width = MAX(width, format_value(num, sizeof(num), self ? fn->self : fn->total));
         }
 
-        fprintf(f, "%s: %s%zu of %zu functions, %s\n", self ? "self" : "total",
-                k < n ? "top " : "", k, n,
-                self ? "by value where the function is the leaf"
-                     : "by value where the function is anywhere in the stack");
-        fprintf(f, "  %*s  %7s  %s\n", width, unit, "percent", "function");
+        if (process) {
+                fprintf(f, "processes: %s%zu of %zu processes and threads, by value in their stacks\n",
+                        k < n ? "top " : "", k, n);
+                fprintf(f, "  %*s  %7s  %-7s  %s\n", width, unit, "percent", "kind", "name");
+        } else {
+                fprintf(f, "%s: %s%zu of %zu functions, %s\n", self ? "self" : "total",
+                        k < n ? "top " : "", k, n,
+                        self ? "by value where the function is the leaf"
+                             : "by value where the function is anywhere in the stack");
+                fprintf(f, "  %*s  %7s  %s\n", width, unit, "percent", "function");
+        }
         for (size_t i = 0; i < k; i++) {
                 const struct function *fn = &rep->fn.v[rows[i]];
                 double v = self ? fn->self : fn->total;
@@ -213,6 +228,8 @@ static void write_table(const struct profile *p, const struct report *rep, FILE 
                         continue;
                 }
                 fprintf(f, "  %*s  %6.2f%%  ", width, num, percent(v, rep->total));
+                if (process)
+                        fprintf(f, "%-7s  ", kind_name(fn->kind));
                 fwrite(*name, 1, len, f);
                 fputc('\n', f);
         }
@@ -241,9 +258,13 @@ int report_write_text(const struct profile *p, FILE *f, const struct report_opti
         if (profile_value_count(p) > 1)
                 fputs(" (differential: after)", f);
         fputs("\n\n", f);
-        write_table(p, &rep, f, true, unit_name(p), o, &name, &cap);
+        write_table(p, &rep, f, true, false, unit_name(p), o, &name, &cap);
         fputc('\n', f);
-        write_table(p, &rep, f, false, unit_name(p), o, &name, &cap);
+        write_table(p, &rep, f, false, false, unit_name(p), o, &name, &cap);
+        if (rep.n_process > 0) {
+                fputc('\n', f);
+                write_table(p, &rep, f, false, true, unit_name(p), o, &name, &cap);
+        }
 
         report_release(&rep);
         if (fflush(f) != 0 || ferror(f))
@@ -252,11 +273,11 @@ int report_write_text(const struct profile *p, FILE *f, const struct report_opti
 }
 
 
-static int json_table(const struct profile *p, const struct report *rep, bool self,
+static int json_table(const struct profile *p, const struct report *rep, bool self, bool process,
                       const struct report_options *o, json_t **ret) {
         json_auto_t *arr = json_array();
-        const uint32_t *rows = self ? rep->by_self : rep->by_total;
-        size_t k = shown(self ? rep->n_self : rep->n_total, o);
+        const uint32_t *rows = process ? rep->by_process : self ? rep->by_self : rep->by_total;
+        size_t k = shown(process ? rep->n_process : self ? rep->n_self : rep->n_total, o);
         _cleanup_free_ char *name = NULL;
         size_t cap = 0;
         int r;
@@ -290,7 +311,7 @@ static int json_table(const struct profile *p, const struct report *rep, bool se
 
 int report_write_json(const struct profile *p, FILE *f, const struct report_options *o) {
         json_auto_t *root = json_object();
-        json_t *self = NULL, *total = NULL;
+        json_t *self = NULL, *total = NULL, *procs = NULL;
         struct report rep;
         int r;
 
@@ -319,13 +340,17 @@ int report_write_json(const struct profile *p, FILE *f, const struct report_opti
         if (r >= 0)
                 r = json_set_new(root, "functions", json_integer((json_int_t) rep.n_total));
         if (r >= 0)
-                r = json_table(p, &rep, true, o, &self);
+                r = json_table(p, &rep, true, false, o, &self);
         if (r >= 0)
                 r = json_set_new(root, "self", self);
         if (r >= 0)
-                r = json_table(p, &rep, false, o, &total);
+                r = json_table(p, &rep, false, false, o, &total);
         if (r >= 0)
                 r = json_set_new(root, "total", total);
+        if (r >= 0)
+                r = json_table(p, &rep, false, true, o, &procs);
+        if (r >= 0)
+                r = json_set_new(root, "processes", procs);
         report_release(&rep);
         if (r < 0)
                 return r;

@@ -8,6 +8,7 @@
  * the common prefix: most frames are never hashed at all. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,22 +20,53 @@
 #include "util/cleanup.h"
 #include "util/read-file.h"
 
+/* Bad lines seen before the first good one are held back: when a later
+ * line shows the input is another format, the one line saying so replaces
+ * them (perf script text would give thousands). */
+#define HELD_BAD_LINES 64
+
 struct reader {
         struct profile *p;
         const char *name;
         const struct folded_read_options *o;
         unsigned lineno;
         bool decided, two; /* whether this input is differential, from its first line */
-        /* the previous accepted stack, for prefix reuse */
+        bool any_good, first_seen;
+        /* the previous accepted stack, for prefix reuse; it must be the line
+         * just before (the stream keeps only that one) */
         const char *prev;
         size_t prev_len;
         VEC(uint32_t) ids;
         VEC(size_t) ends; /* end offset of each frame of prev */
+        unsigned n_held;
+        struct { unsigned line; const char *reason; } held[HELD_BAD_LINES];
+        unsigned held_dropped;
+        char reason[512]; /* a whole-input refusal, formatted */
 };
 
-static void bad_line(struct reader *rd, const char *reason) {
+static void report(struct reader *rd, unsigned line, const char *reason) {
         if (rd->o && rd->o->on_bad_line)
-                rd->o->on_bad_line(rd->o->userdata, rd->name, rd->lineno, reason);
+                rd->o->on_bad_line(rd->o->userdata, rd->name, line, reason);
+}
+
+static void flush_held(struct reader *rd) {
+        for (unsigned i = 0; i < rd->n_held; i++)
+                report(rd, rd->held[i].line, rd->held[i].reason);
+        /* past the first few, the caller only counts them anyway */
+        for (unsigned i = 0; i < rd->held_dropped; i++)
+                report(rd, rd->lineno, "skipped");
+        rd->n_held = rd->held_dropped = 0;
+}
+
+static void bad_line(struct reader *rd, const char *reason) {
+        if (rd->any_good) {
+                report(rd, rd->lineno, reason);
+                return;
+        }
+        if (rd->n_held < HELD_BAD_LINES)
+                rd->held[rd->n_held++] = (typeof(rd->held[0])) { rd->lineno, reason };
+        else
+                rd->held_dropped++;
 }
 
 static bool is_space(char c) {
@@ -64,8 +96,17 @@ static const char *parse_count(const char *s, size_t len, double *ret, size_t *r
                 return "count is not a number";
 
         double v = 0;
+        const char *digits = c;
         while (c < e && is_digit(*c))
                 v = v * 10 + (*c++ - '0');
+        if (c - digits > 15 && c - digits < 400 && (c == e || *c != '.')) {
+                /* past 2^53 the sum above rounds at every step: let strtod
+                 * round once (1 and a hundred zeros is 1e100 exactly) */
+                char buf[400];
+                memcpy(buf, digits, (size_t) (c - digits));
+                buf[c - digits] = '\0';
+                v = strtod(buf, NULL);
+        }
         if (c < e && *c == '.') {
                 /* rare: let strtod round it exactly, so the same text always
                  * gives the same double and writers can print it back */
@@ -111,9 +152,68 @@ static size_t common_prefix(const char *a, const char *b, size_t n) {
         return i;
 }
 
-static int intern_frame(struct profile *p, const char *s, size_t len, uint32_t *ret_id) {
+/* "comm-TID" as `cprof record --threads` writes it: a thread name of at
+ * most 15 bytes (the kernel's TASK_COMM_LEN), '-', a thread id. */
+static bool is_thread_name(const char *s, size_t n) {
+        size_t d = n;
+        while (d > 0 && is_digit(s[d - 1]))
+                d--;
+        return d >= 2 && d < n && n - d <= 10 && s[d] != '0' && s[d - 1] == '-' && d - 1 <= 15;
+}
+
+/* The frame at position `depth` of a stack. The first frame is the
+ * process name; "comm-TID" after it is the thread frame that `cprof
+ * record --threads` adds. A frame with a kind suffix keeps its kind. */
+static int intern_frame(struct profile *p, const char *s, size_t len, size_t depth, uint32_t *ret_id) {
         enum frame_kind kind = frame_kind_from_suffix(s, &len);
+        if (kind == FRAME_USER && depth == 0)
+                kind = FRAME_PROCESS;
+        else if (kind == FRAME_USER && depth == 1 && is_thread_name(s, len))
+                kind = FRAME_THREAD;
         return profile_intern_named_frame(p, s, len, kind, ret_id);
+}
+
+bool folded_line_is_valid(const char *s, size_t len) {
+        double v;
+        size_t start;
+        while (len > 0 && s[len - 1] == '\r')
+                len--;
+        if (parse_count(s, len, &v, &start))
+                return false;
+        size_t slen = start - 1;
+        while (slen > 0 && s[slen - 1] == ';')
+                slen--;
+        return slen > 0;
+}
+
+/* '{', or '[' opening an array (not "[unknown]", a common root frame). */
+static bool looks_like_json(const char *s, size_t n) {
+        if (s[0] == '{')
+                return true;
+        if (s[0] != '[')
+                return false;
+        size_t i = 1;
+        while (i < n && is_space(s[i]))
+                i++;
+        return i == n || strchr("{[\"]-0123456789tfn", s[i]) != NULL;
+}
+
+/* A bad line before any good one may show which format the input really
+ * is: then the whole input is refused with one line. JSON opens with its
+ * first line; perf script text may open with '#' comments before its
+ * first event header. */
+static bool wrong_format(struct reader *rd, const char *s, size_t len, size_t blank, bool first) {
+        if (first && looks_like_json(s + blank, len - blank)) {
+                snprintf(rd->reason, sizeof(rd->reason),
+                         "JSON (such as 'cprof report --json' output), not folded stacks");
+                return true;
+        }
+        if (perf_script_is_header(s, len)) {
+                snprintf(rd->reason, sizeof(rd->reason),
+                         "perf script output, not folded stacks: run 'perf script | cprof collapse' first");
+                return true;
+        }
+        return false;
 }
 
 static int read_line(struct reader *rd, const char *s, size_t len) {
@@ -122,15 +222,22 @@ static int read_line(struct reader *rd, const char *s, size_t len) {
         size_t start;
         int r;
 
-        while (len > 0 && is_space(s[len - 1]) && s[len - 1] == '\r')
+        while (len > 0 && s[len - 1] == '\r')
                 len--;
         size_t blank = 0;
         while (blank < len && is_space(s[blank]))
                 blank++;
         if (blank == len)
                 return 0; /* blank lines are not an error anywhere */
+        if (memchr(s, '\0', len)) {
+                snprintf(rd->reason, sizeof(rd->reason), "binary data (a NUL byte), not folded stacks");
+                return -EBADMSG;
+        }
 
         reason = parse_count(s, len, &values[0], &start);
+        if (reason && !rd->any_good && wrong_format(rd, s, len, blank, !rd->first_seen))
+                return -EMEDIUMTYPE;
+        rd->first_seen = true;
         if (reason) {
                 bad_line(rd, reason);
                 return 0;
@@ -187,7 +294,7 @@ static int read_line(struct reader *rd, const char *s, size_t len) {
                 size_t end = semi ? (size_t) (semi - s) : slen;
                 uint32_t id;
 
-                r = intern_frame(rd->p, s + pos, end - pos, &id);
+                r = intern_frame(rd->p, s + pos, end - pos, rd->ids.n, &id);
                 if (r < 0)
                         return r;
                 r = vec_push(&rd->ids, id);
@@ -202,49 +309,117 @@ static int read_line(struct reader *rd, const char *s, size_t len) {
         rd->prev_len = slen;
 
         r = profile_add_sample(rd->p, rd->ids.v, rd->ids.n, values, 0, 0);
+        if (r == -ERANGE) {
+                bad_line(rd, "count out of range (the total would overflow)");
+                rd->prev = NULL;
+                return 0;
+        }
         if (r < 0)
                 return r;
+        if (!rd->any_good) {
+                rd->any_good = true;
+                flush_held(rd);
+        }
         return 1;
+}
+
+static int read_one(struct reader *rd, const char *s, size_t len, int *good) {
+        int r = read_line(rd, s, len);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                rd->prev = NULL; /* prefix reuse only from the line just before */
+        if (*good < INT32_MAX)
+                *good += r;
+        return 0;
+}
+
+/* The verdict on the first 64 KiB: binary data or a perf.data file are
+ * refused before any line is read, so an endless binary stream ends here. */
+static int sniff(struct reader *rd, const char *data, size_t len) {
+        if (len >= 8 && memcmp(data, "PERFILE2", 8) == 0) {
+                bool is_stdin = strcmp(rd->name, "<stdin>") == 0;
+                snprintf(rd->reason, sizeof(rd->reason),
+                         "perf.data file: run 'perf script -i %s | cprof collapse'",
+                         is_stdin ? "FILE" : rd->name);
+                return -EMEDIUMTYPE;
+        }
+        if (memchr(data, '\0', MIN(len, (size_t) FOLDED_SNIFF_BYTES))) {
+                snprintf(rd->reason, sizeof(rd->reason), "binary data, not folded stacks");
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+static int finish(struct reader *rd, int r, int good) {
+        if (r < 0 && rd->reason[0])
+                report(rd, 0, rd->reason);
+        else
+                flush_held(rd);
+        vec_free(&rd->ids);
+        vec_free(&rd->ends);
+        return r < 0 ? r : good;
 }
 
 int folded_read_buffer(struct profile *p, const char *name, const char *data, size_t len,
                        const struct folded_read_options *o) {
         struct reader rd = { .p = p, .name = name, .o = o };
-        int good = 0, r = 0;
+        int good = 0, r;
 
-        if (memchr(data, '\0', len)) {
-                rd.lineno = 0;
-                bad_line(&rd, "not a text file");
-                return -EBADMSG;
-        }
-
+        r = sniff(&rd, data, len);
         const char *s = data, *end = data + len;
-        while (s < end) {
+        while (r >= 0 && s < end) {
                 const char *nl = memchr(s, '\n', (size_t) (end - s));
                 const char *e = nl ? nl : end;
 
                 rd.lineno++;
-                r = read_line(&rd, s, (size_t) (e - s));
-                if (r < 0)
-                        break;
-                good += r;
-                if (good == INT32_MAX)
-                        break;
+                r = read_one(&rd, s, (size_t) (e - s), &good);
                 s = e + 1;
         }
-        vec_free(&rd.ids);
-        vec_free(&rd.ends);
-        return r < 0 ? r : good;
+        return finish(&rd, r, good);
+}
+
+int folded_read_fd(struct profile *p, const char *name, int fd, const struct folded_read_options *o) {
+        struct reader rd = { .p = p, .name = name, .o = o };
+        struct line_reader lr;
+        const char *data;
+        size_t len;
+        int good = 0, r;
+
+        line_reader_init(&lr, fd, 0);
+        r = line_reader_peek(&lr, FOLDED_SNIFF_BYTES, &data, &len);
+        if (r >= 0)
+                r = sniff(&rd, data, len);
+        while (r >= 0) {
+                r = line_reader_next(&lr, &data, &len);
+                rd.lineno = (unsigned) MIN(lr.lineno + (r == -E2BIG), (uint64_t) UINT_MAX);
+                if (r == -E2BIG) {
+                        bad_line(&rd, "line too long (over 16 MiB)");
+                        rd.prev = NULL;
+                        r = 1;
+                        continue;
+                }
+                if (r <= 0)
+                        break;
+                r = read_one(&rd, data, len, &good);
+        }
+        line_reader_release(&lr);
+        return finish(&rd, r, good);
 }
 
 int folded_read_file(struct profile *p, const char *path, const struct folded_read_options *o) {
-        _cleanup_free_ char *data = NULL;
-        size_t len = 0;
         bool is_stdin = strcmp(path, "-") == 0;
-        int r;
+        _cleanup_close_ int fd = -1;
+        struct stat st;
 
-        r = is_stdin ? read_full_fd(STDIN_FILENO, &data, &len) : read_full_file(path, &data, &len);
-        if (r < 0)
-                return r;
-        return folded_read_buffer(p, is_stdin ? "<stdin>" : path, data, len, o);
+        if (is_stdin)
+                return folded_read_fd(p, "<stdin>", STDIN_FILENO, o);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        return folded_read_fd(p, path, fd, o);
 }

@@ -26,6 +26,7 @@
 
 #include "profile-internal.h"
 #include "util/cleanup.h"
+#include "util/read-file.h"
 
 /* Perl's \s, \d, \w on byte strings: ASCII only. */
 static inline bool is_space(char c) {
@@ -58,8 +59,11 @@ struct reader {
         struct profile *p;
         const char *name;
         const struct perf_script_options *o;
+        /* lines come from memory (cur, end) or from a stream (lr) */
         const char *cur, *end;
+        struct line_reader *lr;
         unsigned lineno;
+        bool too_long;
 
         /* the script's state between lines */
         bool have_pname;
@@ -68,6 +72,7 @@ struct reader {
         double period;
         uint32_t tid;
         struct span event_filter;
+        VEC(char) event_buf; /* the defaulted filter's text: lines do not last */
         bool event_defaulted, event_warned;
         VEC(uint32_t) stack; /* frame ids, leaf first */
 
@@ -80,7 +85,13 @@ struct reader {
         VEC(char) tmp;
         VEC(uint32_t) group;
         VEC(uint32_t) frames;
+        VEC(char) line_copy; /* a stack line, kept while -F+srcline reads on */
         int samples;
+
+        /* what the input looked like, to say why it gave no samples */
+        bool seen_text, first_folded, first_json;
+        unsigned headers, filtered, out_of_range;
+        char reason[512];
 };
 
 static void reader_release(struct reader *rd) {
@@ -92,22 +103,52 @@ static void reader_release(struct reader *rd) {
         vec_free(&rd->tmp);
         vec_free(&rd->group);
         vec_free(&rd->frames);
+        vec_free(&rd->event_buf);
+        vec_free(&rd->line_copy);
+}
+
+static void bad_line_at(struct reader *rd, unsigned line, const char *reason) {
+        if (rd->o && rd->o->on_bad_line)
+                rd->o->on_bad_line(rd->o->userdata, rd->name, line, reason);
 }
 
 static void bad_line(struct reader *rd, const char *reason) {
-        if (rd->o && rd->o->on_bad_line)
-                rd->o->on_bad_line(rd->o->userdata, rd->name, rd->lineno, reason);
+        bad_line_at(rd, rd->lineno, reason);
 }
 
-static bool next_line(struct reader *rd, struct span *ret) {
-        if (rd->cur >= rd->end)
-                return false;
-        const char *nl = memchr(rd->cur, '\n', (size_t) (rd->end - rd->cur));
-        const char *e = nl ? nl : rd->end;
-        *ret = (struct span) { rd->cur, (size_t) (e - rd->cur) };
-        rd->cur = nl ? nl + 1 : rd->end;
-        rd->lineno++;
-        return true;
+/* The next line, a CR before its LF removed (a file written on Windows
+ * reads as the same file with LF line ends). Returns 1, 0 at the end, or
+ * -errno. An overlong line comes back empty with too_long set. */
+static int next_line(struct reader *rd, struct span *ret) {
+        rd->too_long = false;
+        if (rd->lr) {
+                const char *s;
+                size_t n;
+                int r = line_reader_next(rd->lr, &s, &n);
+                if (r == -E2BIG) {
+                        rd->too_long = true;
+                        s = "";
+                        n = 0;
+                        r = 1;
+                }
+                if (r <= 0)
+                        return r;
+                *ret = (struct span) { s, n };
+        } else {
+                if (rd->cur >= rd->end)
+                        return 0;
+                const char *nl = memchr(rd->cur, '\n', (size_t) (rd->end - rd->cur));
+                const char *e = nl ? nl : rd->end;
+                *ret = (struct span) { rd->cur, (size_t) (e - rd->cur) };
+                rd->cur = nl ? nl + 1 : rd->end;
+        }
+        if (rd->lineno < UINT32_MAX)
+                rd->lineno++;
+        if (ret->n > 0 && ret->s[ret->n - 1] == '\r')
+                ret->n--;
+        if (memchr(ret->s, '\0', ret->n))
+                return -EBADMSG;
+        return 1;
 }
 
 static int buf_put(void *vec, const char *s, size_t n) {
@@ -215,10 +256,16 @@ static void handle_header(struct reader *rd, const char *s, size_t n, const stru
         const struct perf_script_options *o = rd->o;
 
         if (match_event(s, n, &event, &period)) {
+                rd->headers++;
                 if (rd->event_filter.n == 0) {
                         /* the first event seen decides, as mixing event
                          * types would give meaningless shares */
-                        rd->event_filter = event;
+                        rd->event_buf.n = 0;
+                        if (buf_put(&rd->event_buf, event.s, event.n) < 0) {
+                                rd->have_pname = false;
+                                return;
+                        }
+                        rd->event_filter = (struct span) { rd->event_buf.v, event.n };
                         rd->event_defaulted = true;
                 } else if (event.n != rd->event_filter.n ||
                            memcmp(event.s, rd->event_filter.s, event.n) != 0) {
@@ -233,6 +280,11 @@ static void handle_header(struct reader *rd, const char *s, size_t n, const stru
                                         o->on_event_filtered(o->userdata, kept, dropped);
                                 }
                         }
+                        if (rd->filtered++ == 0 && !rd->event_defaulted) {
+                                /* the first other event, to name when nothing matched */
+                                rd->event_buf.n = 0;
+                                (void) buf_put(&rd->event_buf, event.s, event.n);
+                        }
                         return;
                 }
         }
@@ -243,8 +295,16 @@ static void handle_header(struct reader *rd, const char *s, size_t n, const stru
                 rd->period = 1;
         else {
                 double v = 0;
-                for (size_t i = 0; i < period.n; i++)
+                for (size_t i = 0; i < period.n && v <= 1e300; i++)
                         v = v * 10 + (period.s[i] - '0');
+                if (v > 1e300) {
+                        /* the folded reader refuses such counts: never
+                         * write one (nor "inf") */
+                        bad_line(rd, "period out of range");
+                        rd->out_of_range++;
+                        rd->have_pname = false;
+                        return;
+                }
                 rd->period = v;
         }
 
@@ -405,11 +465,12 @@ static int tidy_func(struct reader *rd, struct span field, struct span pc, struc
  * trimmed, appended as ":file.c:12". */
 static int append_srcline(struct reader *rd) {
         struct span l;
-        if (!next_line(rd, &l))
-                return 0;
+        int r = next_line(rd, &l);
+        if (r <= 0)
+                return r;
         typeof(rd->tmp) *t = &rd->tmp;
         t->n = 0;
-        int r = vec_reserve(t, l.n + 1);
+        r = vec_reserve(t, l.n + 1);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < l.n; i++) {
@@ -477,10 +538,31 @@ static bool is_kernel_module(struct span mod) {
         return k && !contains(mod.s, mod.n, "unknown");
 }
 
-static int handle_stack_line(struct reader *rd, const struct stack_line *sl) {
+static int handle_stack_line(struct reader *rd, const struct stack_line *line) {
         const struct perf_script_options *o = rd->o;
-        struct span raw = sl->rawfunc;
+        struct stack_line copy;
+        const struct stack_line *sl = line;
         int r;
+
+        if (o && o->srcline && rd->lr) {
+                /* each source line read below replaces a line of the
+                 * stream: keep this one's text */
+                const char *lo = MIN(MIN(line->pc.s, line->rawfunc.s), line->mod.s);
+                const char *hi = MAX(MAX(line->pc.s + line->pc.n, line->rawfunc.s + line->rawfunc.n),
+                                     line->mod.s + line->mod.n);
+                rd->line_copy.n = 0;
+                r = buf_put(&rd->line_copy, lo, (size_t) (hi - lo));
+                if (r < 0)
+                        return r;
+                const char *b = rd->line_copy.v;
+                copy = (struct stack_line) {
+                        { b + (line->pc.s - lo), line->pc.n },
+                        { b + (line->rawfunc.s - lo), line->rawfunc.n },
+                        { b + (line->mod.s - lo), line->mod.n },
+                };
+                sl = &copy;
+        }
+        struct span raw = sl->rawfunc;
 
         /* s/\+0x[\da-f]+$// : perf's symbol offsets */
         size_t h = raw.n;
@@ -576,20 +658,38 @@ static int end_sample(struct reader *rd) {
 
         double values[PROFILE_MAX_VALUES] = { rd->period };
         r = profile_add_sample(rd->p, rd->frames.v, rd->frames.n, values, rd->tid, 0);
-        if (r < 0)
+        if (r == -ERANGE)
+                bad_line(rd, "period out of range (the total would overflow)");
+        else if (r < 0)
                 return r;
         rd->stack.n = 0;
         rd->have_pname = false;
-        if (rd->samples < INT32_MAX)
+        if (r >= 0 && rd->samples < INT32_MAX)
                 rd->samples++;
         return 0;
+}
+
+static void note_first_line(struct reader *rd, struct span l) {
+        size_t b = 0;
+        while (b < l.n && is_space(l.s[b]))
+                b++;
+        if (b == l.n || l.s[0] == '#' || rd->seen_text)
+                return;
+        rd->seen_text = true;
+        rd->first_json = l.s[b] == '{' || (l.s[b] == '[' && (b + 1 == l.n || strchr("{[\"]", l.s[b + 1])));
+        rd->first_folded = !rd->first_json && folded_line_is_valid(l.s, l.n);
 }
 
 static int read_lines(struct reader *rd) {
         struct span l;
         int r;
 
-        while (next_line(rd, &l)) {
+        while ((r = next_line(rd, &l)) > 0) {
+                if (rd->too_long) {
+                        bad_line(rd, "line too long (over 16 MiB)");
+                        continue;
+                }
+                note_first_line(rd, l);
                 if (l.n > 0 && l.s[0] == '#')
                         continue;
                 if (l.n == 0) {
@@ -614,62 +714,97 @@ static int read_lines(struct reader *rd) {
                 }
                 bad_line(rd, "unrecognized line");
         }
-        return rd->samples;
+        return r < 0 ? r : rd->samples;
+}
+
+bool perf_script_is_header(const char *s, size_t n) {
+        struct header h;
+        struct span event, period;
+        return match_header(s, n, &h) && match_event(s, n, &event, &period);
+}
+
+static int sniff(struct reader *rd, const char *data, size_t len) {
+        if (len >= 8 && memcmp(data, "PERFILE2", 8) == 0) {
+                bool is_stdin = strcmp(rd->name, "<stdin>") == 0;
+                snprintf(rd->reason, sizeof(rd->reason),
+                         "perf.data file: run 'perf script -i %s | cprof collapse'",
+                         is_stdin ? "FILE" : rd->name);
+                return -EMEDIUMTYPE;
+        }
+        if (memchr(data, '\0', MIN(len, (size_t) FOLDED_SNIFF_BYTES))) {
+                snprintf(rd->reason, sizeof(rd->reason), "binary data, not perf script output");
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+/* Non-empty input that gave no sample is an error, with the reason. */
+static int no_samples(struct reader *rd) {
+        const struct perf_script_options *o = rd->o;
+        if (rd->first_folded)
+                snprintf(rd->reason, sizeof(rd->reason),
+                         "folded stacks, not perf script output: give it to 'cprof flamegraph' as it is");
+        else if (rd->first_json)
+                snprintf(rd->reason, sizeof(rd->reason), "JSON, not perf script output");
+        else if (o && o->event_filter && *o->event_filter && rd->filtered > 0)
+                snprintf(rd->reason, sizeof(rd->reason), "no samples of event '%s' (the input has '%.*s')",
+                         o->event_filter, (int) MIN(rd->event_buf.n, 200), rd->event_buf.v);
+        else if (rd->out_of_range > 0)
+                snprintf(rd->reason, sizeof(rd->reason), "no samples left: %u had a period out of range",
+                         rd->out_of_range);
+        else if (rd->headers == 0)
+                snprintf(rd->reason, sizeof(rd->reason), "no perf script event headers: not perf script output");
+        else
+                snprintf(rd->reason, sizeof(rd->reason), "no samples with stacks (record with 'perf record -g')");
+        return -ENODATA;
+}
+
+static void reader_start(struct reader *rd, struct profile *p, const struct perf_script_options *o) {
+        *rd = (struct reader) { .p = p, .o = o };
+        if (o && o->event_filter)
+                rd->event_filter = (struct span) { o->event_filter, strlen(o->event_filter) };
+}
+
+static int reader_finish(struct reader *rd, int r) {
+        if (r >= 0 && rd->samples == 0 && rd->lineno > 0 && (rd->seen_text || rd->headers > 0))
+                r = no_samples(rd);
+        if (r == -EBADMSG && !rd->reason[0])
+                snprintf(rd->reason, sizeof(rd->reason), "binary data (a NUL byte), not perf script output");
+        if (r < 0 && rd->reason[0])
+                bad_line_at(rd, 0, rd->reason);
+        reader_release(rd);
+        return r;
 }
 
 int perf_script_read_buffer(struct profile *p, const char *name, const char *data, size_t len,
                             const struct perf_script_options *o) {
-        struct reader rd = { .p = p, .name = name, .o = o, .cur = data, .end = data + len };
+        struct reader rd;
 
-        if (memchr(data, '\0', len)) {
-                bad_line(&rd, "not a text file");
-                return -EBADMSG;
-        }
-        if (o && o->event_filter)
-                rd.event_filter = (struct span) { o->event_filter, strlen(o->event_filter) };
-        int r = read_lines(&rd);
-        reader_release(&rd);
-        return r;
-}
-
-static int append_fd(int fd, void *vec) {
-        VEC(char) *b = vec;
-        struct stat st;
-
-        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-                int r = vec_reserve(b, b->n + (size_t) st.st_size + 2);
-                if (r < 0)
-                        return r;
-        }
-        for (;;) {
-                if (b->cap - b->n < 2) {
-                        int r = vec_reserve(b, b->n + (1 << 16));
-                        if (r < 0)
-                                return r;
-                }
-                ssize_t k = read(fd, b->v + b->n, b->cap - b->n - 1);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        return 0;
-                b->n += (size_t) k;
-        }
+        reader_start(&rd, p, o);
+        rd.name = name;
+        rd.cur = data;
+        rd.end = data + len;
+        int r = sniff(&rd, data, len);
+        if (r >= 0)
+                r = read_lines(&rd);
+        return reader_finish(&rd, r);
 }
 
 int perf_script_read_files(struct profile *p, char *const *paths, size_t n,
                            const struct perf_script_options *o, const char **reterr_path) {
-        VEC(char) buf = {};
+        struct reader rd;
         int r = 0;
 
-        for (size_t i = 0; i < n; i++) {
+        reader_start(&rd, p, o);
+        for (size_t i = 0; i < n && r >= 0; i++) {
                 bool is_stdin = strcmp(paths[i], "-") == 0;
                 _cleanup_close_ int fd = -1;
+                struct line_reader lr;
+                struct stat st;
+                const char *data;
+                size_t len;
 
                 if (!is_stdin) {
-                        struct stat st;
                         fd = open(paths[i], O_RDONLY | O_CLOEXEC);
                         if (fd < 0)
                                 r = -errno;
@@ -678,25 +813,29 @@ int perf_script_read_files(struct profile *p, char *const *paths, size_t n,
                         else if (S_ISDIR(st.st_mode))
                                 r = -EISDIR;
                 }
-                if (r >= 0)
-                        r = append_fd(is_stdin ? STDIN_FILENO : fd, &buf);
-                /* like Perl's <>, the end of a file ends its last line */
-                if (r >= 0 && buf.n > 0 && buf.v[buf.n - 1] != '\n') {
-                        r = vec_reserve(&buf, buf.n + 1);
-                        if (r >= 0)
-                                buf.v[buf.n++] = '\n';
-                }
                 if (r < 0) {
                         if (reterr_path)
                                 *reterr_path = paths[i];
-                        vec_free(&buf);
+                        reader_release(&rd);
                         return r;
                 }
+                /* like Perl's <>, the files are one stream; messages name
+                 * the file and its own line numbers */
+                rd.name = is_stdin ? "<stdin>" : paths[i];
+                rd.lineno = 0;
+                line_reader_init(&lr, is_stdin ? STDIN_FILENO : fd, 0);
+                rd.lr = &lr;
+                r = line_reader_peek(&lr, FOLDED_SNIFF_BYTES, &data, &len);
+                if (r >= 0)
+                        r = sniff(&rd, data, len);
+                if (r >= 0)
+                        r = read_lines(&rd);
+                rd.lr = NULL;
+                line_reader_release(&lr);
+                if (r < 0 && reterr_path)
+                        *reterr_path = paths[i];
         }
-        const char *name = n == 1 ? (strcmp(paths[0], "-") == 0 ? "<stdin>" : paths[0]) : "<input>";
-        r = perf_script_read_buffer(p, name, buf.v ? buf.v : "", buf.n, o);
-        if (r == -EBADMSG && reterr_path)
-                *reterr_path = n == 1 ? paths[0] : NULL;
-        vec_free(&buf);
-        return r;
+        if (r >= 0 && reterr_path && n == 1)
+                *reterr_path = paths[0];
+        return reader_finish(&rd, r);
 }

@@ -22,3 +22,14 @@ struct profile {
         uint64_t duration_ns;
         uint32_t frequency_hz;
 };
+
+/* How much of an input's start the readers look at to refuse binary data
+ * (a NUL byte) and perf.data files before reading any line. */
+#define FOLDED_SNIFF_BYTES 65536
+
+/* Whether a line is a `perf script` event header (folded_read.c uses it
+ * to recognise perf script text given as folded stacks). */
+bool perf_script_is_header(const char *s, size_t n);
+/* Whether a line is a valid folded stack line (perf_script_read.c uses it
+ * to recognise folded stacks given as perf script text). */
+bool folded_line_is_valid(const char *s, size_t n);

@@ -1,6 +1,7 @@
 #include "profile-internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,6 +106,11 @@ int profile_add_sample(struct profile *p, const uint32_t *frames, size_t depth,
         for (size_t i = 0; i < depth; i++)
                 if (frames[i] >= p->frames.n)
                         return -EINVAL;
+        /* a total that overflows to inf would be written as "inf", which no
+         * reader takes back: refuse the sample, before anything changes */
+        for (unsigned i = 0; i < p->n_values; i++)
+                if (!isfinite(values[i]) || !isfinite(p->total[i] + values[i]))
+                        return -ERANGE;
 
         r = vec_reserve(&p->samples, p->samples.n + 1);
         if (r < 0)
@@ -131,9 +137,14 @@ int profile_add_sample(struct profile *p, const uint32_t *frames, size_t depth,
                 p->stack_frames.n += depth;
         }
 
-        struct profile_sample *s;
+        struct profile_sample *s, *last = p->samples.n ? &p->samples.v[p->samples.n - 1] : NULL;
         if (p->aggregate_samples && id < p->samples.n) {
                 s = &p->samples.v[id];
+        } else if (!p->aggregate_samples && last && last->stack == id && last->tid == tid &&
+                   time_ns == 0 && last->time_ns == 0) {
+                /* the same stack again, untimed: one longer sample, so an
+                 * endless repetition of one line stays one sample */
+                s = last;
         } else {
                 s = &p->samples.v[p->samples.n++];
                 *s = (struct profile_sample) { .stack = id, .tid = tid, .time_ns = time_ns };

@@ -40,7 +40,9 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run(binary)
     err = r.stderr.decode()
     check(r.returncode == 1, 'binary file exits 1 (%d)' % r.returncode)
-    check(err.count('\n') == 1 and 'not a text file' in err, 'binary file: one clear line (%r)' % err)
+    check(err.count('\n') == 1 and
+          "data.bin: perf.data file: run 'perf script -i %s | cprof collapse'" % binary in err,
+          'perf.data file: one clear line saying what to run (%r)' % err)
 
     r = run(tmp)
     check(r.returncode == 1 and r.stderr.decode().count('\n') == 1,

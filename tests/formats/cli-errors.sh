@@ -51,7 +51,7 @@ expect_error "missing -o" "^cprof: missing output file" \
         "$cprof" convert "$fixture"
 expect_error "stdout needs --format" "^cprof: cannot tell the format of standard output" \
         "$cprof" convert "$fixture" -o -
-expect_error "binary input" "is not a folded stacks file" \
+expect_error "binary input" "bin.folded: binary data, not folded stacks" \
         sh -c 'printf "a;b 1\0\n" > "$PWD/../bin.folded"; "$1" report "$PWD/../bin.folded"' sh "$cprof"
 expect_error "report: missing input" "^cprof: cannot read 'missing.folded'" \
         "$cprof" report missing.folded

@@ -1,10 +1,15 @@
 /* Folded reader: good lines, every malformed-line case, differential
  * input, kind suffixes, prefix reuse. */
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cprof/profile.h"
 #include "tap.h"
+
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 struct bad {
         unsigned line[32];
@@ -136,7 +141,8 @@ int main(void) {
                 CHECK(r2 == 2 && profile_stack_count(p) == 3, "second file merges (3 stacks)");
                 CHECK(profile_stack(p, 1)->value[0] == 5, "a stack in both files adds up");
                 CHECK(profile_total(p, 0) == 10, "merged total");
-                CHECK(profile_sample_count(p) == 4, "every line is a sample, in input order");
+                /* main;b ends the first file and opens the second: one longer sample */
+                CHECK(profile_sample_count(p) == 3, "every line is a sample, in input order, repeats extend");
         }
         profile_free(p);
 
@@ -168,6 +174,150 @@ int main(void) {
         CHECK(r == 1 && profile_total(p, 0) == 9, "spaces in names and CRLF");
         CHECK_STREQ(frame_name(p, 0, 1), "c d", "space kept in frame name");
         profile_free(p);
+
+        /* the process frame and the thread frame `record --threads` adds */
+        p = read_str("python3;python3-4242;main;f 3\npython3;worker-7;main 2\nsh;main 1\n"
+                     "kworker_[k];x 1\napp;ends-in-0123;f 1\napp;a-very-long-thread-name-1;f 1\n", &b, &r);
+        CHECK(r == 6, "six lines");
+        CHECK(profile_frame_count(p) == 11, "each frame interned once, with its kind only (%zu)", profile_frame_count(p));
+        {
+                size_t d;
+                const uint32_t *f = profile_stack_frames(p, 0, &d);
+                CHECK(profile_frame(p, f[0])->kind == FRAME_PROCESS, "first frame: the process");
+                CHECK(profile_frame(p, f[1])->kind == FRAME_THREAD, "comm-TID after it: a thread");
+                CHECK(profile_frame(p, f[2])->kind == FRAME_USER, "then functions");
+                f = profile_stack_frames(p, 1, &d);
+                CHECK(profile_frame(p, f[1])->kind == FRAME_THREAD, "a thread named apart from its process");
+                f = profile_stack_frames(p, 2, &d);
+                CHECK(profile_frame(p, f[0])->kind == FRAME_PROCESS && profile_frame(p, f[1])->kind == FRAME_USER,
+                      "no thread frame: the second frame is a function");
+                f = profile_stack_frames(p, 3, &d);
+                CHECK(profile_frame(p, f[0])->kind == FRAME_KERNEL, "a suffixed root keeps its kind");
+                f = profile_stack_frames(p, 4, &d);
+                CHECK(profile_frame(p, f[1])->kind == FRAME_USER, "'-0123' is no thread id");
+                f = profile_stack_frames(p, 5, &d);
+                CHECK(profile_frame(p, f[1])->kind == FRAME_USER, "a name longer than a comm is no thread");
+        }
+        profile_free(p);
+
+        /* other formats: refused whole, one reason, no bad lines */
+        {
+                static const char perf_data[] = "PERFILE2\x68\0\0\0\0\0\0\0";
+                struct profile *q;
+                struct folded_read_options o = { .on_bad_line = on_bad, .userdata = &b };
+                profile_new(&q);
+                b = (struct bad) {};
+                r = folded_read_buffer(q, "perf.data", perf_data, sizeof(perf_data) - 1, &o);
+                CHECK(r == -EMEDIUMTYPE && b.n == 1 && b.line[0] == 0 &&
+                      strstr(b.reason[0], "perf.data file: run 'perf script -i perf.data"),
+                      "perf.data: refused with what to run (%d, %s)", r, b.reason[0]);
+                profile_free(q);
+        }
+        p = read_str("{\n  \"unit\": \"samples\",\n  \"percent\": 100\n}\n", &b, &r);
+        CHECK(r == -EMEDIUMTYPE && b.n == 1 && b.line[0] == 0 && strncmp(b.reason[0], "JSON", 4) == 0 &&
+              profile_stack_count(p) == 0, "JSON: refused, not a one-line profile (%d)", r);
+        profile_free(p);
+        p = read_str("[unknown];f 2\n", &b, &r);
+        CHECK(r == 1 && b.n == 0, "a root frame in brackets is no JSON");
+        profile_free(p);
+        p = read_str("[unknown];f\n[unknown];f 2\n", &b, &r);
+        CHECK(r == 1 && b.n == 1, "nor is a bad first line that starts with one");
+        profile_free(p);
+        p = read_str("[\n  {\"name\": \"f\", \"value\": 1}\n]\n", &b, &r);
+        CHECK(r == -EMEDIUMTYPE && strncmp(b.reason[0], "JSON", 4) == 0, "a JSON array is refused");
+        profile_free(p);
+        p = read_str("# ========\n# captured on: x\nprog 42 1.0: 1 cpu-clock:\n\t1 f+0x1 (/bin/prog)\n\n", &b, &r);
+        CHECK(r == -EMEDIUMTYPE && b.n == 1 && strstr(b.reason[0], "perf script output, not folded stacks"),
+              "perf script text: one refusal, the comment lines before it not reported (%d, n=%d)", r, b.n);
+        profile_free(p);
+        p = read_str("x\ny\na;b 1\nprog 42 1.0: 1 cpu-clock:\n", &b, &r);
+        CHECK(r == 1 && b.n == 3 && b.line[0] == 1 && b.line[1] == 2 && b.line[2] == 4,
+              "held-back bad lines are reported once a good line comes, in order");
+        profile_free(p);
+
+        /* binary: a NUL in the first 64 KiB refuses the input before any
+         * line; one later is still refused, with its reason */
+        {
+                size_t len = 100000;
+                char *buf = malloc(len);
+                for (size_t i = 0; i < len; i += 6)
+                        memcpy(buf + i, "a;b 1\n", MIN(6, len - i));
+                buf[60000] = '\0';
+                struct profile *q;
+                struct folded_read_options o = { .on_bad_line = on_bad, .userdata = &b };
+                profile_new(&q);
+                b = (struct bad) {};
+                r = folded_read_buffer(q, "bin", buf, len, &o);
+                CHECK(r == -EBADMSG && b.n == 1 && strcmp(b.reason[0], "binary data, not folded stacks") == 0 &&
+                      profile_stack_count(q) == 0, "NUL in the first 64 KiB: nothing read (%d %s)", r, b.reason[0]);
+                profile_free(q);
+                buf[60000] = 'x';
+                buf[90000] = '\0';
+                profile_new(&q);
+                b = (struct bad) {};
+                r = folded_read_buffer(q, "bin", buf, len, &o);
+                CHECK(r == -EBADMSG && b.n == 1 && strstr(b.reason[0], "NUL"), "a later NUL byte: refused");
+                profile_free(q);
+                free(buf);
+        }
+        p = read_str("app;f\xff\xfe 2\n", &b, &r);
+        CHECK(r == 1 && b.n == 0, "invalid UTF-8 in a symbol is not binary");
+        profile_free(p);
+
+        /* huge counts: exact, and a total that would overflow is refused */
+        p = read_str("a;b 10000000000000000000000000000000000000000000000000000000000000000000000000000"
+                     "000000000000000000000000\n", &b, &r);
+        CHECK(r == 1 && profile_total(p, 0) == 1e100, "1 and 100 zeros is 1e100 exactly (%.17g)", profile_total(p, 0));
+        profile_free(p);
+        {
+                /* 1e300 is the largest count a line may have: it takes 1e8
+                 * lines to overflow, so try the model directly */
+                struct profile *q;
+                uint32_t id;
+                double v[2] = { 1e308, 0 };
+                profile_new(&q);
+                profile_intern_named_frame(q, "a", 1, FRAME_USER, &id);
+                int r1 = profile_add_sample(q, &id, 1, v, 0, 0);
+                int r2 = profile_add_sample(q, &id, 1, v, 0, 0);
+                CHECK(r1 == 0 && r2 == -ERANGE && profile_total(q, 0) == 1e308 && profile_sample_count(q) == 1,
+                      "a total that would overflow: -ERANGE, nothing changed");
+                profile_free(q);
+        }
+
+        /* a stream: a pipe, read as it comes */
+        {
+                int fds[2];
+                if (pipe(fds) < 0)
+                        abort();
+                pid_t pid = fork();
+                if (pid == 0) {
+                        close(fds[0]);
+                        for (int i = 0; i < 200000; i++)
+                                if (write(fds[1], i % 2 ? "app;main;a 1\n" : "app;main;b 2\n", 13) != 13)
+                                        _exit(1);
+                        _exit(0);
+                }
+                close(fds[1]);
+                struct profile *q;
+                profile_new(&q);
+                profile_set_keep_samples(q, false);
+                r = folded_read_fd(q, "pipe", fds[0], NULL);
+                CHECK(r == 200000 && profile_stack_count(q) == 2 && profile_sample_count(q) == 2 &&
+                      profile_total(q, 0) == 300000, "a pipe of 200000 lines: 2 stacks, 2 samples (%d)", r);
+                profile_free(q);
+                close(fds[0]);
+                waitpid(pid, NULL, 0);
+        }
+        /* the same stack again and again is one sample even in input order */
+        {
+                struct profile *q;
+                profile_new(&q);
+                const char *in = "a;b 1\na;b 1\na;b 1\na;c 1\na;b 1\n";
+                r = folded_read_buffer(q, "rep", in, strlen(in), NULL);
+                CHECK(r == 5 && profile_sample_count(q) == 3 && profile_sample(q, 0)->value[0] == 3,
+                      "repeats extend the last sample, order kept");
+                profile_free(q);
+        }
 
         return tap_done();
 }

@@ -28,6 +28,19 @@ static void on_filtered(void *ud, const char *kept, const char *dropped) {
         snprintf(s->dropped, sizeof(s->dropped), "%s", dropped);
 }
 
+struct reason_buf {
+        int n;
+        char text[256];
+};
+
+static void on_reason(void *ud, const char *file, unsigned line, const char *reason) {
+        struct reason_buf *rs = ud;
+        (void) file;
+        if (line == 0)
+                snprintf(rs->text, sizeof(rs->text), "%s", reason);
+        rs->n++;
+}
+
 static struct profile *read_str(const char *s, struct perf_script_options *o, struct seen *seen, int *ret) {
         struct profile *p;
         *seen = (struct seen) {};
@@ -154,6 +167,75 @@ int main(void) {
         r = perf_script_read_buffer(p, "bin", "ab\0cd", 5, NULL);
         CHECK(r == -EBADMSG, "NUL byte: not text");
         profile_free(p);
+
+        /* CRLF line ends read like LF ones */
+        {
+                static const char lf[] = "xx 1 1.0: 3 cycles:\n\t1 f+0x1 (/m)\n\t2 main (/m)\n\n"
+                                         "xx 1 1.0: 2 cycles:\n\t1 g (/m)\n\n";
+                char crlf[256];
+                size_t k = 0;
+                for (const char *c = lf; *c; c++) {
+                        if (*c == '\n')
+                                crlf[k++] = '\r';
+                        crlf[k++] = *c;
+                }
+                crlf[k] = '\0';
+                o = (struct perf_script_options) {};
+                p = read_str(crlf, &o, &seen, &r);
+                CHECK(r == 2 && seen.bad == 0 && profile_stack_count(p) == 2 && profile_total(p, 0) == 5,
+                      "CRLF: both samples, no bad line (r=%d bad=%d)", r, seen.bad);
+                CHECK_STREQ(name(p, 0, 2), "f", "CRLF: frames without the CR");
+                profile_free(p);
+        }
+
+        /* a 400-digit period: a bad line, its sample dropped, no inf */
+        {
+                char in[600];
+                snprintf(in, sizeof(in), "xx 1 1.0: 1%0400d cycles:\n\t1 f (/m)\n\nxx 1 2.0: 7 cycles:\n\t1 g (/m)\n\n", 0);
+                o = (struct perf_script_options) {};
+                p = read_str(in, &o, &seen, &r);
+                CHECK(r == 1 && seen.bad == 1 && seen.bad_line == 1 && profile_total(p, 0) == 7,
+                      "huge period: sample dropped with a bad line (r=%d)", r);
+                profile_free(p);
+                snprintf(in, sizeof(in), "xx 1 1.0: 1%0400d cycles:\n\t1 f (/m)\n\n", 0);
+                p = read_str(in, &o, &seen, &r);
+                CHECK(r == -ENODATA && seen.bad_line == 0, "only a huge period: no samples is an error (%d)", r);
+                profile_free(p);
+        }
+
+        /* input that gave no sample: the error and its reason */
+        {
+                struct reason_buf rs;
+                struct { const char *in, *filter, *want; } cases[] = {
+                        { "app;main;a 3\napp;main;b 1\n", NULL, "folded stacks, not perf script output" },
+                        { "{\n  \"unit\": \"samples\"\n}\n", NULL, "JSON, not perf script output" },
+                        { "xx 1 1.0: 1 cycles:\n\t1 f (/m)\n\n", "cpu-clock",
+                          "no samples of event 'cpu-clock' (the input has 'cycles')" },
+                        { "hello\nworld\n", NULL, "no perf script event headers" },
+                };
+                for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                        o = (struct perf_script_options) { .event_filter = cases[i].filter };
+                        p = read_str(cases[i].in, &o, &seen, &r);
+                        profile_free(p);
+                        /* the reason: through on_bad_line as line 0 */
+                        rs = (struct reason_buf) {};
+                        o.on_bad_line = on_reason;
+                        o.userdata = &rs;
+                        if (profile_new(&p) < 0)
+                                abort();
+                        int r2 = perf_script_read_buffer(p, "t", cases[i].in, strlen(cases[i].in), &o);
+                        CHECK(r == r2 && r < 0 && strncmp(rs.text, cases[i].want, strlen(cases[i].want)) == 0,
+                              "no samples: %s (%d, '%s')", cases[i].want, r2, rs.text);
+                        profile_free(p);
+                }
+                o = (struct perf_script_options) {};
+                p = read_str("", &o, &seen, &r);
+                CHECK(r == 0, "empty input: no samples, no error");
+                profile_free(p);
+                p = read_str("PERFILE2\x10", &o, &seen, &r);
+                CHECK(r == -EMEDIUMTYPE, "perf.data: refused (%d)", r);
+                profile_free(p);
+        }
 
         return tap_done();
 }

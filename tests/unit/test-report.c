@@ -95,8 +95,13 @@ int main(void) {
                     "        5   41.67%  a\n"
                     "        4   33.33%  a_[k]\n"
                     "        4   33.33%  b\n"
-                    "        1    8.33%  c_[k]\n",
-                    "text report: self and total tables, recursion once, process/thread left out");
+                    "        1    8.33%  c_[k]\n"
+                    "\n"
+                    "processes: 2 of 2 processes and threads, by value in their stacks\n"
+                    "  samples  percent  kind     name\n"
+                    "       12  100.00%  process  app\n"
+                    "       11   91.67%  thread   app-7\n",
+                    "text report: self and total tables, recursion once, process/thread listed apart");
         free(text);
 
         text = write_text(p, 2);
@@ -121,6 +126,9 @@ int main(void) {
               row_is(self, 2, "a", "user", 2, 12) && row_is(self, 3, "c_[k]", "kernel", 1, 12), "self rows");
         CHECK(row_is(total, 0, "main", "user", 11, 12) && row_is(total, 1, "a", "user", 5, 12) &&
               row_is(total, 4, "c_[k]", "kernel", 1, 12), "total rows");
+        json_t *procs = json_object_get(j, "processes");
+        CHECK(json_array_size(procs) == 2 && row_is(procs, 0, "app", "process", 12, 12) &&
+              row_is(procs, 1, "app-7", "thread", 11, 12), "process and thread rows, with their kinds");
         json_decref(j);
 
         j = write_json(p, 1);
@@ -148,6 +156,33 @@ int main(void) {
         CHECK(json_integer_value(json_object_get(j, "duration_ns")) == 1500000000, "JSON duration_ns");
         CHECK(row_is(json_object_get(j, "total"), 0, "x", "user", 2, 2), "x is in every stack: 100%%");
         json_decref(j);
+        profile_free(p);
+
+        /* huge counts: six significant digits, not 63 digits of a cut
+         * 101-digit number in a column padded to 300 */
+        profile_new(&p);
+        {
+                uint32_t h = frame(p, "huge", FRAME_USER, 0), s5 = frame(p, "small", FRAME_USER, 0);
+                add(p, (uint32_t[]) { h }, 1, 1e100);
+                add(p, (uint32_t[]) { s5 }, 1, 5);
+                add(p, (uint32_t[]) { frame(p, "big", FRAME_USER, 0) }, 1, 1.8e19);
+                text = write_text(p, 0);
+                CHECK(strncmp(text, "total: 1e+100 samples, 3 unique stacks\n", 39) == 0, "huge total");
+                CHECK(strstr(text, "  samples  percent  function\n"
+                                   "   1e+100  100.00%  huge\n"
+                                   "  1.8e+19    0.00%  big\n"
+                                   "        5    0.00%  small\n") != NULL,
+                      "huge counts in a narrow column");
+                size_t longest = 0;
+                for (char *l = text; *l;) {
+                        char *nl = strchr(l, '\n');
+                        size_t n = nl ? (size_t) (nl - l) : strlen(l);
+                        longest = n > longest ? n : longest;
+                        l += n + (nl != NULL);
+                }
+                CHECK(longest < 90, "no line is padded wide (longest %zu)", longest);
+                free(text);
+        }
         profile_free(p);
 
         /* empty profile: no rows, no division by zero */
