@@ -155,7 +155,7 @@ int cmd_collapse(int argc, char **argv) {
                 if (st.reason[0])
                         log_error("%s: %s", what, st.reason);
                 else
-                        log_error("cannot open '%s': %s", what, strerror(-r));
+                        log_error("cannot read '%s': %s", what, strerror(-r));
                 profile_free(p);
                 return 1;
         }

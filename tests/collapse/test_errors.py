@@ -30,7 +30,7 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run(missing)
     err = r.stderr.decode()
     check(r.returncode == 1, 'missing file exits 1 (%d)' % r.returncode)
-    check(err.count('\n') == 1 and "cannot open '%s'" % missing in err
+    check(err.count('\n') == 1 and "cannot read '%s'" % missing in err
           and 'No such file or directory' in err, 'missing file: one clear line (%r)' % err)
     check(r.stdout == b'', 'missing file: nothing on stdout')
 
