@@ -26,13 +26,15 @@ static atomic_ullong work_ns; /* thread CPU time spent in burst_work */
 
 /* Spins ns of wall time on the vDSO clock, all of it in user mode: a
  * thread CPU clock read is a system call, which would put a fair part of
- * a 20 us burst in the kernel. The caller measures the CPU time. */
+ * a 20 us burst in the kernel. The clock is read every ~1 us only: a
+ * sample inside the vDSO (no frame pointer) would skip this frame. The
+ * caller measures the CPU time. */
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 __attribute__((noipa)) uint64_t burst_work(uint64_t ns) {
         uint64_t x = 1, t0 = wall_ns();
 
         do {
-                for (unsigned i = 0; i < 200; i++) {
+                for (unsigned i = 0; i < 2000; i++) {
                         x = x * 6364136223846793005ull + 1442695040888963407ull;
                         asm volatile("" : "+r"(x));
                 }
