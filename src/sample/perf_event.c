@@ -380,7 +380,8 @@ static int handle_sample(struct perf_sampler *ps, const char *rec, size_t size,
         if (nr > (uint64_t) (end - p) / 8)
                 return 0;
 
-        if (!perf_procs_is_target(&ps->procs, pid))
+        const struct perf_proc *proc = perf_procs_target(&ps->procs, pid);
+        if (!proc)
                 return 0; /* another process, or a child while --no-children */
         if (!thin_keep(ps))
                 return 0;
@@ -409,6 +410,8 @@ static int handle_sample(struct perf_sampler *ps, const char *rec, size_t size,
         ps->stats.samples++;
         struct raw_sample s = {
                 .tgid = pid, .tid = tid, .count = 1, .time_ns = time,
+                /* records are handled in time order: the image running now */
+                .exec_gen = proc->exec_gen,
                 .kstack = kstack, .n_kstack = nk, .ustack = ustack, .n_ustack = nu,
         };
         return cb && cb->sample ? cb->sample(cb->userdata, &s) : 0;

@@ -1,9 +1,10 @@
-/* The perf backend without privileges (events per task, one per thread and
- * CPU), run as user nobody: the soft descriptor limit is raised to the
- * hard one when a process is added; a process with more threads than the
- * hard limit allows is still followed, and the threads left out are
- * counted in sampler_stats.threads_missed instead of failing the process.
- * Run as root (to become nobody). */
+/* The perf backend. As root (events per CPU): a target that execs has its
+ * later samples and mappings under exec generation 1. Without privileges
+ * (events per task, one per thread and CPU), as user nobody: the soft
+ * descriptor limit is raised to the hard one when a process is added; a
+ * process with more threads than the hard limit allows is still followed,
+ * and the threads left out are counted in sampler_stats.threads_missed
+ * instead of failing the process. Run as root (to become nobody). */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -125,11 +126,77 @@ static void hard_limit(void) {
         waitpid(target, NULL, 0);
 }
 
+struct gen_seen {
+        size_t samples, gen0, gen1, other;
+        bool exec_seen, mmap_gen1;
+        uint32_t pid;
+};
+
+static int on_sample(void *userdata, const struct raw_sample *s) {
+        struct gen_seen *g = userdata;
+        if (s->tgid != g->pid)
+                return 0;
+        g->samples++;
+        if (s->exec_gen == 0)
+                g->gen0++;
+        else if (s->exec_gen == 1 && g->exec_seen)
+                g->gen1++;
+        else
+                g->other++;
+        return 0;
+}
+
+static void on_event(void *userdata, const struct process_event *e) {
+        struct gen_seen *g = userdata;
+        if (e->pid != g->pid)
+                return;
+        if (e->type == PROCESS_EVENT_EXEC && e->exec_gen == 1)
+                g->exec_seen = true;
+        if (e->type == PROCESS_EVENT_MMAP && e->exec_gen == 1 && g->exec_seen && e->path &&
+            strstr(e->path, "sh"))
+                g->mmap_gen1 = true;
+}
+
+static void exec_generation(void) {
+        struct gen_seen g = {};
+        struct sampler_callbacks cb = { .sample = on_sample, .process_event = on_event, .userdata = &g };
+        struct sampler *s = NULL;
+        int p[2], st;
+        char c;
+
+        CHECK(open_sampler(&s) == 0 && pipe(p) == 0, "root: perf backend opens");
+        pid_t pid = fork();
+        if (pid == 0) {
+                close(p[1]);
+                if (read(p[0], &c, 1) != 1)
+                        _exit(1);
+                /* about 0.1-0.5 s of CPU in the new image */
+                execl("/bin/sh", "sh", "-c", "i=0; while [ $i -lt 1000000 ]; do i=$((i+1)); done",
+                      (char *) NULL);
+                _exit(127);
+        }
+        close(p[0]);
+        g.pid = (uint32_t) pid;
+        CHECK(sampler_add_process(s, pid) == 0 && sampler_start(s) == 0, "root: target added, started");
+        if (write(p[1], "x", 1) != 1)
+                CHECK(false, "release the target");
+        while (waitpid(pid, &st, WNOHANG) == 0)
+                sampler_poll(s, 50, &cb);
+        sampler_stop(s, &cb);
+        CHECK(g.exec_seen, "root: EXEC with generation 1");
+        CHECK(g.mmap_gen1, "root: the shell's mapping with generation 1");
+        CHECK(g.samples > 50 && g.gen1 >= g.samples - 2 && g.other == 0,
+              "root: samples after the exec have generation 1 (%zu of %zu, %zu with 0)", g.gen1,
+              g.samples, g.gen0);
+        sampler_free(s);
+}
+
 int main(void) {
         if (geteuid() != 0) {
                 CHECK(false, "runs as root (to become nobody)");
                 return tap_done();
         }
+        exec_generation();
         fflush(stdout);
         pid_t pid = fork();
         if (pid == 0) {
