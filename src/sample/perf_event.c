@@ -176,7 +176,7 @@ static int perf_open(const struct sampler_options *o, void **ret_state) {
                 *ret_state = ps;
                 return 0;
         }
-        log_debug_errno(r, "perf: no system-wide events (%m), sampling per task");
+        log_debug("perf: no system-wide events (%s), sampling per task", strerror(-r));
 
         unsigned thin = PER_TASK_MAX_HZ / o->frequency_hz;
         ps->thin = MAX(1u, MIN(thin, (unsigned) PER_TASK_OVERSAMPLE));
@@ -226,7 +226,7 @@ static void raise_nofile(struct perf_sampler *ps) {
                 return;
         rl.rlim_cur = rl.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-                log_debug_errno(-errno, "perf: cannot raise the descriptor limit: %m");
+                log_debug("perf: cannot raise the descriptor limit: %s", strerror(errno));
 }
 
 /* Opens the events of one thread; 1 when opened, 0 when it was already,
@@ -299,7 +299,7 @@ static int add_threads(struct perf_sampler *ps, pid_t pid) {
                         if (r < 0) {
                                 /* the process is followed, this thread not */
                                 if (failed++ == 0)
-                                        log_debug_errno(r, "perf: cannot open events of thread %d: %m", tid);
+                                        log_debug("perf: cannot open events of thread %d: %s", tid, strerror(-r));
                                 ps->stats.threads_missed++;
                                 if (opened == 0 && failed == 1 && tid == pid)
                                         return r;
