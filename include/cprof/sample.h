@@ -33,8 +33,7 @@ struct raw_sample {
         uint64_t count;   /* samples aggregated into this record */
         uint64_t time_ns; /* CLOCK_MONOTONIC of the sample, 0 if aggregated */
         /* Execs of the process since it became a target, before this
-         * sample: which image ran (0 for the image it had then). The
-         * perf backend, which hands out events in time order, leaves 0. */
+         * sample: which image ran (0 for the image it had then). */
         uint32_t exec_gen;
         const char *comm;         /* the thread's name at sample time, may be NULL */
         const char *process_comm; /* the process's name at sample time, may be NULL */

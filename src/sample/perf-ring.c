@@ -231,14 +231,13 @@ static struct perf_proc *target_at(const struct perf_procs *pp, uint32_t pid, ui
         return p && p->target && t >= p->since_ns ? p : NULL;
 }
 
-bool perf_procs_is_target(const struct perf_procs *pp, uint32_t pid) {
+const struct perf_proc *perf_procs_target(const struct perf_procs *pp, uint32_t pid) {
         struct perf_proc *p = proc_get(pp, pid);
-        return p && p->target;
+        return p && p->target ? p : NULL;
 }
 
-uint32_t perf_procs_exec_gen(const struct perf_procs *pp, uint32_t pid) {
-        struct perf_proc *p = proc_get(pp, pid);
-        return p ? p->exec_gen : 0;
+bool perf_procs_is_target(const struct perf_procs *pp, uint32_t pid) {
+        return perf_procs_target(pp, pid) != NULL;
 }
 
 static void set_comm(struct perf_proc *p, const char *comm) {

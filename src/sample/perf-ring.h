@@ -84,9 +84,8 @@ struct perf_procs {
 /* Makes pid a target from now on (its name read from /proc). */
 int perf_procs_add(struct perf_procs *pp, pid_t pid);
 bool perf_procs_is_target(const struct perf_procs *pp, uint32_t pid);
-/* The image pid runs now: its exec generation as of the records handled
- * so far (samples handled in time order with them get the right one). */
-uint32_t perf_procs_exec_gen(const struct perf_procs *pp, uint32_t pid);
+/* The entry of a target, or NULL; valid until the next add or handle. */
+const struct perf_proc *perf_procs_target(const struct perf_procs *pp, uint32_t pid);
 /* Handles one record other than a SAMPLE: updates the set, counts losses
  * and reports what happened to targets through cb->process_event. */
 void perf_procs_handle(struct perf_procs *pp, const char *rec, size_t size,

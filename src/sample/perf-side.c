@@ -29,6 +29,7 @@ struct perf_side {
         struct perf_ring *rings;
         struct perf_procs procs;
         struct perf_batch batch;
+        bool enabled;
 };
 
 struct perf_side *perf_side_free(struct perf_side *ps) {
@@ -73,10 +74,8 @@ int perf_side_open(const struct sampler_options *o, struct perf_side **ret) {
                         .type = PERF_TYPE_SOFTWARE,
                         .config = PERF_COUNT_SW_DUMMY,
                         .sample_period = 1,
-                        /* enabled from the start: a target's records
-                         * between its addition and perf_side_start are
-                         * kept, the older ones are told apart by time */
-                        .disabled = 0,
+                        /* enabled at the first target (see enable()) */
+                        .disabled = 1,
                         .watermark = 1,
                         .wakeup_watermark = SIDE_RING_PAGES * (uint32_t) getpagesize() / 2,
                 };
@@ -94,21 +93,36 @@ int perf_side_open(const struct sampler_options *o, struct perf_side **ret) {
         return 0;
 }
 
+/* From the first target on, not only at start: its mappings made between
+ * its addition and perf_side_start are then kept. Not before it either,
+ * so that no other process's records fill the rings (and count as lost)
+ * while there is nobody to report. Older records are told apart by time. */
+static int enable(struct perf_side *ps) {
+        if (ps->enabled)
+                return 0;
+        for (int i = 0; i < ps->ncpus; i++)
+                if (ps->rings[i].fd >= 0 && ioctl(ps->rings[i].fd, PERF_EVENT_IOC_ENABLE, 0) < 0)
+                        return -errno;
+        ps->enabled = true;
+        return 0;
+}
+
 int perf_side_add_process(struct perf_side *ps, pid_t pid) {
         char path[64];
         struct stat st;
+        int r;
 
         snprintf(path, sizeof(path), "/proc/%d", pid);
         if (stat(path, &st) < 0)
                 return errno == ENOENT ? -ESRCH : -errno;
+        r = enable(ps);
+        if (r < 0)
+                return r;
         return perf_procs_add(&ps->procs, pid);
 }
 
 int perf_side_start(struct perf_side *ps) {
-        for (int i = 0; i < ps->ncpus; i++)
-                if (ps->rings[i].fd >= 0 && ioctl(ps->rings[i].fd, PERF_EVENT_IOC_ENABLE, 0) < 0)
-                        return -errno;
-        return 0;
+        return enable(ps);
 }
 
 /* Returns the number of records the kernel dropped since open (ring

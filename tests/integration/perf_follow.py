@@ -82,7 +82,8 @@ class Runner:
         user mode only, so only user time counts."""
         return (user_cpu if self.user == "nobody" else cpu) * RATE
 
-    def check_total(self, label, got, cpu, user_cpu, detail=None):
+    def check_total(self, label, got, cpu, user_cpu, detail=None,
+                    tolerance=TOLERANCE):
         """The samples of a whole recording against its CPU time. As
         nobody only as a floor: the kernel splits a short-lived process's
         time into user and system by ticks, and one that saw no tick has
@@ -93,7 +94,8 @@ class Runner:
                          f"least half of the {want:.0f} user CPU time "
                          "predicts", detail)
         else:
-            check_rate(self.t, label, got, cpu * RATE, detail)
+            check_rate(self.t, label, got, cpu * RATE, detail,
+                       tolerance=tolerance)
 
 
 def limit_nofile(n):

@@ -15,6 +15,7 @@
  *   profiler attached by PID to compare with what it got. */
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
 
@@ -23,7 +24,24 @@
 static uint64_t burst_ns, period_ns, duration_ns;
 static atomic_ullong work_ns; /* thread CPU time spent in burst_work */
 
-DEFINE_CPU_SPIN(burst_work, 6364136223846793005ull)
+/* Spins ns of wall time on the vDSO clock, all of it in user mode: a
+ * thread CPU clock read is a system call, which would put a fair part of
+ * a 20 us burst in the kernel. The clock is read every ~1 us only: a
+ * sample inside the vDSO (no frame pointer) would skip this frame. The
+ * caller measures the CPU time. */
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+__attribute__((noipa)) uint64_t burst_work(uint64_t ns) {
+        uint64_t x = 1, t0 = wall_ns();
+
+        do {
+                for (unsigned i = 0; i < 2000; i++) {
+                        x = x * 6364136223846793005ull + 1442695040888963407ull;
+                        asm volatile("" : "+r"(x));
+                }
+        } while (wall_ns() - t0 < ns);
+        KEEP_FRAME(x);
+        return x;
+}
 
 __attribute__((noipa)) void *burst_thread(void *arg) {
         uint64_t end = wall_ns() + duration_ns, seed = (uint64_t) (uintptr_t) arg, r = 0;
@@ -34,9 +52,14 @@ __attribute__((noipa)) void *burst_thread(void *arg) {
                  * sampling period */
                 uint64_t sleep_ns = period_ns * (80 + next_rand(&seed) % 41) / 100;
 
-                uint64_t t0 = thread_cpu_ns();
+                /* The CPU time of a burst: the thread CPU clock is right
+                 * when the thread was preempted, but its reads are system
+                 * calls, a few us of kernel time each in a VM; the vDSO
+                 * wall clock right around the call is exact otherwise. */
+                uint64_t c0 = thread_cpu_ns(), w0 = wall_ns();
                 r += burst_work(burst_ns);
-                atomic_fetch_add_explicit(&work_ns, thread_cpu_ns() - t0, memory_order_relaxed);
+                uint64_t w1 = wall_ns(), c1 = thread_cpu_ns();
+                atomic_fetch_add_explicit(&work_ns, MIN(w1 - w0, c1 - c0), memory_order_relaxed);
                 ts.tv_sec = (time_t) (sleep_ns / 1000000000u);
                 ts.tv_nsec = (long) (sleep_ns % 1000000000u);
                 nanosleep(&ts, NULL);
@@ -77,6 +100,11 @@ int main(int argc, char **argv) {
         tids = calloc((size_t) n, sizeof(*tids));
         if (!tids)
                 return 1;
+        /* No timer slack (threads inherit it): with the default 50 us the
+         * kernel delays each wakeup to the next timer due, often the
+         * sampling timer, and the bursts then start just after a sample
+         * point and are sampled less than their CPU time says. */
+        prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
         /* only the main thread takes SIGUSR1, in sigtimedwait */
         sigemptyset(&usr1);
         sigaddset(&usr1, SIGUSR1);
