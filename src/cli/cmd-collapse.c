@@ -159,6 +159,14 @@ int cmd_collapse(int argc, char **argv) {
                 profile_free(p);
                 return 1;
         }
+        /* empty input: nothing to collapse is a failed step in a pipeline
+         * (perf script found no samples), as in every other command */
+        if (profile_stack_count(p) == 0) {
+                const char *what = n == 1 && strcmp(paths[0], "-") != 0 ? paths[0] : "<stdin>";
+                log_error("no samples in '%s': the input is empty", n > 1 ? "the input" : what);
+                profile_free(p);
+                return 1;
+        }
 
         r = folded_write(p, stdout);
         profile_free(p);

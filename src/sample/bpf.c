@@ -236,7 +236,8 @@ static int drain_map(int fd, size_t key_size, size_t value_size,
                      int (*fn)(struct bpf_sampler *b, const void *key, const void *value),
                      struct bpf_sampler *b) {
         size_t cap = BATCH;
-        _cleanup_free_ char *keys = malloc(cap * key_size), *values = malloc(cap * value_size);
+        /* zeroed: valgrind does not know that the batch call fills them */
+        _cleanup_free_ char *keys = calloc(cap, key_size), *values = calloc(cap, value_size);
         __u32 in = 0, out = 0;
         bool first = true;
 
@@ -250,13 +251,11 @@ static int drain_map(int fd, size_t key_size, size_t value_size,
                         r = -errno;
                 if (r == -ENOSPC && n == 0) {
                         cap *= 2;
-                        char *k = realloc(keys, cap * key_size);
-                        if (k)
-                                keys = k;
-                        char *v = realloc(values, cap * value_size);
-                        if (v)
-                                values = v;
-                        if (!k || !v)
+                        free(keys);
+                        free(values);
+                        keys = calloc(cap, key_size);
+                        values = calloc(cap, value_size);
+                        if (!keys || !values)
                                 return -ENOMEM;
                         continue;
                 }

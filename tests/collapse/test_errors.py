@@ -57,7 +57,9 @@ with tempfile.TemporaryDirectory() as tmp:
           'each bad line is reported (%r)' % r.stderr)
 
     r = run(stdin=b'')
-    check(r.returncode == 0 and r.stdout == b'', 'empty input gives empty output')
+    check(r.returncode == 1 and r.stdout == b'' and
+          r.stderr.decode() == "cprof: no samples in '<stdin>': the input is empty\n",
+          'empty input: no samples, exit 1 (%r)' % r.stderr)
 
     r = run('--no-such-option', stdin=b'')
     check(r.returncode == 2, 'an unknown option exits 2')

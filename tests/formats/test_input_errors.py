@@ -192,7 +192,8 @@ check(p.returncode == 1 and p.stdout == b'' and
 expect_error('collapse --event-filter matching nothing', ['collapse', '--event-filter=cycles', 'x.perf'],
              r"^cprof: x.perf: no samples of event 'cycles' \(the input has 'cpu-clock'\)$", files={'x.perf': PERF})
 p = subprocess.run([cprof, 'collapse'], input=b'', capture_output=True)
-check(p.returncode == 0 and p.stdout == b'' and p.stderr == b'', 'collapse: empty input stays empty output')
+check(p.returncode == 1 and p.stdout == b'' and b'no samples' in p.stderr,
+      'collapse: empty input is no samples, exit 1')
 
 print('1..%d' % n)
 sys.exit(1 if failed else 0)
