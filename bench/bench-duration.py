@@ -38,7 +38,7 @@ def build_workloads(build, tmp):
 
 
 def start(cmd, name):
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     line = p.stdout.readline()
     if not line.startswith(f"{name}: ready pid "):
         sys.exit(f"{name} did not start: {line!r}")
@@ -76,10 +76,10 @@ def run_perf(cprof, pid, hz, dur, threads, tmp):
                             f"{' --tid' if threads else ''} > {tmp}/p.folded",
                             shell=True, cwd=tmp)
     post = time.monotonic() - t0
-    samples = 0
-    with open(os.path.join(tmp, "p.folded")) as f:
-        for line in f:
-            samples += int(line.rsplit(" ", 1)[1])
+    # one line per sample (collapse's counts are sums of periods)
+    tids = subprocess.run(["perf", "script", "-i", data, "-F", "tid"], capture_output=True,
+                          text=True).stdout
+    samples = sum(1 for line in tids.splitlines() if line.strip())
     lost = 0
     rep = subprocess.run(["perf", "report", "-i", data, "--stats"], capture_output=True,
                          text=True)

@@ -334,21 +334,23 @@ static int read_one(struct reader *rd, const char *s, size_t len, int *good) {
         return 0;
 }
 
-/* The verdict on the first 64 KiB: binary data or a perf.data file are
- * refused before any line is read, so an endless binary stream ends here. */
-static int sniff(struct reader *rd, const char *data, size_t len) {
+int input_sniff(const char *name, const char *data, size_t len, const char *expected,
+                char *reason, size_t reason_size) {
         if (len >= 8 && memcmp(data, "PERFILE2", 8) == 0) {
-                bool is_stdin = strcmp(rd->name, "<stdin>") == 0;
-                snprintf(rd->reason, sizeof(rd->reason),
-                         "perf.data file: run 'perf script -i %s | cprof collapse'",
-                         is_stdin ? "FILE" : rd->name);
+                bool is_stdin = strcmp(name, "<stdin>") == 0;
+                snprintf(reason, reason_size, "perf.data file: run 'perf script -i %s | cprof collapse'",
+                         is_stdin ? "FILE" : name);
                 return -EMEDIUMTYPE;
         }
         if (memchr(data, '\0', MIN(len, (size_t) FOLDED_SNIFF_BYTES))) {
-                snprintf(rd->reason, sizeof(rd->reason), "binary data, not folded stacks");
+                snprintf(reason, reason_size, "binary data, not %s", expected);
                 return -EBADMSG;
         }
         return 0;
+}
+
+static int sniff(struct reader *rd, const char *data, size_t len) {
+        return input_sniff(rd->name, data, len, "folded stacks", rd->reason, sizeof(rd->reason));
 }
 
 static int finish(struct reader *rd, int r, int good) {

@@ -724,18 +724,7 @@ bool perf_script_is_header(const char *s, size_t n) {
 }
 
 static int sniff(struct reader *rd, const char *data, size_t len) {
-        if (len >= 8 && memcmp(data, "PERFILE2", 8) == 0) {
-                bool is_stdin = strcmp(rd->name, "<stdin>") == 0;
-                snprintf(rd->reason, sizeof(rd->reason),
-                         "perf.data file: run 'perf script -i %s | cprof collapse'",
-                         is_stdin ? "FILE" : rd->name);
-                return -EMEDIUMTYPE;
-        }
-        if (memchr(data, '\0', MIN(len, (size_t) FOLDED_SNIFF_BYTES))) {
-                snprintf(rd->reason, sizeof(rd->reason), "binary data, not perf script output");
-                return -EBADMSG;
-        }
-        return 0;
+        return input_sniff(rd->name, data, len, "perf script output", rd->reason, sizeof(rd->reason));
 }
 
 /* Non-empty input that gave no sample is an error, with the reason. */

@@ -27,6 +27,13 @@ struct profile {
  * (a NUL byte) and perf.data files before reading any line. */
 #define FOLDED_SNIFF_BYTES 65536
 
+/* The verdict of both readers on an input's first FOLDED_SNIFF_BYTES:
+ * a perf.data file (-EMEDIUMTYPE) or binary data (-EBADMSG, a NUL byte)
+ * is refused before any line is read, so an endless binary stream ends
+ * there; reason says what to do, naming what was `expected`. */
+int input_sniff(const char *name, const char *data, size_t len, const char *expected,
+                char *reason, size_t reason_size);
+
 /* Whether a line is a `perf script` event header (folded_read.c uses it
  * to recognise perf script text given as folded stacks). */
 bool perf_script_is_header(const char *s, size_t n);

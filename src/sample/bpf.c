@@ -1,6 +1,9 @@
 /* The eBPF backend: bpf/profile.bpf.c samples on a cpu-clock event per
- * CPU and aggregates in kernel maps; this file loads it, feeds it target
- * tgids, flips its double-buffered maps and drains the idle set. */
+ * CPU and aggregates in kernel maps (a content-keyed stack store and a
+ * counts hash); this file loads it, feeds it target tgids, flips its
+ * double-buffered maps and drains the idle set. Forks, execs and mappings
+ * come from the perf side stream (perf-side.c), read before each drain,
+ * so every drained sample finds the image it ran. */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
