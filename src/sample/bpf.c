@@ -173,6 +173,13 @@ static int bpf_open(const struct sampler_options *o, void **ret_state) {
                         r = -errno;
                         goto fail;
                 }
+                /* libbpf enables the event when it attaches: until
+                 * bpf_start(), its interrupts (100,000 a second at -F
+                 * 100000) would only slow our start-up */
+                if (ioctl(b->perf_fds[i], PERF_EVENT_IOC_DISABLE, 0) < 0) {
+                        r = -errno;
+                        goto fail;
+                }
         }
         *ret_state = b;
         return 0;
