@@ -78,6 +78,11 @@ int recorder_new(const struct record_options *o, struct recorder **ret,
         if (!r)
                 return -ENOMEM;
         r->opts = *o;
+        /* first: loading the BPF program (its maps are allocated and
+         * cleared now), kallsyms and the targets' maps are part of the
+         * recording's time too, and a busy target would starve them */
+        if (o->realtime)
+                raise_priority();
         k = profile_new(&r->profile);
         if (k >= 0)
                 k = symbolizer_new(&r->sym);
@@ -87,10 +92,6 @@ int recorder_new(const struct record_options *o, struct recorder **ret,
                 recorder_free(r);
                 return k;
         }
-        /* from here on: reading kallsyms and the targets' maps is part
-         * of the recording's time too */
-        if (o->realtime)
-                raise_priority();
         if (o->sampler.kernel_stacks)
                 symbolizer_load_kernel(r->sym);
         profile_set_frequency_hz(r->profile, o->sampler.frequency_hz);
