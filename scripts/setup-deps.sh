@@ -16,6 +16,10 @@ build_pkgs="gcc libc6-dev meson ninja-build pkg-config clang llvm bpftool
         libbpf-dev libelf-dev libdw-dev libjansson-dev zlib1g-dev python3"
 test_pkgs="linux-perf libxml2-utils valgrind time chromium binutils util-linux
         golang-go golang-github-google-pprof-dev"
+# Where names come from: split debug files and MiniDebugInfo made with
+# binutils and xz, a real debuginfod server and its client, pgrep for the
+# container tests; Node.js for the JIT-map tests (below)
+test_pkgs="$test_pkgs xz-utils elfutils debuginfod procps"
 # These machines may come with Node.js and npm from another repository,
 # whose nodejs conflicts with Debian's npm: use what is there.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
