@@ -33,7 +33,9 @@ def body(t):
     t.require(du.build_id(decoy) != bid, "the decoy debug file has another build-id")
 
     # the stripped binary alone: nothing names its functions
-    alone, _ = du.split(src, t.path("alone"), debuglink=False)
+    alone, d = du.split(src, t.path("alone"), debuglink=False)
+    # no guess by name either (libdwfl would take NAME.debug beside it)
+    os.unlink(d)
     t.require(".symtab" not in du.sections(alone), "the stripped binary has no .symtab")
     du.unnamed(t, record(t, alone, "alone.folded"), "stripped, no debug file")
 
