@@ -226,11 +226,21 @@ def record(t, args, out, what, **kw):
         return None, r
     return t.folded(out), r
 
-def named(t, f, what, proc=PROC):
+def summary_lacking(r):
+    """The summary's "without symbols" lines (cprof's stderr)."""
+    return [l for l in r.stderr.splitlines() if "without symbols" in l]
+
+
+def named(t, f, what, r=None, proc=PROC):
     """The recording names dbg-hot's static functions with their shares:
-    dbg_spin_a about 3x dbg_spin_b, both under dbg_run under main."""
+    dbg_spin_a about 3x dbg_spin_b, both under dbg_run under main; the
+    summary (when r, the Result, is given) does not say dbg-hot lacked
+    symbols."""
     if f is None:
         return
+    if r is not None:
+        t.check(not any(proc in l for l in summary_lacking(r)),
+                f"{what}: the summary does not list {proc} as without symbols", r.stderr)
     p = Folded([(user(s), c) for s, c in f.of(proc).stacks])
     a, b = p.with_frame("dbg_spin_a").total(), p.with_frame("dbg_spin_b").total()
     total = p.total()
@@ -252,11 +262,16 @@ def named(t, f, what, proc=PROC):
             f"({unnamed.total()} of {total})", unnamed.top())
 
 
-def unnamed(t, f, what, proc=PROC):
+def unnamed(t, f, what, r=None, proc=PROC):
     """The recording has no name for dbg-hot's functions: its frames in the
-    binary are [dbg-hot], and nothing names them wrongly."""
+    binary are [dbg-hot], nothing names them wrongly, and the summary (when
+    r, the Result, is given) lists dbg-hot among the modules without
+    symbols."""
     if f is None:
         return
+    if r is not None:
+        t.check(any(proc in l for l in summary_lacking(r)),
+                f"{what}: the summary lists {proc} as without symbols", r.stderr)
     p = Folded([(user(s), c) for s, c in f.of(proc).stacks])
     total = p.total()
     t.check(total > 0, f"{what}: samples of process {proc}", f.top())

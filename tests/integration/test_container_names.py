@@ -47,9 +47,9 @@ def contain(t, mnt, setup):
 def record_both(t, pid, what):
     slug = re.sub(r"\W+", "-", what)
     for backend in ("bpf", "perf"):
-        f, _ = du.record(t, ["--backend", backend, "-d", "2", "-F", "499", "--pid", pid],
+        f, r = du.record(t, ["--backend", backend, "-d", "2", "-F", "499", "--pid", pid],
                          t.path(f"{slug}-{backend}.folded"), f"{what}, {backend}")
-        du.named(t, f, f"{what}, {backend}")
+        du.named(t, f, f"{what}, {backend}", r)
 
 
 def body(t):

@@ -15,9 +15,16 @@ from cprof_test import Test
 
 
 def record(t, binary, out, extra=()):
-    """Launches binary for 2 s under cprof. Returns the folded file."""
-    f, _ = du.record(t, ["-d", "2", "-F", "499", *extra, "--", binary, "0"], t.path(out), out)
-    return f
+    """Launches binary for 2 s under cprof. Returns (folded file, Result)."""
+    return du.record(t, ["-d", "2", "-F", "499", *extra, "--", binary, "0"], t.path(out), out)
+
+
+def named(t, fr, what):
+    du.named(t, fr[0], what, fr[1])
+
+
+def unnamed(t, fr, what):
+    du.unnamed(t, fr[0], what, fr[1])
 
 
 def body(t):
@@ -37,27 +44,27 @@ def body(t):
     # no guess by name either (libdwfl would take NAME.debug beside it)
     os.unlink(d)
     t.require(".symtab" not in du.sections(alone), "the stripped binary has no .symtab")
-    du.unnamed(t, record(t, alone, "alone.folded"), "stripped, no debug file")
+    unnamed(t, record(t, alone, "alone.folded"), "stripped, no debug file")
 
     # (a) debuglink, debug file beside the binary
     b, d = du.split(src, t.path("beside"))
     t.require(".gnu_debuglink" in du.sections(b), "the stripped binary has a .gnu_debuglink")
-    du.named(t, record(t, b, "beside.folded"), "debuglink beside the binary")
+    named(t, record(t, b, "beside.folded"), "debuglink beside the binary")
 
     # (b) debuglink, debug file in the binary's .debug/
     b, d = du.split(src, t.path("dotdebug"))
     du.place(d, t.path("dotdebug/.debug/dbg-hot.debug"))
     os.unlink(d)
     t.require(not os.path.exists(d), "only .debug/ has the debug file")
-    du.named(t, record(t, b, "dotdebug.folded"), "debuglink in BINDIR/.debug/")
+    named(t, record(t, b, "dotdebug.folded"), "debuglink in BINDIR/.debug/")
 
     # debuglink under a debug directory: DIR/BINDIR/NAME
     b, d = du.split(src, t.path("global"))
     gdir = t.path("global-dbg")
     du.place(d, gdir + os.path.abspath(t.path("global")) + "/dbg-hot.debug")
     os.unlink(d)
-    du.unnamed(t, record(t, b, "global-none.folded"), "debuglink under a debug dir not given")
-    du.named(t, record(t, b, "global.folded", ["--debug-dir", gdir]),
+    unnamed(t, record(t, b, "global-none.folded"), "debuglink under a debug dir not given")
+    named(t, record(t, b, "global.folded", ["--debug-dir", gdir]),
              "debuglink under --debug-dir DIR/BINDIR/")
 
     # (c) build-id under --debug-dir; the binary has no debuglink
@@ -65,28 +72,28 @@ def body(t):
     ddir = t.path("byid-dbg")
     du.place(d, du.build_id_path(ddir, bid))
     os.unlink(d)
-    du.unnamed(t, record(t, b, "byid-none.folded"), "build-id file, no --debug-dir")
+    unnamed(t, record(t, b, "byid-none.folded"), "build-id file, no --debug-dir")
     # the wanted directory is not the first one given: each is searched
     empty = t.path("empty-dbg")
     os.makedirs(empty)
-    du.named(t, record(t, b, "byid.folded", ["--debug-dir", empty, "--debug-dir", ddir]),
+    named(t, record(t, b, "byid.folded", ["--debug-dir", empty, "--debug-dir", ddir]),
              "build-id under the second --debug-dir")
 
     # decoys: the wrong build's debug file where the debuglink points, and
     # where the build-id points
     b, d = du.split(src, t.path("decoy-beside"))
     du.place(decoy, d)
-    du.unnamed(t, record(t, b, "decoy-beside.folded"), "decoy beside the binary")
+    unnamed(t, record(t, b, "decoy-beside.folded"), "decoy beside the binary")
     b, d = du.split(src, t.path("decoy-first"))
     du.place(d, t.path("decoy-first/.debug/dbg-hot.debug"))
     du.place(decoy, d)
-    du.named(t, record(t, b, "decoy-first.folded"),
+    named(t, record(t, b, "decoy-first.folded"),
              "decoy beside the binary, the real one in .debug/ (the search goes on)")
     b, d = du.split(src, t.path("decoy-byid"), debuglink=False)
     os.unlink(d)
     bad = t.path("decoy-byid-dbg")
     du.place(decoy, du.build_id_path(bad, bid))
-    du.unnamed(t, record(t, b, "decoy-byid.folded", ["--debug-dir", bad]),
+    unnamed(t, record(t, b, "decoy-byid.folded", ["--debug-dir", bad]),
                "decoy at the build-id path")
 
     # MiniDebugInfo: no debug file anywhere, the symtab in .gnu_debugdata
@@ -99,7 +106,7 @@ def body(t):
               sorted(secs))
     t.require(du.local_funcs(mini) >= set(du.NAMES),
               "its .gnu_debugdata has the static functions", du.local_funcs(mini))
-    du.named(t, record(t, mini_bin, "mini.folded"), "MiniDebugInfo (.gnu_debugdata)")
+    named(t, record(t, mini_bin, "mini.folded"), "MiniDebugInfo (.gnu_debugdata)")
 
 
 Test("debug-files").run(body)

@@ -30,7 +30,7 @@ def body(t):
 
     # without a server: unnamed, and how long a 2 s recording takes here
     f, base = du.record(t, args, t.path("none.folded"), "no DEBUGINFOD_URLS")
-    du.unnamed(t, f, "no DEBUGINFOD_URLS")
+    du.unnamed(t, f, "no DEBUGINFOD_URLS", base)
 
     # a server that never answers must not delay the recording
     silent = du.SilentServer()
@@ -41,7 +41,7 @@ def body(t):
         limit = max(3.0, base.elapsed + 1.0)
         t.check(r.elapsed <= limit, f"silent server: the 2 s recording took {r.elapsed:.2f} s "
                 f"(without debuginfod {base.elapsed:.2f} s; want <= {limit:.2f} s)")
-        du.unnamed(t, f, "silent server")
+        du.unnamed(t, f, "silent server", r)
         t.check(silent.accepted() >= 1,
                 f"silent server: cprof connected to it ({silent.accepted()} connections)")
     finally:
@@ -61,7 +61,7 @@ def body(t):
         before = gets(log, bid)
         f, r = du.record(t, ["-d", "3", "-F", "499", "--", binary, "0"], t.path("served.folded"),
                          "real server")
-        du.named(t, f, "real server")
+        du.named(t, f, "real server", r)
         t.check(gets(log, bid) > before, "real server: cprof fetched the debug file from it",
                 open(log).read()[-2000:])
         t.check(os.path.exists(os.path.join(cache, bid, "debuginfo")),
@@ -70,7 +70,7 @@ def body(t):
         before = gets(log, bid)
         f, r = du.record(t, ["-d", "3", "-F", "499", "--", binary, "0"], t.path("cached.folded"),
                          "warm cache")
-        du.named(t, f, "warm cache")
+        du.named(t, f, "warm cache", r)
         t.check(gets(log, bid) == before, "warm cache: no new request to the server")
     finally:
         srv.stop()

@@ -40,10 +40,10 @@ def body(t):
                 maps = fh.read()
             t.check(f"{binary} (deleted)" in maps, f"{what}: the maps say the file is deleted")
             for backend in ("bpf", "perf"):
-                f, _ = du.record(t, ["--backend", backend, "-d", "2", "-F", "499", "--pid", p.pid],
+                f, r = du.record(t, ["--backend", backend, "-d", "2", "-F", "499", "--pid", p.pid],
                                  t.path(f"{os.path.basename(d)}-{backend}.folded"),
                                  f"{what}, {backend}")
-                du.named(t, f, f"{what}, {backend}")
+                du.named(t, f, f"{what}, {backend}", r)
         finally:
             kill_and_wait(p, signal.SIGKILL)
 
