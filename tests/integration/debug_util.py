@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 
-from cprof_test import Folded
+from cprof_test import Folded, Result
 
 PROC = "dbg-hot"
 NAMES = ("dbg_spin_a", "dbg_spin_b", "dbg_run")
@@ -214,15 +214,28 @@ def user(stack):
     return tuple(x for x in stack if not x.endswith("_[k]"))
 
 
-def record(t, args, out, what, **kw):
-    """Runs cprof record ARGS -o out; on failure one failed check and None,
-    so that the other cases of a test still run."""
-    args = list(args)
+# cprof as root without the capabilities that open /proc/PID/map_files:
+# it must fall back to /proc/PID/root and check the file is the mapped one
+NO_MAP_FILES = ["setpriv", "--inh-caps=-sys_admin,-checkpoint_restore",
+                "--bounding-set=-sys_admin,-checkpoint_restore"]
+
+
+def record(t, args, out, what, wrap=(), timeout=60):
+    """Runs [wrap...] cprof record ARGS -o out; on failure one failed check
+    and None, so that the other cases of a test still run. Returns (Folded
+    or None, Result)."""
+    args = [str(a) for a in args]
     at = args.index("--") if "--" in args else len(args)
     args[at:at] = ["-o", out]
-    r = t.record(args, **kw)
-    if not t.check(r.rc == 0, f"{what}: cprof record {' '.join(map(str, args))} exits 0 "
-                   f"(got {r.rc})", r.stderr):
+    cmd = list(wrap) + [t.cprof, "record"] + args
+    t0 = time.monotonic()
+    try:
+        cp = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=t.tmp)
+        r = Result(cmd, cp.returncode, cp.stdout, cp.stderr, time.monotonic() - t0)
+    except subprocess.TimeoutExpired as e:
+        r = Result(cmd, None, "", f"timed out after {timeout} s: {e.stderr!r}", timeout)
+    if not t.check(r.rc == 0, f"{what}: {' '.join(cmd[len(wrap):])} exits 0 (got {r.rc})",
+                   r.stderr):
         return None, r
     return t.folded(out), r
 
@@ -280,3 +293,20 @@ def unnamed(t, f, what, r=None, proc=PROC):
     leaf = p.where(lambda s: s[-1] == f"[{proc}]").total()
     t.check(leaf >= 0.7 * total,
             f"{what}: [{proc}] leaves in {leaf} of {total} samples (want >= 70%)", p.top())
+
+
+def not_misnamed(t, f, what, proc=PROC):
+    """What a profiler may print when it cannot read the file a process
+    runs: dbg-hot's own names or [dbg-hot] frames, never another file's
+    names (the decoy's)."""
+    if f is None:
+        return
+    p = Folded([(user(s), c) for s, c in f.of(proc).stacks])
+    t.check(p.total() > 0, f"{what}: samples of process {proc}", f.top())
+    decoys = sorted(x for x in f.frames() if "decoy" in x)
+    t.check(not decoys, f"{what}: no name from the decoy build", decoys)
+    ok = p.where(lambda s: s[-1] in NAMES or s[-1] == f"[{proc}]" or
+                 s[-1].startswith(f"[{proc}+")).total()
+    t.check(ok >= 0.7 * p.total(),
+            f"{what}: {ok} of {p.total()} samples end in a dbg-hot name or [{proc}] "
+            "(want >= 70%)", p.top())

@@ -9,7 +9,9 @@ Three containers, each recorded from the host on both backends:
 - the path exists outside too, holding the decoy build (same layout,
   other names, other build-id): a profiler that opens the host's path
   prints decoy_... names
-- a stripped binary with its debug file beside it, both inside only"""
+- a stripped binary with its debug file beside it, both inside only
+and once more by cprof without the capabilities /proc/PID/map_files needs
+(CAP_SYS_ADMIN, CAP_CHECKPOINT_RESTORE), through /proc/PID/root."""
 import os
 import re
 import signal
@@ -50,6 +52,11 @@ def record_both(t, pid, what):
         f, r = du.record(t, ["--backend", backend, "-d", "2", "-F", "499", "--pid", pid],
                          t.path(f"{slug}-{backend}.folded"), f"{what}, {backend}")
         du.named(t, f, f"{what}, {backend}", r)
+    # without map_files: through /proc/PID/root, where the file is the
+    # mapped one (same device and inode)
+    f, r = du.record(t, ["-d", "2", "-F", "499", "--pid", pid], t.path(f"{slug}-nomapfiles.folded"),
+                     f"{what}, no CAP_SYS_ADMIN", wrap=du.NO_MAP_FILES)
+    du.named(t, f, f"{what}, no CAP_SYS_ADMIN", r)
 
 
 def body(t):

@@ -3,7 +3,9 @@ scratch directory, started, then its file unlinked, and in a second process
 also replaced by another file of the same name (the decoy build: same
 layout, other names, other build-id). Recorded by --pid on both backends,
 the names are the original binary's (its static functions, from the file
-the process maps), never the decoy's, never unnamed."""
+the process maps), never the decoy's, never unnamed. By cprof without the
+capabilities /proc/PID/map_files needs, never the decoy's either: the file
+at the path is not the one mapped (another inode)."""
 import os
 import shutil
 import signal
@@ -44,6 +46,13 @@ def body(t):
                                  t.path(f"{os.path.basename(d)}-{backend}.folded"),
                                  f"{what}, {backend}")
                 du.named(t, f, f"{what}, {backend}", r)
+            # without map_files the original file may be out of reach, but
+            # what /proc/PID/root shows under its name (the decoy, another
+            # inode) must not name it
+            f, r = du.record(t, ["-d", "2", "-F", "499", "--pid", p.pid],
+                             t.path(f"{os.path.basename(d)}-nomapfiles.folded"),
+                             f"{what}, no CAP_SYS_ADMIN", wrap=du.NO_MAP_FILES)
+            du.not_misnamed(t, f, f"{what}, no CAP_SYS_ADMIN")
         finally:
             kill_and_wait(p, signal.SIGKILL)
 
