@@ -2,7 +2,8 @@
 on a CPU-bound script (workloads/dbg-jit.js) whose time goes to two JS
 functions. The map grows while the recording runs (the optimized code is
 made after the recording starts), so it must be read again when an address
-falls outside what was read.
+falls outside what was read. In a container (PID and mount namespaces, its
+own /tmp) the map is the namespace's /tmp/perf-1.map.
 
 With the map, most samples end in a `NAME_[j]` frame whose NAME is a line
 of the map, verbatim, naming dbgJitHot or dbgJitOuter; few leaves stay
@@ -16,7 +17,7 @@ frame); that needs DWARF unwinding, a later issue."""
 import os
 import subprocess
 
-from cprof_test import LineReader, Test
+from cprof_test import LineReader, Test, kill_and_wait
 from debug_util import user
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workloads", "dbg-jit.js")
@@ -37,9 +38,10 @@ def perf_maps():
             if n.startswith("perf-") and n.endswith(".map") and n[5:-4].isdigit()]
 
 
-def map_names(pid):
+def map_names(pid_or_path):
+    path = pid_or_path if isinstance(pid_or_path, str) else f"/tmp/perf-{pid_or_path}.map"
     names = set()
-    with open(f"/tmp/perf-{pid}.map", errors="replace") as fh:
+    with open(path, errors="replace") as fh:
         for line in fh:
             parts = line.rstrip("\n").split(" ", 2)
             if len(parts) == 3:
@@ -99,6 +101,25 @@ def body(t):
         with_map(t, t.folded(out), map_names(p.pid), "node by --pid, perf backend")
         p.kill()
         p.wait()
+
+        # in a container: the map is /tmp/perf-1.map on the namespace's own
+        # /tmp, read through /proc/PID/root with the pid it has in there
+        c = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "--mount",
+                              "--mount-proc", "--propagation", "private", "sh", "-c",
+                              f"mount -t tmpfs none /tmp && exec node --perf-basic-prof {SCRIPT} 0"],
+                             stdout=subprocess.PIPE, bufsize=0)
+        t.procs.append(c)
+        line = LineReader(c.stdout.fileno()).read(20)
+        t.require(line == "dbg-jit: ready pid 1", "contained node is pid 1 inside", repr(line))
+        with open(f"/proc/{c.pid}/task/{c.pid}/children") as fh:
+            inner = int(fh.read().split()[0])
+        t.check(not os.path.exists("/tmp/perf-1.map"), "the host has no /tmp/perf-1.map")
+        out = t.path("contained.folded")
+        r = t.record(["-d", "3", "-F", "499", "--pid", inner, "-o", out])
+        t.require(r.rc == 0, f"record --pid of contained node exits 0 (got {r.rc})", r.stderr)
+        with_map(t, t.folded(out), map_names(f"/proc/{inner}/root/tmp/perf-1.map"),
+                 "contained node")
+        kill_and_wait(c)
 
         # no map: the JIT samples are unnamed, never named by anything else
         p = start_node(t)
