@@ -81,8 +81,9 @@ def check_names(t, f, label, introsort):
                    f"{label}: leaf '{ADD_ALL}'", f.top())
     # libstdc++: all of its time is in std::_Hash_bytes, an exported
     # function, so even the stripped system library names every sample
-    t.share_within(leaf_share(HASH), 0.25, 0.10,
-                   f"{label}: libstdc++ leaf '{HASH}'", f.top())
+    # (the debug build adds inline frames below it)
+    t.share_within(f.share(HASH), 0.25, 0.10,
+                   f"{label}: libstdc++'s '{HASH}'", f.top())
     unnamed = [x for x in frames if UNNAMED_STDCXX.search(x)]
     t.check(not unnamed, f"{label}: no unnamed libstdc++ frame "
             f"({unnamed[:3]})", f.top())
@@ -124,9 +125,12 @@ def body(t):
     for raw, demangled in RAW.items():
         t.check(raw in frames, f"--no-demangle: raw '{raw}' (not "
                 f"'{demangled}')", "\n".join(sorted(frames)[:20]))
-    t.check(not any("corpus::" in x for x in frames),
-            "--no-demangle: no demangled corpus:: name",
-            "\n".join(x for x in frames if "corpus::" in x))
+    # (inline frames of templates may carry DWARF's own names, which are
+    # not mangled and may mention corpus:: in template arguments)
+    demangled = [x for x in frames if x.startswith("corpus::") or
+                 x in RAW.values()]
+    t.check(not demangled, "--no-demangle: no demangled corpus:: function",
+            "\n".join(demangled[:10]))
 
 
 Test("cxx").run(body)
