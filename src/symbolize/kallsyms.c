@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "symbolize/maps.h"
+#include "image/maps.h"
 #include "util/cleanup.h"
 #include "util/parse.h"
 #include "util/read-file.h"
