@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,6 +13,7 @@
 
 #include "symbolize/debuginfod.h"
 #include "util/cleanup.h"
+#include "util/time-util.h"
 
 #define BUILD_ID_MAX 64
 
@@ -32,6 +34,8 @@ struct debuginfod_fetcher {
         size_t pending; /* queued + running */
         bool stop;
         atomic_bool cancel; /* read by the progress callback, unlocked */
+        uint64_t timeout_ns;     /* 0: none */
+        uint64_t fetch_start_ns; /* worker only */
         bool started;
         pthread_t worker;
         debuginfod_client *client;
@@ -44,11 +48,50 @@ static struct fetch *find(struct debuginfod_fetcher *f, const uint8_t *id, size_
         return NULL;
 }
 
+/* Called by libdebuginfod about once a second while it waits. Non-zero
+ * stops the fetch: when the fetcher is being freed, and when no download
+ * has begun within DEBUGINFOD_TIMEOUT of the fetch's start. libdebuginfod
+ * applies that timeout to each attempt and retries
+ * (DEBUGINFOD_RETRY_LIMIT, 2 by default in 0.188), so a silent server
+ * would hold a fetch for three timeouts; this makes it one. In 0.188, b
+ * stays 0 until a server answers with the file's size (a then counts
+ * bytes; before, it only counts calls). */
 static int progress(debuginfod_client *c, long a, long b) {
         struct debuginfod_fetcher *f = debuginfod_get_user_data(c);
         (void) a;
-        (void) b;
-        return atomic_load(&f->cancel) ? 1 : 0;
+        if (atomic_load(&f->cancel))
+                return 1;
+        if (f->timeout_ns && b <= 0 && now_ns() - f->fetch_start_ns >= f->timeout_ns)
+                return 1;
+        return 0;
+}
+
+/* DEBUGINFOD_TIMEOUT as libdebuginfod 0.188 reads it: seconds, 90 when
+ * unset, none when zero or negative. */
+static uint64_t read_timeout_ns(void) {
+        const char *v = getenv("DEBUGINFOD_TIMEOUT");
+        long t = v ? atol(v) : 90;
+        return t > 0 ? (uint64_t) t * 1000000000ULL : 0;
+}
+
+/* A read-only fd of its own (own offset: libdebuginfod hands out the fd
+ * it wrote a fresh download through, positioned at the end). */
+static int reopen_fd(int fd) {
+        char p[64];
+        snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+        int r = open(p, O_RDONLY | O_CLOEXEC);
+        if (r >= 0)
+                return r;
+        /* no /proc: a duplicate, rewound (it shares the offset) */
+        r = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (r < 0)
+                return -errno;
+        if (lseek(r, 0, SEEK_SET) < 0) {
+                int e = errno;
+                close(r);
+                return -e;
+        }
+        return r;
 }
 
 static void *worker_main(void *arg) {
@@ -73,6 +116,7 @@ static void *worker_main(void *arg) {
                 next->state = FETCH_RUNNING;
                 pthread_mutex_unlock(&f->lock);
 
+                f->fetch_start_ns = now_ns();
                 int fd = debuginfod_find_debuginfo(f->client, id, (int) len, NULL);
 
                 pthread_mutex_lock(&f->lock);
@@ -104,6 +148,7 @@ int debuginfod_fetcher_new(struct debuginfod_fetcher **ret) {
         pthread_mutex_init(&f->lock, NULL);
         pthread_cond_init(&f->changed, NULL);
         atomic_init(&f->cancel, false);
+        f->timeout_ns = read_timeout_ns();
         f->client = debuginfod_begin();
         if (!f->client) {
                 debuginfod_fetcher_free(f);
@@ -189,9 +234,9 @@ int debuginfod_fetcher_poll(struct debuginfod_fetcher *f, const uint8_t *build_i
         else if (e->state == FETCH_FAILED)
                 r = -ENOENT;
         else {
-                int fd = fcntl(e->fd, F_DUPFD_CLOEXEC, 3);
+                int fd = reopen_fd(e->fd);
                 if (fd < 0)
-                        r = -errno;
+                        r = fd;
                 else {
                         *ret_fd = fd;
                         r = 1;

@@ -5,10 +5,12 @@
  * thread owns the libdebuginfod client (which is not thread-safe) and
  * works through a queue of build-ids; callers only queue and poll, and
  * neither ever blocks on the network. Each fetch is bounded in time by
- * libdebuginfod's own environment: DEBUGINFOD_TIMEOUT (0.188: a server
- * that has not sent 100 KiB within that many seconds is skipped; 90 s when
- * unset, as libdebuginfod defaults), and DEBUGINFOD_MAXTIME for the whole
- * download when set. Freeing the fetcher cancels a running fetch through
+ * DEBUGINFOD_TIMEOUT, read as libdebuginfod 0.188 reads it (seconds; 90
+ * when unset; none when 0 or negative): libdebuginfod skips a server that
+ * has not sent 100 KiB within it on each attempt, and this module also
+ * stops a fetch whose download has not begun within it in total, across
+ * libdebuginfod's retries. DEBUGINFOD_MAXTIME (libdebuginfod's) bounds a
+ * whole download when set. Freeing the fetcher cancels a running fetch through
  * the progress callback, so it returns within about a second (libdebuginfod
  * checks the callback once per second of waiting).
  *
@@ -31,8 +33,8 @@ struct debuginfod_fetcher *debuginfod_fetcher_free(struct debuginfod_fetcher *f)
  * queued or already known, -EINVAL for a bad length, -ENOMEM. Never
  * blocks. */
 int debuginfod_fetcher_request(struct debuginfod_fetcher *f, const uint8_t *build_id, size_t len);
-/* Never blocks. 1 and a new fd (O_RDONLY, close-on-exec; the caller
- * closes it) when fetched, 0 while still queued or running, -ENOENT when
+/* Never blocks. 1 and a new fd (O_RDONLY, close-on-exec, its own file
+ * offset at 0; the caller closes it) when fetched, 0 while still queued or running, -ENOENT when
  * the servers have none or the fetch failed or timed out, -ESRCH when the
  * build-id was never requested. */
 int debuginfod_fetcher_poll(struct debuginfod_fetcher *f, const uint8_t *build_id, size_t len, int *ret_fd);
