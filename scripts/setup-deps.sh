@@ -13,9 +13,11 @@ build_only=0
 [ "${1:-}" = "--build-only" ] && build_only=1
 
 build_pkgs="gcc libc6-dev meson ninja-build pkg-config clang llvm bpftool
-        libbpf-dev libelf-dev libdw-dev libjansson-dev zlib1g-dev python3"
+        libbpf-dev libelf-dev libdw-dev libjansson-dev zlib1g-dev python3
+        liblzma-dev libdebuginfod-dev"
 test_pkgs="linux-perf libxml2-utils valgrind time chromium binutils util-linux
-        golang-go golang-github-google-pprof-dev"
+        golang-go golang-github-google-pprof-dev
+        debuginfod elfutils xz-utils"
 # These machines may come with Node.js and npm from another repository,
 # whose nodejs conflicts with Debian's npm: use what is there.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
