@@ -13,7 +13,7 @@ build_only=0
 [ "${1:-}" = "--build-only" ] && build_only=1
 
 build_pkgs="gcc libc6-dev meson ninja-build pkg-config clang llvm bpftool
-        libbpf-dev libelf-dev libdw-dev libjansson-dev zlib1g-dev python3"
+        libbpf-dev libelf-dev libdw-dev libjansson-dev zlib1g-dev libiberty-dev python3"
 test_pkgs="linux-perf libxml2-utils valgrind time chromium binutils util-linux
         golang-go golang-github-google-pprof-dev"
 # These machines may come with Node.js and npm from another repository,
