@@ -14,7 +14,7 @@ build_only=0
 
 build_pkgs="gcc libc6-dev meson ninja-build pkg-config clang llvm bpftool
         libbpf-dev libelf-dev libdw-dev libjansson-dev zlib1g-dev python3
-        liblzma-dev libdebuginfod-dev"
+        liblzma-dev libdebuginfod-dev libiberty-dev"
 test_pkgs="linux-perf libxml2-utils valgrind time chromium binutils util-linux
         golang-go golang-github-google-pprof-dev
         debuginfod elfutils xz-utils"
