@@ -3,12 +3,12 @@
 #pragma once
 
 #include "cprof/profile.h"
-#include "strtab.h"
+#include "util/strpool.h"
 #include "util/hash.h"
 #include "util/vec.h"
 
 struct profile {
-        struct strtab strings;
+        struct strpool strings;
         VEC(struct profile_frame) frames;
         struct idindex frame_index;
         VEC(uint32_t) stack_frames; /* all stacks' frame ids back to back */

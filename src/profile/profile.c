@@ -11,7 +11,7 @@ int profile_new(struct profile **ret) {
 
         if (!p)
                 return -ENOMEM;
-        r = strtab_init(&p->strings);
+        r = strpool_init(&p->strings);
         if (r < 0) {
                 free(p);
                 return r;
@@ -25,7 +25,7 @@ int profile_new(struct profile **ret) {
 struct profile *profile_free(struct profile *p) {
         if (!p)
                 return NULL;
-        strtab_release(&p->strings);
+        strpool_release(&p->strings);
         vec_free(&p->frames);
         idindex_release(&p->frame_index);
         vec_free(&p->stack_frames);
@@ -37,7 +37,7 @@ struct profile *profile_free(struct profile *p) {
 }
 
 int profile_intern_string(struct profile *p, const char *s, size_t len, uint32_t *ret_id) {
-        return strtab_add(&p->strings, s, len, ret_id);
+        return strpool_add(&p->strings, s, len, ret_id);
 }
 
 static uint32_t frame_hash(const struct profile_frame *f) {
@@ -57,7 +57,7 @@ int profile_intern_frame(struct profile *p, const struct profile_frame *f, uint3
         uint32_t h = frame_hash(f);
         int r;
 
-        if (f->kind >= _FRAME_KIND_MAX || f->name >= p->strings.offset.n)
+        if (f->kind >= _FRAME_KIND_MAX || f->name >= p->strings.str.n)
                 return -EINVAL;
         if (idindex_find(&p->frame_index, h, frame_eq, p, f, ret_id))
                 return 0;
@@ -158,15 +158,15 @@ int profile_add_sample(struct profile *p, const uint32_t *frames, size_t depth,
 }
 
 const char *profile_string(const struct profile *p, uint32_t id) {
-        return strtab_get(&p->strings, id);
+        return strpool_get(&p->strings, id);
 }
 
 size_t profile_string_length(const struct profile *p, uint32_t id) {
-        return strtab_len(&p->strings, id);
+        return strpool_len(&p->strings, id);
 }
 
 size_t profile_string_count(const struct profile *p) {
-        return p->strings.offset.n;
+        return p->strings.str.n;
 }
 
 size_t profile_frame_count(const struct profile *p) {
