@@ -45,10 +45,14 @@ struct symbolizer *symbolizer_free(struct symbolizer *s);
  * read them on first use otherwise. */
 void symbolizer_load_kernel(struct symbolizer *s);
 
-/* Starts the slow part of getting a module's names (a debuginfod fetch)
- * in the background. Cheap to call again; call it when a module is first
- * seen. */
+/* Starts the slow part of getting a module's names (a debuginfod fetch,
+ * when DEBUGINFOD_URLS is set and no debug file is on disk) in the
+ * background. Cheap to call again; call it when a module is first seen. */
 void symbolizer_prepare_module(struct symbolizer *s, uint32_t module);
+/* Whether a fetch for the module is still in flight: its addresses are
+ * better named later, while sampling goes on. Never blocks; a recording
+ * that has ended names them with what it has. */
+bool symbolizer_module_pending(struct symbolizer *s, uint32_t module);
 
 struct symbol_frame {
         const char *name; /* NULL: no source names this address */

@@ -487,21 +487,37 @@ static int count_nosym(struct recorder *r, const struct addr_stack *st, const ui
 }
 
 /* Names what the last drains brought and adds their counts to the
- * profile. */
-static int flush(struct recorder *r) {
+ * profile. Addresses in a module whose debug file is still being fetched
+ * wait, with their stacks, unless this is the last flush: the end of a
+ * recording never waits for a server. */
+static int flush(struct recorder *r, bool final) {
         struct addr_stacks *t = &r->stacks;
+        size_t kept = 0;
         int k;
 
         for (size_t i = 0; i < t->unsymbolized.n; i++) {
-                k = symbolize_addr(r, &t->addrs.v[t->unsymbolized.v[i]]);
+                struct addr_entry *e = &t->addrs.v[t->unsymbolized.v[i]];
+                if (!final && e->key.kind == ADDR_MODULE && symbolizer_module_pending(r->sym, e->key.id)) {
+                        t->unsymbolized.v[kept++] = t->unsymbolized.v[i];
+                        continue;
+                }
+                k = symbolize_addr(r, e);
                 if (k < 0)
                         return k;
         }
-        t->unsymbolized.n = 0;
+        t->unsymbolized.n = kept;
+        kept = 0;
         for (size_t i = 0; i < t->dirty.n; i++) {
                 struct addr_stack *st = &t->stacks.v[t->dirty.v[i]];
                 const uint32_t *w = addr_stack_words(t, st), *addrs = w + st->n_prefix;
-                bool unknown = false;
+                bool unknown = false, waiting = false;
+
+                for (size_t j = 0; j < st->n_addrs && !waiting; j++)
+                        waiting = !t->addrs.v[addrs[j]].symbolized;
+                if (waiting) {
+                        t->dirty.v[kept++] = t->dirty.v[i];
+                        continue;
+                }
 
                 r->flush_ids.n = 0;
                 for (size_t j = 0; j < st->n_prefix; j++) {
@@ -532,7 +548,7 @@ static int flush(struct recorder *r) {
                         return k;
                 st->pending = 0;
         }
-        t->dirty.n = 0;
+        t->dirty.n = kept;
         return 0;
 }
 
@@ -603,7 +619,7 @@ int recorder_run(struct recorder *r, volatile sig_atomic_t *stop,
                 k = sampler_poll(r->sampler, timeout, &cb);
                 if (k < 0 && k != -EINTR)
                         break;
-                k = flush(r);
+                k = flush(r, false);
                 if (k < 0)
                         break;
                 run_reloads(r);
@@ -625,7 +641,7 @@ int recorder_run(struct recorder *r, volatile sig_atomic_t *stop,
                 k = k2;
         /* whatever the stop brought in, and all of it on an error: the
          * samples taken so far are still written */
-        k2 = flush(r);
+        k2 = flush(r, true);
         if (k >= 0)
                 k = k2;
         profile_set_duration_ns(r->profile, r->end_ns - r->start_ns);

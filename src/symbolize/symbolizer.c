@@ -1,14 +1,32 @@
-/* The symbolizer: per-module name sources, found and opened on a
- * module's first lookup and hung on the image module, and the kernel's
- * symbols. */
+/* The symbolizer: finds each module's name sources on its first lookup
+ * and hangs them on the image module (released with it), and turns
+ * addresses into frame chains from them; perf maps per process, kallsyms
+ * for the kernel, demangled names pooled once.
+ *
+ * The order for a module address: DWARF (inline chain, lines) from the
+ * separate debug file, else from the binary; the function's own name
+ * from the best symbol table (debug file's .symtab, then the binary's
+ * .symtab, then MiniDebugInfo, then .dynsym), which also names code that
+ * DWARF does not cover. */
 #include "cprof/symbolize.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "symbolize/debug-file.h"
+#include "symbolize/debuginfod.h"
+#include "symbolize/demangle.h"
+#include "symbolize/dwarf-lines.h"
 #include "symbolize/elf-module.h"
 #include "symbolize/kallsyms.h"
+#include "symbolize/minidebuginfo.h"
+#include "symbolize/perf-map.h"
+#include "util/cleanup.h"
+#include "util/hash.h"
 #include "util/log.h"
 #include "util/strpool.h"
 
@@ -16,15 +34,31 @@
 
 /* What the symbolizer knows of one module: its name sources. */
 struct module_syms {
-        bool opened;
+        bool searched;    /* local debug files were looked for */
+        bool has_debug;   /* a separate debug file (or MiniDebugInfo) names it */
+        bool fetching;    /* a debuginfod fetch is in flight */
+        struct dwarf_lines *dwarf;
+};
+
+/* A process's perf map (JIT code). */
+struct jit_map {
+        pid_t pid;
+        struct perf_map *map;
+        char path[96];
+        bool path_known;
 };
 
 struct symbolizer {
         struct symbolizer_options opts;
+        struct debug_dirs dirs;
         struct image_store *img;
-        struct strpool names; /* demangled names, joined paths */
+        struct strpool names;       /* raw names, then demangled ones */
+        struct u64map demangled;    /* raw name id -> display name id */
+        struct debuginfod_fetcher *debuginfod;
         struct kallsyms *kallsyms;
         bool kallsyms_tried;
+        VEC(struct jit_map) jit;
+        struct u64map jit_index;    /* pid -> index in jit */
 };
 
 int symbolizer_new(const struct symbolizer_options *o, struct image_store *img,
@@ -33,7 +67,12 @@ int symbolizer_new(const struct symbolizer_options *o, struct image_store *img,
         if (!s)
                 return -ENOMEM;
         s->opts = *o;
+        s->dirs = (struct debug_dirs) { o->debug_dirs, o->n_debug_dirs };
         s->img = img;
+        /* only with DEBUGINFOD_URLS; its absence is the normal case */
+        int r = debuginfod_fetcher_new(&s->debuginfod);
+        if (r < 0 && r != -ENOTSUP)
+                log_debug_errno(r, "symbolize: no debuginfod client, skipping");
         *ret = s;
         return 0;
 }
@@ -41,7 +80,13 @@ int symbolizer_new(const struct symbolizer_options *o, struct image_store *img,
 struct symbolizer *symbolizer_free(struct symbolizer *s) {
         if (!s)
                 return NULL;
+        debuginfod_fetcher_free(s->debuginfod);
         kallsyms_free(s->kallsyms);
+        for (size_t i = 0; i < s->jit.n; i++)
+                perf_map_free(s->jit.v[i].map);
+        vec_free(&s->jit);
+        u64map_release(&s->jit_index);
+        u64map_release(&s->demangled);
         strpool_release(&s->names);
         free(s);
         return NULL;
@@ -56,60 +101,271 @@ void symbolizer_load_kernel(struct symbolizer *s) {
                 log_debug_errno(r, "symbolize: cannot read /proc/kallsyms, skipping");
 }
 
+/* Module sources. */
+
 static void module_syms_free(void *data) {
         struct module_syms *ms = data;
+        if (!ms)
+                return;
+        dwarf_lines_free(ms->dwarf);
         free(ms);
 }
 
-/* The module's sources, opened on first use; NULL without memory. */
-static struct module_syms *module_syms(struct symbolizer *s, struct image_module *m) {
+/* Takes over fd's file as the module's debug file. */
+static bool attach_debug_fd(struct elf_module *elf, int fd, const char *what) {
+        struct elf_module *dbg;
+        if (elf_module_open_fd(fd, &dbg) < 0)
+                return false;
+        int r = elf_module_use_symbols_from(elf, dbg);
+        if (r < 0) {
+                log_debug_errno(r, "symbolize: %s does not fit, skipping", what);
+                elf_module_free(dbg);
+                return false;
+        }
+        return true;
+}
+
+static bool attach_minidebuginfo(struct elf_module *elf) {
+        Elf *mini;
+        void *image;
+        size_t size = 0;
+
+        if (minidebuginfo_open(elf_module_elf(elf), &mini, &image) < 0)
+                return false;
+        const char *raw = elf_rawfile(mini, &size);
+        struct elf_module *m = NULL;
+        bool ok = raw && size && elf_module_from_memory(raw, size, &m) >= 0;
+        elf_end(mini);
+        free(image);
+        if (ok && elf_module_use_symbols_from(elf, m) < 0) {
+                elf_module_free(m);
+                ok = false;
+        }
+        return ok;
+}
+
+static void open_dwarf(struct module_syms *ms, struct elf_module *elf) {
+        struct elf_module *dbg = elf_module_debug(elf);
+        dwarf_lines_free(ms->dwarf);
+        ms->dwarf = NULL;
+        if (dbg && dwarf_lines_open(elf_module_elf(dbg), &ms->dwarf) >= 0)
+                return;
+        (void) dwarf_lines_open(elf_module_elf(elf), &ms->dwarf);
+}
+
+/* Separate debug files on disk: build-id, then debuglink; then
+ * MiniDebugInfo. Opening is cheap (mapped, headers only); a debuglink
+ * without build-ids costs one CRC pass over the candidate. */
+static void search_debug(struct symbolizer *s, struct image_module *m, struct module_syms *ms) {
+        struct elf_module *elf = image_module_elf(m);
+        char root[64] = "";
+        size_t bid_len = 0;
+        const uint8_t *bid = elf_module_build_id(elf, &bid_len);
+        const char *link = NULL;
+        uint32_t crc = 0;
+        _cleanup_close_ int fd = -1;
+
+        ms->searched = true;
+        if (image_module_pid(m) > 0)
+                snprintf(root, sizeof(root), "/proc/%d/root", (int) image_module_pid(m));
+        (void) debug_file_read_debuglink(elf_module_elf(elf), &link, &crc);
+        struct debug_query q = {
+                .root = root[0] ? root : NULL,
+                .binary_path = image_module_path(m)[0] == '/' ? image_module_path(m) : NULL,
+                .build_id = bid,
+                .build_id_len = bid_len,
+                .debuglink = link,
+                .debuglink_crc = crc,
+        };
+        if ((q.binary_path || bid_len) && debug_file_find(&s->dirs, &q, &fd, NULL) >= 0 &&
+            attach_debug_fd(elf, fd, "debug file"))
+                ms->has_debug = true;
+        else if (attach_minidebuginfo(elf))
+                ms->has_debug = true;
+}
+
+static struct module_syms *module_syms(struct image_module *m) {
         struct module_syms *ms = image_module_data(m, IMAGE_SLOT_SYMBOLS);
         if (ms)
                 return ms;
         ms = calloc(1, sizeof(*ms));
         if (!ms)
                 return NULL;
-        (void) s;
-        ms->opened = true;
         image_module_set_data(m, IMAGE_SLOT_SYMBOLS, ms, module_syms_free);
+        return ms;
+}
+
+/* A debuginfod answer that arrived since the last look. */
+static void poll_debuginfod(struct symbolizer *s, struct image_module *m, struct module_syms *ms) {
+        size_t len;
+        const uint8_t *bid = image_module_build_id(m, &len);
+        _cleanup_close_ int fd = -1;
+
+        int r = debuginfod_fetcher_poll(s->debuginfod, bid, len, &fd);
+        if (r == 0)
+                return;
+        ms->fetching = false;
+        if (r > 0 && !ms->has_debug && attach_debug_fd(image_module_elf(m), fd, "debuginfod's file")) {
+                ms->has_debug = true;
+                open_dwarf(ms, image_module_elf(m));
+        }
+}
+
+/* Ready for lookups: debug files found, DWARF opened. */
+static struct module_syms *module_ready(struct symbolizer *s, struct image_module *m) {
+        struct module_syms *ms = module_syms(m);
+        if (!ms || !image_module_elf(m))
+                return ms;
+        if (!ms->searched) {
+                search_debug(s, m, ms);
+                open_dwarf(ms, image_module_elf(m));
+        }
+        if (ms->fetching)
+                poll_debuginfod(s, m, ms);
         return ms;
 }
 
 void symbolizer_prepare_module(struct symbolizer *s, uint32_t module) {
         struct image_module *m = image_module(s->img, module);
-        if (m)
-                (void) module_syms(s, m);
+        struct module_syms *ms;
+        size_t len;
+        const uint8_t *bid;
+
+        if (!s->debuginfod || !m || !image_module_elf(m) || !(ms = module_syms(m)) || ms->searched ||
+            ms->fetching || !(bid = image_module_build_id(m, &len)))
+                return;
+        /* only what the disk cannot name: the search is cheap, a fetch not */
+        search_debug(s, m, ms);
+        open_dwarf(ms, image_module_elf(m));
+        if (!ms->has_debug && debuginfod_fetcher_request(s->debuginfod, bid, len) >= 0)
+                ms->fetching = true;
 }
 
-bool symbolizer_module_has_symbols(struct symbolizer *s, uint32_t module) {
+bool symbolizer_module_pending(struct symbolizer *s, uint32_t module) {
         struct image_module *m = image_module(s->img, module);
-        struct elf_module *elf = m ? image_module_elf(m) : NULL;
-        (void) s;
-        return elf && elf_module_symbol_count(elf) > 0;
+        struct module_syms *ms = m ? image_module_data(m, IMAGE_SLOT_SYMBOLS) : NULL;
+        if (!ms || !ms->fetching)
+                return false;
+        poll_debuginfod(s, m, ms);
+        return ms->fetching;
+}
+
+/* Names. */
+
+/* The name to show: pooled, demangled unless asked not to be. */
+static const char *display_name(struct symbolizer *s, const char *raw) {
+        uint32_t id;
+        uint64_t shown;
+
+        if (!raw || strpool_add(&s->names, raw, strlen(raw), &id) < 0)
+                return raw;
+        if (s->opts.no_demangle)
+                return strpool_get(&s->names, id);
+        if (u64map_get(&s->demangled, id, &shown))
+                return strpool_get(&s->names, (uint32_t) shown);
+        _cleanup_free_ char *d = demangle(raw);
+        uint32_t did = id;
+        if (d && strpool_add(&s->names, d, strlen(d), &did) < 0)
+                did = id;
+        (void) u64map_put(&s->demangled, id, did);
+        return strpool_get(&s->names, did);
 }
 
 int symbolizer_module_addr(struct symbolizer *s, uint32_t module, uint64_t vaddr,
                            struct symbol_frame *out) {
+        struct dwarf_frame df[SYMBOL_MAX_CHAIN];
         struct image_module *m = image_module(s->img, module);
+        int n = 0;
+
         out[0] = (struct symbol_frame) { .kind = FRAME_USER };
-        if (!m)
+        if (!m || !image_module_elf(m))
                 return 1;
-        struct module_syms *ms = module_syms(s, m);
+        struct module_syms *ms = module_ready(s, m);
         if (!ms)
                 return -ENOMEM;
-        struct elf_module *elf = image_module_elf(m);
-        if (elf)
-                out[0].name = elf_module_symbolize(elf, vaddr, NULL);
-        return 1;
+        const char *sym = elf_module_symbolize(image_module_elf(m), vaddr, NULL);
+        if (ms->dwarf) {
+                n = dwarf_lines_lookup(ms->dwarf, vaddr, df, SYMBOL_MAX_CHAIN);
+                if (n == -ENOMEM)
+                        return n;
+                if (n < 0)
+                        n = 0;
+        }
+        if (n == 0) {
+                out[0].name = display_name(s, sym);
+                return 1;
+        }
+        for (int i = 0; i < n; i++) {
+                /* the function itself as its symbol names it (clones such
+                 * as foo.cold or foo.constprop.0 keep their suffix) */
+                const char *raw = i == 0 && sym ? sym : df[i].name;
+                out[i] = (struct symbol_frame) {
+                        .name = display_name(s, raw),
+                        .kind = i > 0 && df[i].inlined ? FRAME_INLINE : FRAME_USER,
+                };
+                if (s->opts.lines && df[i].file) {
+                        const char *file;
+                        if (strpool_add_str(&s->names, df[i].file, strlen(df[i].file), &file) >= 0) {
+                                out[i].file = file;
+                                out[i].line = df[i].line;
+                        }
+                }
+        }
+        return n;
+}
+
+bool symbolizer_module_has_symbols(struct symbolizer *s, uint32_t module) {
+        struct image_module *m = image_module(s->img, module);
+        struct module_syms *ms = m ? module_ready(s, m) : NULL;
+        return ms && ((image_module_elf(m) && elf_module_symbol_count(image_module_elf(m)) > 0) || ms->dwarf);
+}
+
+/* JIT code. */
+
+static struct jit_map *jit_map(struct symbolizer *s, pid_t pid) {
+        uint64_t idx;
+        if (u64map_get(&s->jit_index, (uint64_t) pid, &idx))
+                return &s->jit.v[idx];
+        struct jit_map j = { .pid = pid };
+        if (perf_map_new(&j.map) < 0)
+                return NULL;
+        if (vec_push(&s->jit, j) < 0 || u64map_put(&s->jit_index, (uint64_t) pid, s->jit.n - 1) < 0) {
+                if (s->jit.n && s->jit.v[s->jit.n - 1].map == j.map)
+                        s->jit.n--;
+                perf_map_free(j.map);
+                return NULL;
+        }
+        return &s->jit.v[s->jit.n - 1];
 }
 
 int symbolizer_jit_addr(struct symbolizer *s, pid_t pid, uint64_t addr, struct symbol_frame *out) {
-        (void) s;
-        (void) pid;
-        (void) addr;
+        struct jit_map *j = jit_map(s, pid);
+        const char *name = NULL;
+
         out[0] = (struct symbol_frame) { .kind = FRAME_JIT };
+        if (!j)
+                return -ENOMEM;
+        if (!j->path_known) {
+                /* where the process wrote it; once it is gone, our own
+                 * /tmp is all that is left (right when it shared it) */
+                if (perf_map_path(pid, j->path, sizeof(j->path)) < 0)
+                        snprintf(j->path, sizeof(j->path), "/tmp/perf-%d.map", (int) pid);
+                j->path_known = true;
+        }
+        name = perf_map_lookup(j->map, addr, NULL);
+        /* code the map did not have yet: the JIT appends as it compiles */
+        if (!name && perf_map_update(j->map, j->path) > 0)
+                name = perf_map_lookup(j->map, addr, NULL);
+        if (name) {
+                const char *pooled;
+                if (strpool_add_str(&s->names, name, strlen(name), &pooled) < 0)
+                        return -ENOMEM;
+                out[0].name = pooled;
+        }
         return 1;
 }
+
+/* The kernel. */
 
 int symbolizer_kernel_addr(struct symbolizer *s, uint64_t addr, struct symbol_frame *out,
                            const char **ret_module) {
