@@ -641,6 +641,7 @@ static int run(void) {
                 atomic_file_abort(&out);
         if (r < 0)
                 return log_error("cannot write '%s': %s", arg_output, atomic_file_strerror(r)), r;
+        log_debug("record: wrote '%s'", arg_output);
 
         if (!arg_quiet) {
                 print_summary(rec, arg_output, profile_stack_count(p), cpu_ns);
