@@ -21,6 +21,7 @@ struct profile {
         double total[PROFILE_MAX_VALUES];
         uint64_t duration_ns;
         uint32_t frequency_hz;
+        struct u64map build_ids; /* module string id -> build-id string id */
 };
 
 /* How much of an input's start the readers look at to refuse binary data

@@ -32,6 +32,7 @@ struct profile *profile_free(struct profile *p) {
         vec_free(&p->stacks);
         idindex_release(&p->stack_index);
         vec_free(&p->samples);
+        u64map_release(&p->build_ids);
         free(p);
         return NULL;
 }
@@ -237,6 +238,22 @@ uint32_t profile_frequency_hz(const struct profile *p) {
 
 void profile_set_frequency_hz(struct profile *p, uint32_t hz) {
         p->frequency_hz = hz;
+}
+
+int profile_set_build_id(struct profile *p, uint32_t module, const char *hex) {
+        uint32_t id;
+        if (module == 0 || module >= p->strings.str.n)
+                return -EINVAL;
+        int r = profile_intern_string(p, hex, strlen(hex), &id);
+        if (r < 0)
+                return r;
+        return u64map_put(&p->build_ids, module, id);
+}
+
+uint32_t profile_build_id(const struct profile *p, uint32_t module) {
+        uint64_t id = 0;
+        (void) u64map_get(&p->build_ids, module, &id);
+        return (uint32_t) id;
 }
 
 const char *frame_kind_suffix(enum frame_kind kind) {

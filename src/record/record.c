@@ -453,8 +453,19 @@ static int symbolize_addr(struct recorder *r, struct addr_entry *e) {
                         return k;
                 r->stacks.chains.n++;
         }
+        uint32_t module_id = profile_frame(r->profile, r->stacks.chains.v[e->chain])->module;
         if (e->nosym)
-                e->module_name = profile_frame(r->profile, r->stacks.chains.v[e->chain])->module;
+                e->module_name = module_id;
+        if (key->kind == ADDR_MODULE && module_id && !profile_build_id(r->profile, module_id)) {
+                struct image_module *m = image_module(r->img, key->id);
+                size_t len = 0;
+                const uint8_t *bid = m ? image_module_build_id(m, &len) : NULL;
+                char hex[2 * 64 + 1];
+                for (size_t i = 0; bid && i < len && i < 64; i++)
+                        snprintf(hex + 2 * i, 3, "%02x", bid[i]);
+                if (bid && len && (k = profile_set_build_id(r->profile, module_id, hex)) < 0)
+                        return k;
+        }
         e->symbolized = true;
         return 0;
 }
