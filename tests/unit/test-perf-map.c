@@ -295,28 +295,46 @@ static void test_nspid(void) {
         CHECK(perf_map_path(getpid(), buf, 10) == -ENOBUFS, "small buffer");
         CHECK(perf_map_path(0, buf, sizeof(buf)) == -EINVAL, "pid 0");
 
-        /* a real process that is PID 1 of its own namespace */
-        int pipefd[2];
-        CHECK(pipe(pipefd) == 0, "pipe");
-        CHECK(unshare(CLONE_NEWPID) == 0, "new pid namespace (root): %s", strerror(errno));
-        pid_t child = fork();
-        if (child == 0) {
-                char c;
-                close(pipefd[1]);
-                _exit(read(pipefd[0], &c, 1) == 0 && getpid() == 1 ? 0 : 1);
+        /* a real process that is PID 1 of its own namespace. The namespace
+         * is made in a helper process: after unshare(CLONE_NEWPID) the
+         * caller's next child is that PID 1, and LeakSanitizer's exit-time
+         * thread would be it, which it cannot survive */
+        int res[2];
+        CHECK(pipe(res) == 0, "pipe");
+        pid_t helper = fork();
+        if (helper == 0) {
+                struct { int unshared, pid, r, was_one; char path[128]; } out = { 0 };
+                int go[2];
+                close(res[0]);
+                if (pipe(go) < 0)
+                        _exit(1);
+                out.unshared = unshare(CLONE_NEWPID) == 0;
+                pid_t child = out.unshared ? fork() : -1;
+                if (child == 0) {
+                        char c;
+                        close(go[1]);
+                        _exit(read(go[0], &c, 1) == 0 && getpid() == 1 ? 0 : 1);
+                }
+                close(go[0]);
+                out.pid = child;
+                if (child > 0) {
+                        out.r = perf_map_path(child, out.path, sizeof(out.path));
+                        close(go[1]);
+                        int st;
+                        out.was_one = waitpid(child, &st, 0) == child && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+                }
+                _exit(write(res[1], &out, sizeof(out)) == sizeof(out) ? 0 : 1);
         }
-        close(pipefd[0]);
-        CHECK(child > 0, "fork");
-        if (child > 0) {
-                int r = perf_map_path(child, buf, sizeof(buf));
-                snprintf(want, sizeof(want), "/proc/%d/root/tmp/perf-1.map", (int) child);
-                CHECK(r == 0, "path of the child");
-                CHECK_STREQ(buf, want, "child's own pid in the map name");
-                close(pipefd[1]);
-                int st;
-                CHECK(waitpid(child, &st, 0) == child && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-                      "child was pid 1 inside");
-        }
+        close(res[1]);
+        struct { int unshared, pid, r, was_one; char path[128]; } got = { 0 };
+        CHECK(helper > 0 && read(res[0], &got, sizeof(got)) == sizeof(got), "helper's answer");
+        close(res[0]);
+        waitpid(helper, NULL, 0);
+        CHECK(got.unshared, "new pid namespace (needs root)");
+        CHECK(got.pid > 1 && got.r == 0, "path of the child (%d, %d)", got.pid, got.r);
+        snprintf(want, sizeof(want), "/proc/%d/root/tmp/perf-1.map", got.pid);
+        CHECK_STREQ(got.path, want, "child's own pid in the map name");
+        CHECK(got.was_one, "child was pid 1 inside");
 }
 
 int main(void) {
