@@ -121,6 +121,17 @@ static void test_overlap(void) {
         CHECK_STREQ(at(m, 0x3010), "c2", "same range, new name");
         perf_map_free(m);
 
+        /* one byte of overlap at either edge of a later batch is enough */
+        m = parse_all("2000 10 low\n3000 10 high\n4000 10 far\n", NULL);
+        perf_map_parse(m, "200f 10 edge1\n", 14);
+        CHECK(at(m, 0x2000) == NULL, "kept symbol sharing its last byte with a new one: replaced");
+        perf_map_parse(m, "2ff1 10 edge2\n", 14);
+        CHECK(at(m, 0x3008) == NULL, "kept symbol sharing its first byte with a new one: replaced");
+        CHECK_STREQ(at(m, 0x3000), "edge2", "the new one there");
+        CHECK_STREQ(at(m, 0x4000), "far", "beyond both: untouched");
+        CHECK(perf_map_count(m) == 3, "count (%zu)", perf_map_count(m));
+        perf_map_free(m);
+
         /* the same range rewritten many times keeps memory to what lives
          * (the pool is compacted) and names right */
         perf_map_new(&m);
