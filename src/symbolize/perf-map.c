@@ -20,8 +20,10 @@ struct pm_sym {
         size_t name;         /* offset in pool */
 };
 
+typedef VEC(struct pm_sym) pm_sym_vec;
+
 struct perf_map {
-        VEC(struct pm_sym) syms; /* sorted by start, never overlapping */
+        pm_sym_vec syms;         /* sorted by start, never overlapping */
         VEC(char) pool;          /* names, NUL terminated, dead ones included */
         size_t dead;             /* bytes of the pool that no kept symbol names */
         size_t malformed;
@@ -87,8 +89,7 @@ static const char *parse_hex(const char *s, const char *end, uint64_t *ret) {
 /* One line without its '\n'. Returns 1 for a symbol (appended to *batch,
  * its name to the pool), 0 for a line that names nothing (empty, or a
  * symbol of size 0), -EINVAL for a malformed one, -ENOMEM. */
-static int parse_line(struct perf_map *m, const char *s, const char *end, void *batch_) {
-        VEC(struct pm_sym) *batch = batch_;
+static int parse_line(struct perf_map *m, const char *s, const char *end, pm_sym_vec *batch) {
         uint64_t start, size;
 
         /* "\r\n" line ends, and blanks a writer left after the name */
@@ -290,11 +291,11 @@ static void pool_compact(struct perf_map *m) {
 }
 
 size_t perf_map_parse(struct perf_map *m, const char *buf, size_t len) {
-        VEC(struct pm_sym) batch = {};
+        pm_sym_vec batch = {};
         const char *p = buf, *end = buf + len;
         size_t lost = 0;
 
-        for (;;) {
+        while (p < end) {
                 const char *nl = memchr(p, '\n', (size_t) (end - p));
                 if (!nl)
                         break;

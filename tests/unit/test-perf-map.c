@@ -82,6 +82,8 @@ static void test_format(void) {
         CHECK_STREQ(at(o, UINT64_MAX - 1), "all_but_last", "largest size");
         perf_map_free(o);
 
+        CHECK(perf_map_parse(m, NULL, 0) == 0 && perf_map_count(m) == 5, "nothing to parse");
+
         static const char nul[] = "1000 10 a\0b\n2000 10 ok\n";
         perf_map_new(&o);
         CHECK(perf_map_parse(o, nul, sizeof(nul) - 1) == sizeof(nul) - 1, "NUL line consumed");
