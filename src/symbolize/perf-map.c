@@ -28,6 +28,9 @@ struct perf_map {
         size_t dead;             /* bytes of the pool that no kept symbol names */
         size_t malformed;
 
+        bool check_owner;
+        uid_t owner;
+
         /* the file last read, for perf_map_update() */
         bool known;
         dev_t dev;
@@ -51,6 +54,11 @@ struct perf_map *perf_map_free(struct perf_map *m) {
         vec_free(&m->pool);
         free(m);
         return NULL;
+}
+
+void perf_map_set_owner(struct perf_map *m, uid_t uid) {
+        m->check_owner = true;
+        m->owner = uid;
 }
 
 size_t perf_map_count(const struct perf_map *m) {
@@ -337,6 +345,8 @@ int perf_map_update(struct perf_map *m, const char *path) {
                 return -errno;
         if (!S_ISREG(st.st_mode))
                 return -EINVAL;
+        if (m->check_owner && st.st_uid != 0 && st.st_uid != m->owner)
+                return -EPERM;
         uint64_t fsize = (uint64_t) st.st_size;
         if (m->known && (st.st_dev != m->dev || st.st_ino != m->ino || fsize < m->size))
                 forget_file(m);

@@ -275,6 +275,22 @@ static void test_file(void) {
         CHECK(perf_map_update(m, dir) == -EINVAL, "directory refused");
         CHECK(perf_map_count(m) == 3, "refusals keep what was known");
         unlink(other);
+
+        /* owners: root or the process's user only, once asked */
+        CHECK(perf_map_update(m, path) == 0, "any owner before perf_map_set_owner()");
+        perf_map_set_owner(m, 4242);
+        CHECK(perf_map_update(m, path) == 0, "root's file accepted");
+        CHECK(chown(path, 4242, 4242) == 0, "chown to the process's user (root)");
+        fd = open(path, O_WRONLY | O_APPEND);
+        write_str(fd, "8000 10 eight\n");
+        close(fd);
+        CHECK(perf_map_update(m, path) == 1, "the process's user's file accepted");
+        CHECK(chown(path, 4343, 4343) == 0, "chown to another user");
+        fd = open(path, O_WRONLY | O_APPEND);
+        write_str(fd, "9000 10 nine\n");
+        close(fd);
+        CHECK(perf_map_update(m, path) == -EPERM, "another user's file refused");
+        CHECK(at(m, 0x9000) == NULL && perf_map_count(m) == 4, "and not read");
         unlink(path);
         rmdir(dir);
         perf_map_free(m);
