@@ -366,7 +366,33 @@ static void test_nspid(void) {
         CHECK(got.was_one, "child was pid 1 inside");
 }
 
+/* tests/data/perf-map: what Node and Python really write */
+static void test_fixtures(void) {
+        struct perf_map *m;
+        uint64_t start = 0;
+
+        perf_map_new(&m);
+        CHECK(perf_map_update(m, TEST_DATA_DIR "/perf-map/node-basic-prof.map") == 1, "node map read");
+        CHECK(perf_map_malformed(m) == 0, "node: no malformed line (%zu)", perf_map_malformed(m));
+        CHECK(perf_map_count(m) == 316, "node: every line a symbol (%zu)", perf_map_count(m));
+        CHECK_STREQ(perf_map_lookup(m, 0x7f8de8006f00 + 0x100, &start),
+                    "JS:*hotAdd /app/tests/integration/workloads/jit.js:14:16", "node: optimized hotAdd");
+        CHECK(start == 0x7f8de8006f00, "node: its start");
+        CHECK_STREQ(perf_map_lookup(m, 0x18c4000 + 0x2ff, NULL), "Builtin:DeoptimizationEntry_Eager",
+                    "node: a builtin");
+        perf_map_free(m);
+
+        perf_map_new(&m);
+        CHECK(perf_map_update(m, TEST_DATA_DIR "/perf-map/python312-x-perf.map") == 1, "python map read");
+        CHECK(perf_map_malformed(m) == 0, "python: no malformed line (%zu)", perf_map_malformed(m));
+        CHECK(perf_map_count(m) == 183, "python: every line a symbol (%zu)", perf_map_count(m));
+        CHECK_STREQ(perf_map_lookup(m, 0x7fcc61ec47bc + 0xa, NULL), "py::hot:/app/pyhot.py",
+                    "python: a trampoline's last byte");
+        perf_map_free(m);
+}
+
 int main(void) {
+        test_fixtures();
         test_format();
         test_overlap();
         test_model();
