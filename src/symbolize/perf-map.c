@@ -20,10 +20,16 @@ struct pm_sym {
         size_t name;         /* offset in pool */
 };
 
+typedef VEC(struct pm_sym) pm_sym_vec;
+
 struct perf_map {
-        VEC(struct pm_sym) syms; /* sorted by start, never overlapping */
+        pm_sym_vec syms;         /* sorted by start, never overlapping */
         VEC(char) pool;          /* names, NUL terminated, dead ones included */
+        size_t dead;             /* bytes of the pool that no kept symbol names */
         size_t malformed;
+
+        bool check_owner;
+        uid_t owner;
 
         /* the file last read, for perf_map_update() */
         bool known;
@@ -48,6 +54,11 @@ struct perf_map *perf_map_free(struct perf_map *m) {
         vec_free(&m->pool);
         free(m);
         return NULL;
+}
+
+void perf_map_set_owner(struct perf_map *m, uid_t uid) {
+        m->check_owner = true;
+        m->owner = uid;
 }
 
 size_t perf_map_count(const struct perf_map *m) {
@@ -86,8 +97,7 @@ static const char *parse_hex(const char *s, const char *end, uint64_t *ret) {
 /* One line without its '\n'. Returns 1 for a symbol (appended to *batch,
  * its name to the pool), 0 for a line that names nothing (empty, or a
  * symbol of size 0), -EINVAL for a malformed one, -ENOMEM. */
-static int parse_line(struct perf_map *m, const char *s, const char *end, void *batch_) {
-        VEC(struct pm_sym) *batch = batch_;
+static int parse_line(struct perf_map *m, const char *s, const char *end, pm_sym_vec *batch) {
         uint64_t start, size;
 
         /* "\r\n" line ends, and blanks a writer left after the name */
@@ -154,6 +164,24 @@ static uint64_t fenwick_max(const uint64_t *f, size_t j) {
         return v;
 }
 
+/* The first kept symbol ending above addr (kept symbols do not overlap,
+ * so their ends are sorted too). */
+static size_t first_ending_above(const struct perf_map *m, uint64_t addr) {
+        size_t lo = 0, hi = m->syms.n;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (m->syms.v[mid].end <= addr)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+static size_t name_size(const struct perf_map *m, const struct pm_sym *sym) {
+        return strlen(m->pool.v + sym->name) + 1;
+}
+
 /* Merges a batch of new symbols (in file order) into the kept ones. A
  * symbol survives while no later one overlaps it, which is what replacing
  * overlapped symbols line by line gives, but in O(n log n) for the batch
@@ -162,79 +190,96 @@ static uint64_t fenwick_max(const uint64_t *f, size_t j) {
  * symbol meets only later ones in the tree: Y overlaps X when
  * Y.start < X.end and Y.end > X.start, so X dies when the largest end
  * among later symbols starting before X.end is above X.start. Every kept
- * symbol is older than the whole batch and meets all of it. */
+ * symbol is older than the whole batch and meets all of it, but only
+ * those between the batch's lowest start and highest end can overlap it:
+ * a few lines appended to a large map touch only their neighbourhood. */
 static int merge_batch(struct perf_map *m, struct pm_sym *b, size_t n) {
-        _cleanup_free_ struct pm_sym *sorted = NULL;
+        _cleanup_free_ struct pm_sym *sorted = NULL, *mid = NULL;
         _cleanup_free_ uint64_t *starts = NULL, *fen = NULL;
         _cleanup_free_ size_t *rank = NULL;
         _cleanup_free_ bool *alive = NULL;
-        _cleanup_free_ struct pm_sym *out = NULL;
+        uint64_t lowest = UINT64_MAX, highest = 0;
 
         if (n == 0)
                 return 0;
-        if (n > SIZE_MAX / sizeof(struct pm_sym) - m->syms.n)
-                return -ENOMEM;
         sorted = malloc(n * sizeof(*sorted));
         starts = malloc(n * sizeof(*starts));
         fen = calloc(n + 1, sizeof(*fen));
         rank = malloc(n * sizeof(*rank));
         alive = malloc(n * sizeof(*alive));
-        out = malloc((n + m->syms.n) * sizeof(*out));
-        if (!sorted || !starts || !fen || !rank || !alive || !out)
+        if (!sorted || !starts || !fen || !rank || !alive)
                 return -ENOMEM;
 
         /* sort (start, file position) pairs: the position rides in .name,
-         * which the copy does not need */
-        for (size_t i = 0; i < n; i++)
+         * which the sort does not need */
+        for (size_t i = 0; i < n; i++) {
                 sorted[i] = (struct pm_sym) { .start = b[i].start, .name = i };
+                lowest = MIN(lowest, b[i].start);
+                highest = MAX(highest, b[i].end);
+        }
         qsort(sorted, n, sizeof(*sorted), sym_start_cmp);
         for (size_t k = 0; k < n; k++) {
                 starts[k] = sorted[k].start;
                 rank[sorted[k].name] = k + 1;
         }
 
+        size_t ns = 0;
         for (size_t i = n; i-- > 0;) {
                 uint64_t reach = fenwick_max(fen, count_below(starts, n, b[i].end));
                 alive[i] = reach <= b[i].start;
+                ns += alive[i];
                 fenwick_raise(fen, n, rank[i], b[i].end);
         }
 
+        /* kept symbols [lo, hi) are the only ones the batch may overlap */
+        size_t lo = first_ending_above(m, lowest), hi = lo;
+        while (hi < m->syms.n && m->syms.v[hi].start < highest)
+                hi++;
+        if (hi - lo > SIZE_MAX / sizeof(*mid) - ns || m->syms.n > SIZE_MAX / sizeof(*mid) - ns)
+                return -ENOMEM;
+        mid = malloc((hi - lo + ns) * sizeof(*mid));
+        if (!mid || vec_reserve(&m->syms, m->syms.n + ns) < 0)
+                return -ENOMEM;
+
         /* the batch's survivors do not overlap each other: sort them */
-        size_t ns = 0;
-        for (size_t i = 0; i < n; i++)
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
                 if (alive[i])
-                        sorted[ns++] = b[i];
+                        sorted[k++] = b[i];
+                else
+                        m->dead += name_size(m, &b[i]);
+        }
         qsort(sorted, ns, sizeof(*sorted), sym_start_cmp);
 
         /* and merge them with the kept symbols the batch did not touch */
-        size_t no = 0, k = 0;
-        for (size_t i = 0; i < m->syms.n; i++) {
+        size_t nmid = 0;
+        k = 0;
+        for (size_t i = lo; i < hi; i++) {
                 const struct pm_sym *z = &m->syms.v[i];
-                if (fenwick_max(fen, count_below(starts, n, z->end)) > z->start)
+                if (fenwick_max(fen, count_below(starts, n, z->end)) > z->start) {
+                        m->dead += name_size(m, z);
                         continue;
+                }
                 while (k < ns && sorted[k].start < z->start)
-                        out[no++] = sorted[k++];
-                out[no++] = *z;
+                        mid[nmid++] = sorted[k++];
+                mid[nmid++] = *z;
         }
         while (k < ns)
-                out[no++] = sorted[k++];
+                mid[nmid++] = sorted[k++];
 
-        free(m->syms.v);
-        m->syms.cap = n + m->syms.n;
-        m->syms.v = TAKE_PTR(out);
-        m->syms.n = no;
+        size_t tail = m->syms.n - hi;
+        memmove(m->syms.v + lo + nmid, m->syms.v + hi, tail * sizeof(*mid));
+        memcpy(m->syms.v + lo, mid, nmid * sizeof(*mid));
+        m->syms.n = lo + nmid + tail;
         return 0;
 }
 
-/* Names of replaced symbols stay in the pool until the dead part is the
- * larger one: a JIT re-using memory for weeks must not grow it forever. */
+/* Names of replaced symbols stay in the pool until they are the larger
+ * part: a JIT re-using memory for weeks must not grow it forever. */
 static void pool_compact(struct perf_map *m) {
-        size_t live = 0;
-
-        for (size_t i = 0; i < m->syms.n; i++)
-                live += strlen(m->pool.v + m->syms.v[i].name) + 1;
-        if (m->pool.n <= 2 * live + 4096)
+        if (m->dead <= m->pool.n / 2 || m->pool.n < 4096)
                 return;
+        size_t live = m->pool.n - m->dead;
         char *np = malloc(live ? live : 1);
         if (!np)
                 return; /* the old pool still works */
@@ -250,14 +295,15 @@ static void pool_compact(struct perf_map *m) {
         m->pool.v = np;
         m->pool.cap = live ? live : 1;
         m->pool.n = off;
+        m->dead = 0;
 }
 
 size_t perf_map_parse(struct perf_map *m, const char *buf, size_t len) {
-        VEC(struct pm_sym) batch = {};
+        pm_sym_vec batch = {};
         const char *p = buf, *end = buf + len;
         size_t lost = 0;
 
-        for (;;) {
+        while (p < end) {
                 const char *nl = memchr(p, '\n', (size_t) (end - p));
                 if (!nl)
                         break;
@@ -266,8 +312,11 @@ size_t perf_map_parse(struct perf_map *m, const char *buf, size_t len) {
                         m->malformed++;
                 p = nl + 1;
         }
-        if (merge_batch(m, batch.v, batch.n) < 0)
+        if (merge_batch(m, batch.v, batch.n) < 0) {
                 lost = batch.n;
+                for (size_t i = 0; i < batch.n; i++)
+                        m->dead += name_size(m, &batch.v[i]);
+        }
         m->malformed += lost;
         vec_free(&batch);
         pool_compact(m);
@@ -277,6 +326,7 @@ size_t perf_map_parse(struct perf_map *m, const char *buf, size_t len) {
 static void forget_file(struct perf_map *m) {
         vec_free(&m->syms);
         vec_free(&m->pool);
+        m->dead = 0;
         m->offset = m->size = 0;
         m->known = false;
 }
@@ -295,6 +345,8 @@ int perf_map_update(struct perf_map *m, const char *path) {
                 return -errno;
         if (!S_ISREG(st.st_mode))
                 return -EINVAL;
+        if (m->check_owner && st.st_uid != 0 && st.st_uid != m->owner)
+                return -EPERM;
         uint64_t fsize = (uint64_t) st.st_size;
         if (m->known && (st.st_dev != m->dev || st.st_ino != m->ino || fsize < m->size))
                 forget_file(m);

@@ -41,6 +41,13 @@ size_t perf_map_parse(struct perf_map *m, const char *buf, size_t len);
  * something, 0 when nothing was new, -errno. */
 int perf_map_update(struct perf_map *m, const char *path);
 
+/* Files owned by anyone but uid or root are refused (-EPERM) from now
+ * on, as perf refuses them: in a sticky /tmp another user can create the
+ * map of a PID before the process exists, and the JIT then cannot write
+ * it, so its names would be theirs. uid is the process's, as
+ * stat("/proc/PID") gives it. Without this call any owner is accepted. */
+void perf_map_set_owner(struct perf_map *m, uid_t uid);
+
 /* The symbol covering addr (start <= addr < start + size) and its start;
  * its name is borrowed until the next parse, update or free. NULL when
  * none does. */

@@ -5,12 +5,15 @@
  * on a lib.rs with `pub mod fmt { impl Formatter { pub fn pad(..) } }` and
  * a generic `pub fn spin<T: Copy>(x: T) -> T`; the legacy one the same way
  * without the -C option. */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "symbolize/demangle.h"
 #include "tap.h"
+
+#define ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
 static void check(const char *mangled, const char *want, const char *what) {
         char *got = demangle(mangled);
@@ -22,6 +25,27 @@ static void check(const char *mangled, const char *want, const char *what) {
                         printf("# got '%s'\n", got);
         }
         free(got);
+}
+
+/* The symbolizer may demangle on several threads: libiberty's demangler
+ * keeps its state on the stack. Four threads, the same names, the same
+ * answers. */
+static const char *const thread_names[][2] = {
+        { "_ZN6corpus6Runner3runEd", "corpus::Runner::run(double)" },
+        { "_ZN4core3fmt9Formatter3pad17h0123456789abcdefE", "core::fmt::Formatter::pad" },
+        { "_RINvCsgjYKYcjuUnl_9cprofdemo4spinyEB2_", "cprofdemo::spin::<u64>" },
+        { "_ZZ4mainENKUliE_clEi", "main::{lambda(int)#1}::operator()(int) const" },
+};
+
+static void *demangle_loop(void *arg) {
+        size_t bad = 0;
+        for (int i = 0; i < 20000; i++) {
+                size_t k = ((size_t) i + (size_t) arg) % ELEMENTS(thread_names);
+                char *d = demangle(thread_names[k][0]);
+                bad += !d || strcmp(d, thread_names[k][1]) != 0;
+                free(d);
+        }
+        return (void *) bad;
 }
 
 int main(void) {
@@ -86,5 +110,16 @@ int main(void) {
                 free(d);
                 free(big);
         }
+
+        pthread_t t[4];
+        size_t bad = 0;
+        for (size_t i = 0; i < 4; i++)
+                CHECK(pthread_create(&t[i], NULL, demangle_loop, (void *) i) == 0, "thread %zu", i);
+        for (size_t i = 0; i < 4; i++) {
+                void *r;
+                pthread_join(t[i], &r);
+                bad += (size_t) r;
+        }
+        CHECK(bad == 0, "4 threads at once: every answer right (%zu wrong)", bad);
         return tap_done();
 }

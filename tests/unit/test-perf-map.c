@@ -82,6 +82,8 @@ static void test_format(void) {
         CHECK_STREQ(at(o, UINT64_MAX - 1), "all_but_last", "largest size");
         perf_map_free(o);
 
+        CHECK(perf_map_parse(m, NULL, 0) == 0 && perf_map_count(m) == 5, "nothing to parse");
+
         static const char nul[] = "1000 10 a\0b\n2000 10 ok\n";
         perf_map_new(&o);
         CHECK(perf_map_parse(o, nul, sizeof(nul) - 1) == sizeof(nul) - 1, "NUL line consumed");
@@ -119,6 +121,17 @@ static void test_overlap(void) {
         CHECK_STREQ(at(m, 0x1180), "next", "untouched neighbour stays");
         perf_map_parse(m, "3010 10 c2\n", 11);
         CHECK_STREQ(at(m, 0x3010), "c2", "same range, new name");
+        perf_map_free(m);
+
+        /* one byte of overlap at either edge of a later batch is enough */
+        m = parse_all("2000 10 low\n3000 10 high\n4000 10 far\n", NULL);
+        perf_map_parse(m, "200f 10 edge1\n", 14);
+        CHECK(at(m, 0x2000) == NULL, "kept symbol sharing its last byte with a new one: replaced");
+        perf_map_parse(m, "2ff1 10 edge2\n", 14);
+        CHECK(at(m, 0x3008) == NULL, "kept symbol sharing its first byte with a new one: replaced");
+        CHECK_STREQ(at(m, 0x3000), "edge2", "the new one there");
+        CHECK_STREQ(at(m, 0x4000), "far", "beyond both: untouched");
+        CHECK(perf_map_count(m) == 3, "count (%zu)", perf_map_count(m));
         perf_map_free(m);
 
         /* the same range rewritten many times keeps memory to what lives
@@ -262,6 +275,22 @@ static void test_file(void) {
         CHECK(perf_map_update(m, dir) == -EINVAL, "directory refused");
         CHECK(perf_map_count(m) == 3, "refusals keep what was known");
         unlink(other);
+
+        /* owners: root or the process's user only, once asked */
+        CHECK(perf_map_update(m, path) == 0, "any owner before perf_map_set_owner()");
+        perf_map_set_owner(m, 4242);
+        CHECK(perf_map_update(m, path) == 0, "root's file accepted");
+        CHECK(chown(path, 4242, 4242) == 0, "chown to the process's user (root)");
+        fd = open(path, O_WRONLY | O_APPEND);
+        write_str(fd, "8000 10 eight\n");
+        close(fd);
+        CHECK(perf_map_update(m, path) == 1, "the process's user's file accepted");
+        CHECK(chown(path, 4343, 4343) == 0, "chown to another user");
+        fd = open(path, O_WRONLY | O_APPEND);
+        write_str(fd, "9000 10 nine\n");
+        close(fd);
+        CHECK(perf_map_update(m, path) == -EPERM, "another user's file refused");
+        CHECK(at(m, 0x9000) == NULL && perf_map_count(m) == 4, "and not read");
         unlink(path);
         rmdir(dir);
         perf_map_free(m);
@@ -295,31 +324,75 @@ static void test_nspid(void) {
         CHECK(perf_map_path(getpid(), buf, 10) == -ENOBUFS, "small buffer");
         CHECK(perf_map_path(0, buf, sizeof(buf)) == -EINVAL, "pid 0");
 
-        /* a real process that is PID 1 of its own namespace */
-        int pipefd[2];
-        CHECK(pipe(pipefd) == 0, "pipe");
-        CHECK(unshare(CLONE_NEWPID) == 0, "new pid namespace (root): %s", strerror(errno));
-        pid_t child = fork();
-        if (child == 0) {
-                char c;
-                close(pipefd[1]);
-                _exit(read(pipefd[0], &c, 1) == 0 && getpid() == 1 ? 0 : 1);
+        /* a real process that is PID 1 of its own namespace. The namespace
+         * is made in a helper process: after unshare(CLONE_NEWPID) the
+         * caller's next child is that PID 1, and LeakSanitizer's exit-time
+         * thread would be it, which it cannot survive */
+        int res[2];
+        CHECK(pipe(res) == 0, "pipe");
+        pid_t helper = fork();
+        if (helper == 0) {
+                struct { int unshared, pid, r, was_one; char path[128]; } out = { 0 };
+                int go[2];
+                close(res[0]);
+                if (pipe(go) < 0)
+                        _exit(1);
+                out.unshared = unshare(CLONE_NEWPID) == 0;
+                pid_t child = out.unshared ? fork() : -1;
+                if (child == 0) {
+                        char c;
+                        close(go[1]);
+                        _exit(read(go[0], &c, 1) == 0 && getpid() == 1 ? 0 : 1);
+                }
+                close(go[0]);
+                out.pid = child;
+                if (child > 0) {
+                        out.r = perf_map_path(child, out.path, sizeof(out.path));
+                        close(go[1]);
+                        int st;
+                        out.was_one = waitpid(child, &st, 0) == child && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+                }
+                _exit(write(res[1], &out, sizeof(out)) == sizeof(out) ? 0 : 1);
         }
-        close(pipefd[0]);
-        CHECK(child > 0, "fork");
-        if (child > 0) {
-                int r = perf_map_path(child, buf, sizeof(buf));
-                snprintf(want, sizeof(want), "/proc/%d/root/tmp/perf-1.map", (int) child);
-                CHECK(r == 0, "path of the child");
-                CHECK_STREQ(buf, want, "child's own pid in the map name");
-                close(pipefd[1]);
-                int st;
-                CHECK(waitpid(child, &st, 0) == child && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-                      "child was pid 1 inside");
-        }
+        close(res[1]);
+        struct { int unshared, pid, r, was_one; char path[128]; } got = { 0 };
+        CHECK(helper > 0 && read(res[0], &got, sizeof(got)) == sizeof(got), "helper's answer");
+        close(res[0]);
+        waitpid(helper, NULL, 0);
+        CHECK(got.unshared, "new pid namespace (needs root)");
+        CHECK(got.pid > 1 && got.r == 0, "path of the child (%d, %d)", got.pid, got.r);
+        snprintf(want, sizeof(want), "/proc/%d/root/tmp/perf-1.map", got.pid);
+        CHECK_STREQ(got.path, want, "child's own pid in the map name");
+        CHECK(got.was_one, "child was pid 1 inside");
+}
+
+/* tests/data/perf-map: what Node and Python really write */
+static void test_fixtures(void) {
+        struct perf_map *m;
+        uint64_t start = 0;
+
+        perf_map_new(&m);
+        CHECK(perf_map_update(m, TEST_DATA_DIR "/perf-map/node-basic-prof.map") == 1, "node map read");
+        CHECK(perf_map_malformed(m) == 0, "node: no malformed line (%zu)", perf_map_malformed(m));
+        CHECK(perf_map_count(m) == 316, "node: every line a symbol (%zu)", perf_map_count(m));
+        CHECK_STREQ(perf_map_lookup(m, 0x7f8de8006f00 + 0x100, &start),
+                    "JS:*hotAdd /app/tests/integration/workloads/jit.js:14:16", "node: optimized hotAdd");
+        CHECK(start == 0x7f8de8006f00, "node: its start");
+        CHECK_STREQ(perf_map_lookup(m, 0x18c4000 + 0x2ff, NULL), "Builtin:DeoptimizationEntry_Eager",
+                    "node: a builtin");
+        perf_map_free(m);
+
+        perf_map_new(&m);
+        CHECK(perf_map_update(m, TEST_DATA_DIR "/perf-map/python312-x-perf.map") == 1, "python map read");
+        CHECK(perf_map_malformed(m) == 0, "python: no malformed line (%zu)", perf_map_malformed(m));
+        CHECK(perf_map_count(m) == 183, "python: every line a symbol (%zu)", perf_map_count(m));
+        CHECK_STREQ(perf_map_lookup(m, 0x7fcc61ec47bc + 0xa, NULL), "py::hot:/app/pyhot.py",
+                    "python: a trampoline's last byte");
+        perf_map_free(m);
 }
 
 int main(void) {
+        test_fixtures();
         test_format();
         test_overlap();
         test_model();
