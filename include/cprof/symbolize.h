@@ -49,6 +49,10 @@ void symbolizer_load_kernel(struct symbolizer *s);
  * when DEBUGINFOD_URLS is set and no debug file is on disk) in the
  * background. Cheap to call again; call it when a module is first seen. */
 void symbolizer_prepare_module(struct symbolizer *s, uint32_t module);
+/* Learns where pid writes its perf map (/tmp/perf-PID.map in its own
+ * mount and PID namespace) and who owns it, while pid lives: call it when
+ * a process's first JIT address is seen. */
+void symbolizer_prepare_jit(struct symbolizer *s, pid_t pid);
 /* Whether a fetch for the module is still in flight: its addresses are
  * better named later, while sampling goes on. Never blocks; a recording
  * that has ended names them with what it has. */

@@ -351,6 +351,8 @@ static int on_sample(void *userdata, const struct raw_sample *s) {
                 if (fresh && key.kind == ADDR_MODULE) {
                         image_module_pin(r->img, key.id);
                         symbolizer_prepare_module(r->sym, key.id);
+                } else if (fresh && key.kind == ADDR_JIT) {
+                        symbolizer_prepare_jit(r->sym, (pid_t) key.id);
                 }
         }
         return addr_stacks_add(&r->stacks, prefix, n_prefix, r->addr_ids, n, s->count, s->tid);

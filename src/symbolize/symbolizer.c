@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "symbolize/debug-file.h"
@@ -338,6 +339,28 @@ static struct jit_map *jit_map(struct symbolizer *s, pid_t pid) {
         return &s->jit.v[s->jit.n - 1];
 }
 
+/* Where the process writes its map, and who it is: learnt while it
+ * lives. A process gone before that has no map we could trust. */
+static void jit_locate(struct jit_map *j) {
+        char proc[32];
+        struct stat st;
+
+        j->path_known = true;
+        snprintf(proc, sizeof(proc), "/proc/%d", (int) j->pid);
+        if (stat(proc, &st) < 0 || perf_map_path(j->pid, j->path, sizeof(j->path)) < 0) {
+                j->path[0] = '\0';
+                return;
+        }
+        /* a map another user planted in a sticky /tmp is not the JIT's */
+        perf_map_set_owner(j->map, st.st_uid);
+}
+
+void symbolizer_prepare_jit(struct symbolizer *s, pid_t pid) {
+        struct jit_map *j = jit_map(s, pid);
+        if (j && !j->path_known)
+                jit_locate(j);
+}
+
 int symbolizer_jit_addr(struct symbolizer *s, pid_t pid, uint64_t addr, struct symbol_frame *out) {
         struct jit_map *j = jit_map(s, pid);
         const char *name = NULL;
@@ -345,13 +368,10 @@ int symbolizer_jit_addr(struct symbolizer *s, pid_t pid, uint64_t addr, struct s
         out[0] = (struct symbol_frame) { .kind = FRAME_JIT };
         if (!j)
                 return -ENOMEM;
-        if (!j->path_known) {
-                /* where the process wrote it; once it is gone, our own
-                 * /tmp is all that is left (right when it shared it) */
-                if (perf_map_path(pid, j->path, sizeof(j->path)) < 0)
-                        snprintf(j->path, sizeof(j->path), "/tmp/perf-%d.map", (int) pid);
-                j->path_known = true;
-        }
+        if (!j->path_known)
+                jit_locate(j);
+        if (!j->path[0])
+                return 1;
         name = perf_map_lookup(j->map, addr, NULL);
         /* code the map did not have yet: the JIT appends as it compiles */
         if (!name && perf_map_update(j->map, j->path) > 0)
