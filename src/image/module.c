@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "image/image-internal.h"
-#include "symbolize/elf-module.h"
+#include "image/elf-module.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 #include "util/read-file.h"

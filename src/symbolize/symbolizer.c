@@ -22,7 +22,7 @@
 #include "symbolize/debuginfod.h"
 #include "symbolize/demangle.h"
 #include "symbolize/dwarf-lines.h"
-#include "symbolize/elf-module.h"
+#include "image/elf-module.h"
 #include "symbolize/kallsyms.h"
 #include "symbolize/minidebuginfo.h"
 #include "symbolize/perf-map.h"

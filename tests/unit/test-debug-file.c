@@ -18,7 +18,7 @@
 #include <zlib.h>
 
 #include "symbolize/debug-file.h"
-#include "symbolize/elf-module.h"
+#include "image/elf-module.h"
 #include "symbolize/minidebuginfo.h"
 #include "tap.h"
 #include "util/cleanup.h"

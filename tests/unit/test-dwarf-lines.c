@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "symbolize/dwarf-lines.h"
-#include "symbolize/elf-module.h"
+#include "image/elf-module.h"
 #include "util/cleanup.h"
 #include "tap.h"
 

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "symbolize/elf-module.h"
+#include "image/elf-module.h"
 #include "util/cleanup.h"
 #include "symbolize/symtest.h"
 #include "tap.h"

@@ -1,4 +1,4 @@
-#include "symbolize/elf-module.h"
+#include "image/elf-module.h"
 
 #include <errno.h>
 #include <gelf.h>
