@@ -12,14 +12,17 @@ fi
 build_only=0
 [ "${1:-}" = "--build-only" ] && build_only=1
 
-build_pkgs="gcc libc6-dev meson ninja-build pkg-config clang llvm bpftool
-        libbpf-dev libelf-dev libdw-dev libjansson-dev zlib1g-dev python3"
+# g++: the test suite (built by default) has a C++ workload
+build_pkgs="gcc g++ libc6-dev meson ninja-build pkg-config clang llvm bpftool
+        libbpf-dev libelf-dev libdw-dev libjansson-dev zlib1g-dev python3
+        liblzma-dev libdebuginfod-dev libiberty-dev"
+# libc6-dbg: libc's local names (stack roots); libstdc++6-12-dbg: a
+# libstdc++ build with symtab and DWARF (the C++ name tests run on it)
 test_pkgs="linux-perf libxml2-utils valgrind time chromium binutils util-linux
-        golang-go golang-github-google-pprof-dev"
-# Where names come from: split debug files and MiniDebugInfo made with
-# binutils and xz, a real debuginfod server and its client, pgrep for the
-# container tests; Node.js for the JIT-map tests (below)
-test_pkgs="$test_pkgs xz-utils elfutils debuginfod procps"
+        golang-go golang-github-google-pprof-dev
+        debuginfod elfutils xz-utils libc6-dbg libstdc++6-12-dbg"
+# pgrep finds a contained workload's host pid (container-names test)
+test_pkgs="$test_pkgs procps"
 # These machines may come with Node.js and npm from another repository,
 # whose nodejs conflicts with Debian's npm: use what is there.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

@@ -17,9 +17,11 @@
  * are all zero are left out. */
 int folded_write(const struct profile *p, FILE *f);
 
-/* Appends the folded form of frame `id` (name plus kind suffix) to buf;
- * shared by writers that print folded names. */
-int folded_frame_name(const struct profile *p, uint32_t id, char **buf, size_t *len, size_t *cap);
+/* Appends the folded form of frame `id` (name, " (file.c:42)" when
+ * with_line and the frame has a line, kind suffix) to buf; shared by
+ * writers that print folded names. */
+int folded_frame_name(const struct profile *p, uint32_t id, bool with_line, char **buf, size_t *len,
+                      size_t *cap);
 
 
 

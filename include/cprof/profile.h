@@ -118,6 +118,12 @@ void profile_set_duration_ns(struct profile *p, uint64_t ns);
 uint32_t profile_frequency_hz(const struct profile *p);
 void profile_set_frequency_hz(struct profile *p, uint32_t hz);
 
+/* Modules' GNU build-ids (lowercase hex), by the string id of the module
+ * path frames carry: pprof's Mapping.build_id, how symbol servers find a
+ * module's debug file. 0 when unknown. */
+int profile_set_build_id(struct profile *p, uint32_t module, const char *hex);
+uint32_t profile_build_id(const struct profile *p, uint32_t module);
+
 /* The folded suffix of a kind ("_[k]", ...), "" for kinds without one. */
 const char *frame_kind_suffix(enum frame_kind kind);
 /* The reverse: the kind a folded name's suffix gives, with *len shortened

@@ -10,6 +10,7 @@
 
 #include "cprof/profile.h"
 #include "cprof/sample.h"
+#include "cprof/symbolize.h"
 
 struct record_options {
         struct sampler_options sampler;
@@ -20,6 +21,10 @@ struct record_options {
          * would otherwise starve it and push the end of the recording, and
          * the output, seconds past the duration. */
         bool realtime;
+        struct symbolizer_options symbolize;
+        /* frames without a name keep their address: "[libc.so.6+0x27249]"
+         * instead of "[libc.so.6]" */
+        bool addrs;
 };
 
 struct record_progress {
@@ -29,6 +34,9 @@ struct record_progress {
         /* samples with a user frame outside every mapping known for its
          * process ("[unknown]"): what could not be named, counted */
         uint64_t unnamed_samples;
+        /* samples with a frame in a module that no symbol or DWARF names
+         * ("[libfoo.so]") */
+        uint64_t nosym_samples;
 };
 
 struct recorder;
@@ -54,5 +62,11 @@ void recorder_get_progress(const struct recorder *r, struct record_progress *ret
 const char *recorder_backend_name(const struct recorder *r);
 /* See sampler_notice(). */
 const char *recorder_notice(const struct recorder *r);
+/* The modules whose frames had no names, most samples first: up to max
+ * paths (borrowed, live as long as r) and, when ret_samples is not NULL,
+ * the samples that had such a frame of each. Returns how many modules
+ * there are (may be more than max). */
+size_t recorder_nosym_modules(const struct recorder *r, const char **ret, uint64_t *ret_samples,
+                              size_t max);
 /* Why the recording ended: "duration", "stopped", "targets exited". */
 const char *recorder_end_reason(const struct recorder *r);

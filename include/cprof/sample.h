@@ -71,8 +71,9 @@ struct process_event {
         /* EXEC: the new image's generation (see raw_sample.exec_gen);
          * MMAP: the generation of the image the mapping belongs to */
         uint32_t exec_gen;
-        /* for MMAP */
+        /* for MMAP (dev and inode 0 when not known) */
         uint64_t start, len, pgoff;
+        uint64_t dev, inode;
         const char *path;
 };
 

@@ -1,83 +1,86 @@
-/* Symbolization: a code address of a process (or of the kernel) becomes a
- * profile frame with a real name.
+/* Symbolization: an address that the process image resolved (module and
+ * ELF address, JIT address of a process, or kernel address) becomes a
+ * chain of frames, root first: the function, then each call inlined into
+ * it, the innermost last.
  *
- * The symbolizer owns per-process address maps (read from /proc/PID/maps
- * while the process lives, or fed from perf MMAP records), a module cache
- * keyed by build-id (a library shared by many processes is read once) and
- * the kernel's symbols from /proc/kallsyms. Each unique (process, address)
- * is resolved once per recording. Sources today: ELF .symtab, else
- * .dynsym (libelf); DWARF, debug files and perf maps come later behind the
- * same calls. */
+ * Sources, each read once per module and hung on the image module (so
+ * they are released with it): DWARF (libdw: inline chains, file:line),
+ * the full symbol table of the binary or of its separate debug file
+ * (.gnu_debuglink, build-id under /usr/lib/debug and --debug-dir
+ * directories), MiniDebugInfo (.gnu_debugdata), debuginfod when
+ * DEBUGINFOD_URLS is set (fetched in the background, never waited for
+ * once sampling has ended), .dynsym last; perf maps (/tmp/perf-PID.map)
+ * for JIT code; /proc/kallsyms for the kernel. Names are demangled unless
+ * asked not to be.
+ *
+ * The symbolizer never runs inside the sampler's drain: the recorder
+ * keeps address stacks and asks for each unique address once, in
+ * batches. It does not know the profile model. */
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cprof/image.h"
 #include "cprof/profile.h"
-#include "cprof/unwind.h"
+
+struct symbolizer_options {
+        const char *const *debug_dirs; /* searched after /usr/lib/debug */
+        size_t n_debug_dirs;
+        bool no_demangle; /* keep raw (mangled) names */
+        bool lines;       /* fill file and line (DWARF) */
+};
 
 struct symbolizer;
 
-int symbolizer_new(struct symbolizer **ret);
+/* img is borrowed and must outlive the symbolizer. */
+int symbolizer_new(const struct symbolizer_options *o, struct image_store *img,
+                   struct symbolizer **ret);
 struct symbolizer *symbolizer_free(struct symbolizer *s);
 
 /* Reads the kernel's symbols (/proc/kallsyms) now, once: before sampling
- * starts, so that reading them never delays the sampling loop. Lookups
- * of kernel addresses read them on first use otherwise. */
+ * starts, so that reading them never delays a recording. Kernel lookups
+ * read them on first use otherwise. */
 void symbolizer_load_kernel(struct symbolizer *s);
 
-/* (Re)reads /proc/PID/maps now, while the process is alive: call it when a
- * process is first seen, after exec, and it is called again by itself when
- * an address falls outside every known mapping (dlopen). Mappings already
- * known stay known, so a process that exits is still symbolized. -ESRCH
- * when the process is gone. */
-int symbolizer_load_process(struct symbolizer *s, pid_t pid);
-/* A fork: child starts out with what is known of parent's mappings, so a
- * child that exits before its maps can be read is still symbolized. */
-int symbolizer_fork_process(struct symbolizer *s, pid_t parent, pid_t child);
-/* Drops what is known of pid's current image. */
-void symbolizer_forget_process(struct symbolizer *s, pid_t pid);
+/* Starts the slow part of getting a module's names (a debuginfod fetch,
+ * when DEBUGINFOD_URLS is set and no debug file is on disk) in the
+ * background. Cheap to call again; call it when a module is first seen. */
+void symbolizer_prepare_module(struct symbolizer *s, uint32_t module);
+/* Learns where pid writes its perf map (/tmp/perf-PID.map in its own
+ * mount and PID namespace) and who owns it, while pid lives: call it when
+ * a process's first JIT address is seen. */
+void symbolizer_prepare_jit(struct symbolizer *s, pid_t pid);
+/* Whether a fetch for the module is still in flight: its addresses are
+ * better named later, while sampling goes on. Never blocks; a recording
+ * that has ended names them with what it has. */
+bool symbolizer_module_pending(struct symbolizer *s, uint32_t module);
 
-/* Images: a process that execs starts a new image, numbered by its execs
- * (the exec generation of struct raw_sample). Loads and re-reads describe
- * the newest image; older ones keep what was known of them, so samples
- * taken before an exec and symbolized after it still get the old names,
- * until symbolizer_forget_image() drops them. */
-int symbolizer_exec_process(struct symbolizer *s, pid_t pid, uint32_t gen);
-void symbolizer_forget_image(struct symbolizer *s, pid_t pid, uint32_t gen);
-
-/* Adds one file mapping to image gen of pid (from PERF_RECORD_MMAP2:
- * known the moment it is made, so processes that are gone before /proc
- * could be read are named too). */
-int symbolizer_add_mapping(struct symbolizer *s, pid_t pid, uint32_t gen, uint64_t start,
-                           uint64_t len, uint64_t pgoff, const char *path);
-
-struct symbol {
-        const char *name;       /* function name as in the symbol table (not
-                                   demangled), NULL when no symbol covers it */
-        const char *module;     /* module path, "[vdso]", "[kernel.kallsyms]",
-                                   or NULL when no mapping covers it */
-        uint64_t module_offset; /* address as the module's ELF sees it */
+struct symbol_frame {
+        const char *name; /* NULL: no source names this address */
+        const char *file; /* source file (with lines), or NULL */
+        uint32_t line;    /* 0 if unknown */
+        enum frame_kind kind; /* FRAME_USER, _INLINE, _JIT or _KERNEL */
 };
 
-/* Looks one address up (no adjustment: pass addr - 1 for return
- * addresses). Strings are borrowed and live as long as the symbolizer.
- * Returns 0, or -ENOENT when nothing covers the address. */
-int symbolizer_lookup(struct symbolizer *s, pid_t pid, uint64_t addr, bool kernel,
-                      struct symbol *ret);
+#define SYMBOL_MAX_CHAIN 32
 
-/* The frame of an unwound address of image gen of pid in profile p:
- * symbolized once per (image, address) and cached (kernel addresses once for all pids). A
- * return address (!f->exact) is looked up at addr - 1. Names: the
- * function name; "[module+0xoff]" (module basename, ELF address) without
- * a symbol; "[kernel.kallsyms]" for a kernel address without one;
- * "[unknown]" without a mapping. frame.module is the module path. Kernel
- * frames get FRAME_KERNEL (bare names: writers add the suffix), others
- * FRAME_USER. Passing another profile than last time drops the caches. */
-int symbolizer_frame(struct symbolizer *s, struct profile *p, pid_t pid, uint32_t gen,
-                     const struct unwound_frame *f, uint32_t *ret_frame_id);
-/* Drops the frame caches. Call it after freeing the profile last passed
- * to symbolizer_frame() when the next one may get the same address
- * (malloc reuses it, so the pointer comparison cannot tell). */
-void symbolizer_reset_frames(struct symbolizer *s);
+/* The frame chain of one address (a return address already moved inside
+ * its call by the caller), root first, in out[SYMBOL_MAX_CHAIN]: at least
+ * one frame, whose name is NULL when nothing names the address. Module
+ * addresses are ELF addresses of image module `module` (0: no readable
+ * file); JIT addresses are looked up in pid's perf map; kernel addresses
+ * in kallsyms, with *ret_module (optional) set to "[kernel.kallsyms]" or
+ * the kernel module ("[ext4]"). Strings live as long as the symbolizer.
+ * Returns the number of frames, or -ENOMEM. */
+int symbolizer_module_addr(struct symbolizer *s, uint32_t module, uint64_t vaddr,
+                           struct symbol_frame *out);
+int symbolizer_jit_addr(struct symbolizer *s, pid_t pid, uint64_t addr, struct symbol_frame *out);
+int symbolizer_kernel_addr(struct symbolizer *s, uint64_t addr, struct symbol_frame *out,
+                           const char **ret_module);
+
+/* Whether a module has any source of names (symbols or DWARF) at all:
+ * the summary lists the modules that have none. */
+bool symbolizer_module_has_symbols(struct symbolizer *s, uint32_t module);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,6 +39,8 @@ static bool arg_threads, arg_user = true, arg_kernel = true, arg_quiet;
 static int arg_children = -1; /* -1: default (on for a launched command) */
 static enum sampler_backend arg_backend = SAMPLER_BACKEND_AUTO;
 static char **arg_command;
+static VEC(const char *) arg_debug_dirs;
+static bool arg_no_demangle, arg_lines, arg_addrs;
 
 static volatile sig_atomic_t stop_requested;
 
@@ -62,6 +65,12 @@ static void help(void) {
                "                         launched command)\n"
                "      --no-children      do not\n"
                "      --backend NAME     bpf (default; falls back to perf) or perf\n"
+               "      --lines            name frames 'function (file.c:42)' (needs DWARF)\n"
+               "      --no-demangle      keep C++ and Rust names mangled\n"
+               "      --addrs            keep the address of frames without a name\n"
+               "                         ([libfoo.so+0x1a2b] instead of [libfoo.so])\n"
+               "      --debug-dir DIR    also look for debug files in DIR (repeat; after\n"
+               "                         /usr/lib/debug; DEBUGINFOD_URLS enables debuginfod)\n"
                "  -q, --quiet            no progress line, no summary\n"
                "  -v, --verbose          debug messages\n"
                "  -h, --help             show this help\n"
@@ -92,6 +101,10 @@ enum {
         OPT_CHILDREN,
         OPT_NO_CHILDREN,
         OPT_BACKEND,
+        OPT_LINES,
+        OPT_NO_DEMANGLE,
+        OPT_ADDRS,
+        OPT_DEBUG_DIR,
         OPT_VERSION,
 };
 
@@ -127,6 +140,10 @@ static int parse_argv(int argc, char **argv) {
                 { "children", no_argument, NULL, OPT_CHILDREN },
                 { "no-children", no_argument, NULL, OPT_NO_CHILDREN },
                 { "backend", required_argument, NULL, OPT_BACKEND },
+                { "lines", no_argument, NULL, OPT_LINES },
+                { "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE },
+                { "addrs", no_argument, NULL, OPT_ADDRS },
+                { "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
                 { "quiet", no_argument, NULL, 'q' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
@@ -192,6 +209,27 @@ static int parse_argv(int argc, char **argv) {
                         else
                                 return log_error("invalid backend '%s': expected bpf or perf", optarg), -EINVAL;
                         break;
+                case OPT_LINES:
+                        arg_lines = true;
+                        break;
+                case OPT_NO_DEMANGLE:
+                        arg_no_demangle = true;
+                        break;
+                case OPT_ADDRS:
+                        arg_addrs = true;
+                        break;
+                case OPT_DEBUG_DIR: {
+                        struct stat st;
+                        if (stat(optarg, &st) < 0)
+                                return log_error("invalid debug directory '%s': %s", optarg,
+                                                 strerror(errno)), -EINVAL;
+                        if (!S_ISDIR(st.st_mode))
+                                return log_error("invalid debug directory '%s': not a directory", optarg),
+                                       -EINVAL;
+                        if (vec_push(&arg_debug_dirs, optarg) < 0)
+                                return log_error_errno(ENOMEM, "out of memory");
+                        break;
+                }
                 case 'q':
                         arg_quiet = true;
                         break;
@@ -311,6 +349,28 @@ static int log_open_error(int r) {
  * expected samples) failed: a profile of nothing would mislead. */
 #define MIN_EXPECTED_FOR_NONE 5
 
+/* Which modules lacked names, and what fixes that. */
+static void print_nosym(struct recorder *rec, const struct record_progress *p) {
+        const char *mods[4];
+        size_t n = recorder_nosym_modules(rec, mods, NULL, ELEMENTSOF(mods));
+        char list[512] = "";
+        size_t len = 0;
+
+        for (size_t i = 0; i < n && i < ELEMENTSOF(mods); i++) {
+                const char *b = strrchr(mods[i], '/');
+                int k = snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", b ? b + 1 : mods[i]);
+                if (k < 0 || (size_t) k >= sizeof(list) - len)
+                        break;
+                len += (size_t) k;
+        }
+        if (n > ELEMENTSOF(mods) && len + 16 < sizeof(list))
+                snprintf(list + len, sizeof(list) - len, " and %zu more", n - ELEMENTSOF(mods));
+        log_notice("%" PRIu64 " of %" PRIu64 " samples (%.1f%%) have frames without symbols, in: %s; install "
+                   "their debug files (Debian: libc6-dbg, the *-dbgsym packages), pass --debug-dir, or set "
+                   "DEBUGINFOD_URLS", p->nosym_samples, p->stats.samples,
+                   p->stats.samples ? 100.0 * (double) p->nosym_samples / (double) p->stats.samples : 0.0, list);
+}
+
 static void print_summary(struct recorder *rec, const char *output, size_t stacks, uint64_t cpu_ns) {
         struct record_progress p;
         recorder_get_progress(rec, &p);
@@ -341,6 +401,8 @@ static void print_summary(struct recorder *rec, const char *output, size_t stack
         if (p.unnamed_samples)
                 log_notice("%" PRIu64 " of %" PRIu64 " samples have frames outside every mapping known for "
                            "their process, shown as [unknown]", p.unnamed_samples, p.stats.samples);
+        if (p.nosym_samples)
+                print_nosym(rec, &p);
         /* our CPU time is a lower bound (children count once reaped), so
          * only a shortfall says something */
         double expected = expected_samples(cpu_ns);
@@ -481,6 +543,13 @@ static int run(void) {
                 .threads = arg_threads,
                 .duration_ns = arg_duration_ns,
                 .realtime = true,
+                .symbolize = {
+                        .debug_dirs = arg_debug_dirs.v,
+                        .n_debug_dirs = arg_debug_dirs.n,
+                        .no_demangle = arg_no_demangle,
+                        .lines = arg_lines,
+                },
+                .addrs = arg_addrs,
         };
         r = recorder_new(&o, &rec, &fallback);
         if (stop_requested)
@@ -572,6 +641,7 @@ static int run(void) {
                 atomic_file_abort(&out);
         if (r < 0)
                 return log_error("cannot write '%s': %s", arg_output, atomic_file_strerror(r)), r;
+        log_debug("record: wrote '%s'", arg_output);
 
         if (!arg_quiet) {
                 print_summary(rec, arg_output, profile_stack_count(p), cpu_ns);

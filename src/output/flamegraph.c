@@ -690,6 +690,8 @@ struct graph {
         const struct flamegraph_options *o;
         VEC(struct label) labels;
         uint32_t *frame_label; /* per profile frame id, NO_LABEL until seen */
+        char *label_buf; /* one frame's folded name */
+        size_t label_cap;
         struct buf names;  /* folded names of labels */
         struct buf texts;  /* sanitized names of drawn labels */
         VEC(struct node) nodes;
@@ -704,6 +706,7 @@ struct graph {
 static void graph_release(struct graph *g) {
         vec_free(&g->labels);
         free(g->frame_label);
+        free(g->label_buf);
         free(g->names.s);
         free(g->texts.s);
         vec_free(&g->nodes);
@@ -716,16 +719,15 @@ static int label_of_frame(struct graph *g, uint32_t frame, uint32_t *ret) {
                 *ret = g->frame_label[frame];
                 return 0;
         }
-        /* Frames of the same name and kind share one label: the string
-         * table interns names, so (name id, suffix) identifies it. */
-        const struct profile_frame *f = profile_frame(g->p, frame);
-        const char *suffix = frame_kind_suffix(f->kind);
-        size_t start = g->names.n;
-        put(&g->names, profile_string(g->p, f->name), profile_string_length(g->p, f->name));
-        puts_(&g->names, suffix);
+        /* a frame's label is its folded name, line and suffix included */
+        size_t start = g->names.n, len = 0;
+        int r = folded_frame_name(g->p, frame, true, &g->label_buf, &len, &g->label_cap);
+        if (r < 0)
+                return r;
+        put(&g->names, g->label_buf, len);
         if (g->names.oom || g->names.n > UINT32_MAX)
                 return -ENOMEM;
-        int r = vec_push(&g->labels, ((struct label) {
+        r = vec_push(&g->labels, ((struct label) {
                 .frame = frame,
                 .name_off = (uint32_t) start,
                 .name_len = (uint32_t) (g->names.n - start),

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,12 +29,29 @@ static int buf_append(char **buf, size_t *len, size_t *cap, const char *s, size_
         return 0;
 }
 
-int folded_frame_name(const struct profile *p, uint32_t id, char **buf, size_t *len, size_t *cap) {
+int folded_frame_name(const struct profile *p, uint32_t id, bool with_line, char **buf, size_t *len,
+                      size_t *cap) {
         const struct profile_frame *f = profile_frame(p, id);
         const char *suffix = frame_kind_suffix(f->kind);
         int r = buf_append(buf, len, cap, profile_string(p, f->name), profile_string_length(p, f->name));
         if (r < 0)
                 return r;
+        /* a recording with --lines: "name (file.c:42)", the file's base
+         * name, as perf's srcline shows it; the kind suffix stays last,
+         * where flamegraph.pl looks for it */
+        if (with_line && f->file && f->line) {
+                const char *file = profile_string(p, f->file), *base = strrchr(file, '/');
+                char tail[64];
+                base = base ? base + 1 : file;
+                r = buf_append(buf, len, cap, " (", 2);
+                if (r >= 0)
+                        r = buf_append(buf, len, cap, base, strlen(base));
+                int n = snprintf(tail, sizeof(tail), ":%" PRIu32 ")", f->line);
+                if (r >= 0)
+                        r = buf_append(buf, len, cap, tail, (size_t) n);
+                if (r < 0)
+                        return r;
+        }
         return buf_append(buf, len, cap, suffix, strlen(suffix));
 }
 
@@ -113,7 +131,7 @@ int folded_write(const struct profile *p, FILE *f) {
                                         return r;
                         }
                         size_t at = len;
-                        r = folded_frame_name(p, frames[i], &text, &len, &cap);
+                        r = folded_frame_name(p, frames[i], true, &text, &len, &cap);
                         if (r < 0)
                                 return r;
                         /* A name from outside (a process renamed with prctl, a

@@ -12,7 +12,9 @@
  *    system_name is the bare name; filename and line come from the frame;
  *  - one Sample per stack with a non-zero value, location ids leaf first
  *    as pprof wants; fractional values from folded files are rounded;
- *  - no Mapping: frames are already symbolized and addresses are not kept;
+ *  - one Mapping per module that frames name (file name, build-id when
+ *    the recording knew it), referred to by the frames' Locations; frames
+ *    are already symbolized, so has_functions is set and no address kept;
  *  - period_type {cpu, nanoseconds} and period 1e9/Hz when the sampling
  *    frequency is known, duration_nanos when the duration is.
  * Strings are made valid UTF-8 (proto3 requires it; see utf8.h). */
@@ -33,6 +35,7 @@
 enum {
         PROFILE_SAMPLE_TYPE = 1,
         PROFILE_SAMPLE = 2,
+        PROFILE_MAPPING = 3,
         PROFILE_LOCATION = 4,
         PROFILE_FUNCTION = 5,
         PROFILE_STRING_TABLE = 6,
@@ -47,7 +50,15 @@ enum {
         SAMPLE_VALUE = 2,
 
         LOCATION_ID = 1,
+        LOCATION_MAPPING_ID = 2,
         LOCATION_LINE = 4,
+
+        MAPPING_ID = 1,
+        MAPPING_FILENAME = 5,
+        MAPPING_BUILD_ID = 6,
+        MAPPING_HAS_FUNCTIONS = 7,
+        MAPPING_HAS_FILENAMES = 8,
+        MAPPING_HAS_LINE_NUMBERS = 9,
 
         LINE_FUNCTION_ID = 1,
         LINE_LINE = 2,
@@ -203,6 +214,7 @@ static int write_gzip(const struct pb_buf *parts, size_t nparts, FILE *f) {
 
 static int write_profile(const struct profile *p, struct pb_buf *msg, struct strings *s) {
         struct pb_buf m = {}, line = {};
+        struct u64map mappings = {}; /* module string id -> mapping id */
         _cleanup_free_ uint64_t *locs = NULL;
         size_t nframes = profile_frame_count(p), nstacks = profile_stack_count(p);
         unsigned vi = profile_value_count(p) - 1;
@@ -252,9 +264,41 @@ static int write_profile(const struct profile *p, struct pb_buf *msg, struct str
                         goto out;
         }
 
+        /* Mappings: one per module string, numbered in order of first use */
         for (uint32_t id = 0; id < nframes; id++) {
                 const struct profile_frame *fr = profile_frame(p, id);
-                uint64_t name, system_name, filename;
+                uint64_t mid, filename, build_id;
+                if (fr->module == 0 || u64map_get(&mappings, fr->module, &mid))
+                        continue;
+                mid = mappings.count + 1;
+                r = u64map_put(&mappings, fr->module, mid);
+                if (r >= 0)
+                        r = strings_add(s, p, fr->module, NULL, &filename);
+                if (r >= 0)
+                        r = strings_add(s, p, profile_build_id(p, fr->module), NULL, &build_id);
+                if (r < 0)
+                        goto out;
+                pb_buf_clear(&m);
+                r = pb_uint64(&m, MAPPING_ID, mid);
+                if (r >= 0)
+                        r = pb_int64(&m, MAPPING_FILENAME, (int64_t) filename);
+                if (r >= 0)
+                        r = pb_int64(&m, MAPPING_BUILD_ID, (int64_t) build_id);
+                if (r >= 0)
+                        r = pb_uint64(&m, MAPPING_HAS_FUNCTIONS, 1);
+                if (r >= 0 && fr->file)
+                        r = pb_uint64(&m, MAPPING_HAS_FILENAMES, 1);
+                if (r >= 0 && fr->line)
+                        r = pb_uint64(&m, MAPPING_HAS_LINE_NUMBERS, 1);
+                if (r >= 0)
+                        r = pb_message(msg, PROFILE_MAPPING, &m);
+                if (r < 0)
+                        goto out;
+        }
+
+        for (uint32_t id = 0; id < nframes; id++) {
+                const struct profile_frame *fr = profile_frame(p, id);
+                uint64_t name, system_name, filename, mid = 0;
 
                 r = strings_add(s, p, fr->name, fr, &name);
                 if (r >= 0)
@@ -284,6 +328,8 @@ static int write_profile(const struct profile *p, struct pb_buf *msg, struct str
                         r = pb_int64(&line, LINE_LINE, fr->line);
                 if (r >= 0)
                         r = pb_uint64(&m, LOCATION_ID, (uint64_t) id + 1);
+                if (r >= 0 && fr->module && u64map_get(&mappings, fr->module, &mid))
+                        r = pb_uint64(&m, LOCATION_MAPPING_ID, mid);
                 if (r >= 0)
                         r = pb_message(&m, LOCATION_LINE, &line);
                 if (r >= 0)
@@ -310,6 +356,7 @@ static int write_profile(const struct profile *p, struct pb_buf *msg, struct str
 out:
         pb_buf_release(&m);
         pb_buf_release(&line);
+        u64map_release(&mappings);
         return r;
 }
 

@@ -222,7 +222,7 @@ static void write_table(const struct profile *p, const struct report *rep, FILE 
                 size_t len = 0;
 
                 format_value(num, sizeof(num), v);
-                if (folded_frame_name(p, fn->frame, name, &len, cap) < 0) {
+                if (folded_frame_name(p, fn->frame, true, name, &len, cap) < 0) {
                         /* only an allocation can fail; mark the row instead of losing it */
                         fprintf(f, "  %*s  %6.2f%%  %s\n", width, num, percent(v, rep->total), "?");
                         continue;
@@ -292,7 +292,7 @@ static int json_table(const struct profile *p, const struct report *rep, bool se
 
                 if (!row || json_array_append_new(arr, row) < 0)
                         return -ENOMEM;
-                r = folded_frame_name(p, fn->frame, &name, &len, &cap);
+                r = folded_frame_name(p, fn->frame, true, &name, &len, &cap);
                 if (r < 0)
                         return r;
                 r = json_set_new(row, "name", json_bytes_new(name, len));

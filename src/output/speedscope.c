@@ -33,7 +33,7 @@ static int add_frames(const struct profile *p, json_t *frames) {
                 size_t len = 0;
                 json_t *o;
 
-                r = folded_frame_name(p, id, &name, &len, &cap);
+                r = folded_frame_name(p, id, false, &name, &len, &cap);
                 if (r < 0)
                         return r;
                 o = json_object();

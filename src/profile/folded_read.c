@@ -161,16 +161,58 @@ static bool is_thread_name(const char *s, size_t n) {
         return d >= 2 && d < n && n - d <= 10 && s[d] != '0' && s[d - 1] == '-' && d - 1 <= 15;
 }
 
+/* "name (file.c:42)", as `cprof record --lines` writes frames: the
+ * length of the name and the file and line, or false. */
+static bool split_source_line(const char *s, size_t len, size_t *ret_name_len, const char **ret_file,
+                              size_t *ret_file_len, uint32_t *ret_line) {
+        size_t i = len, digits = 0;
+        uint64_t line = 0, scale = 1;
+
+        if (len < 6 || s[len - 1] != ')')
+                return false;
+        for (i = len - 1; i > 0 && s[i - 1] >= '0' && s[i - 1] <= '9' && digits < 9; i--, digits++) {
+                line += (uint64_t) (s[i - 1] - '0') * scale;
+                scale *= 10;
+        }
+        if (digits == 0 || i < 4 || s[i - 1] != ':' || line == 0)
+                return false;
+        size_t colon = i - 1, open = colon;
+        while (open > 0 && s[open - 1] != '(' && s[open - 1] != ';')
+                open--;
+        /* " (" before the file, a file that is not empty, a name before it */
+        if (open < 3 || s[open - 1] != '(' || s[open - 2] != ' ' || open == colon)
+                return false;
+        *ret_name_len = open - 2;
+        *ret_file = s + open;
+        *ret_file_len = colon - open;
+        *ret_line = (uint32_t) line;
+        return true;
+}
+
 /* The frame at position `depth` of a stack. The first frame is the
  * process name; "comm-TID" after it is the thread frame that `cprof
- * record --threads` adds. A frame with a kind suffix keeps its kind. */
+ * record --threads` adds. A frame with a kind suffix keeps its kind, and
+ * one with a source line (--lines) keeps its file and line. */
 static int intern_frame(struct profile *p, const char *s, size_t len, size_t depth, uint32_t *ret_id) {
         enum frame_kind kind = frame_kind_from_suffix(s, &len);
+        struct profile_frame f = {};
+        const char *file;
+        size_t name_len, file_len;
+        int r;
+
         if (kind == FRAME_USER && depth == 0)
                 kind = FRAME_PROCESS;
         else if (kind == FRAME_USER && depth == 1 && is_thread_name(s, len))
                 kind = FRAME_THREAD;
-        return profile_intern_named_frame(p, s, len, kind, ret_id);
+        if (depth == 0 || !split_source_line(s, len, &name_len, &file, &file_len, &f.line))
+                return profile_intern_named_frame(p, s, len, kind, ret_id);
+        f.kind = kind;
+        r = profile_intern_string(p, s, name_len, &f.name);
+        if (r >= 0)
+                r = profile_intern_string(p, file, file_len, &f.file);
+        if (r < 0)
+                return r;
+        return profile_intern_frame(p, &f, ret_id);
 }
 
 bool folded_line_is_valid(const char *s, size_t len) {

@@ -3,12 +3,12 @@
 #pragma once
 
 #include "cprof/profile.h"
-#include "strtab.h"
+#include "util/strpool.h"
 #include "util/hash.h"
 #include "util/vec.h"
 
 struct profile {
-        struct strtab strings;
+        struct strpool strings;
         VEC(struct profile_frame) frames;
         struct idindex frame_index;
         VEC(uint32_t) stack_frames; /* all stacks' frame ids back to back */
@@ -21,6 +21,7 @@ struct profile {
         double total[PROFILE_MAX_VALUES];
         uint64_t duration_ns;
         uint32_t frequency_hz;
+        struct u64map build_ids; /* module string id -> build-id string id */
 };
 
 /* How much of an input's start the readers look at to refuse binary data

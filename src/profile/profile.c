@@ -11,7 +11,7 @@ int profile_new(struct profile **ret) {
 
         if (!p)
                 return -ENOMEM;
-        r = strtab_init(&p->strings);
+        r = strpool_init(&p->strings);
         if (r < 0) {
                 free(p);
                 return r;
@@ -25,19 +25,20 @@ int profile_new(struct profile **ret) {
 struct profile *profile_free(struct profile *p) {
         if (!p)
                 return NULL;
-        strtab_release(&p->strings);
+        strpool_release(&p->strings);
         vec_free(&p->frames);
         idindex_release(&p->frame_index);
         vec_free(&p->stack_frames);
         vec_free(&p->stacks);
         idindex_release(&p->stack_index);
         vec_free(&p->samples);
+        u64map_release(&p->build_ids);
         free(p);
         return NULL;
 }
 
 int profile_intern_string(struct profile *p, const char *s, size_t len, uint32_t *ret_id) {
-        return strtab_add(&p->strings, s, len, ret_id);
+        return strpool_add(&p->strings, s, len, ret_id);
 }
 
 static uint32_t frame_hash(const struct profile_frame *f) {
@@ -57,7 +58,7 @@ int profile_intern_frame(struct profile *p, const struct profile_frame *f, uint3
         uint32_t h = frame_hash(f);
         int r;
 
-        if (f->kind >= _FRAME_KIND_MAX || f->name >= p->strings.offset.n)
+        if (f->kind >= _FRAME_KIND_MAX || f->name >= p->strings.str.n)
                 return -EINVAL;
         if (idindex_find(&p->frame_index, h, frame_eq, p, f, ret_id))
                 return 0;
@@ -158,15 +159,15 @@ int profile_add_sample(struct profile *p, const uint32_t *frames, size_t depth,
 }
 
 const char *profile_string(const struct profile *p, uint32_t id) {
-        return strtab_get(&p->strings, id);
+        return strpool_get(&p->strings, id);
 }
 
 size_t profile_string_length(const struct profile *p, uint32_t id) {
-        return strtab_len(&p->strings, id);
+        return strpool_len(&p->strings, id);
 }
 
 size_t profile_string_count(const struct profile *p) {
-        return p->strings.offset.n;
+        return p->strings.str.n;
 }
 
 size_t profile_frame_count(const struct profile *p) {
@@ -237,6 +238,22 @@ uint32_t profile_frequency_hz(const struct profile *p) {
 
 void profile_set_frequency_hz(struct profile *p, uint32_t hz) {
         p->frequency_hz = hz;
+}
+
+int profile_set_build_id(struct profile *p, uint32_t module, const char *hex) {
+        uint32_t id;
+        if (module == 0 || module >= p->strings.str.n)
+                return -EINVAL;
+        int r = profile_intern_string(p, hex, strlen(hex), &id);
+        if (r < 0)
+                return r;
+        return u64map_put(&p->build_ids, module, id);
+}
+
+uint32_t profile_build_id(const struct profile *p, uint32_t module) {
+        uint64_t id = 0;
+        (void) u64map_get(&p->build_ids, module, &id);
+        return (uint32_t) id;
 }
 
 const char *frame_kind_suffix(enum frame_kind kind) {

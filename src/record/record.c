@@ -1,20 +1,24 @@
-/* The recording loop: polls the sampler, turns raw samples into profile
- * stacks (unwind, symbolize) and keeps the symbolizer's view of each
- * process current while the process lives: maps are read when a process
- * is first seen, after exec, and again shortly after exec, when the
- * dynamic loader has mapped the libraries. */
+/* The recording loop: polls the sampler, keeps the process image of each
+ * target current while it lives (maps read when a process is first seen,
+ * after exec, and again shortly after exec, when the dynamic loader has
+ * mapped the libraries), turns raw samples into address stacks (unwind,
+ * then the image resolves each address), and after each drain names the
+ * new addresses and adds the new counts to the profile (symbolize). */
 #include "cprof/record.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "cprof/image.h"
 #include "cprof/symbolize.h"
 #include "cprof/target.h"
 #include "cprof/unwind.h"
+#include "record/addr-stacks.h"
 #include "util/cleanup.h"
 #include "util/hash.h"
 #include "util/log.h"
@@ -40,11 +44,15 @@ struct old_image {
 /* Samples reach us up to two drains (about 0.4 s) after they were taken:
  * an image is kept well past that */
 #define OLD_IMAGE_NS (2000 * 1000 * 1000ULL)
+/* modules nothing maps any more are released this often */
+#define COLLECT_NS (1000 * 1000 * 1000ULL)
 
 struct recorder {
         struct record_options opts;
         struct sampler *sampler;
+        struct image_store *img;
         struct symbolizer *sym;
+        struct addr_stacks stacks;
         struct profile *profile;
         VEC(pid_t) roots;
         struct u64map names; /* tgid -> string id of the process name */
@@ -53,11 +61,15 @@ struct recorder {
         uint64_t start_ns, end_ns;
         uint64_t exit_seen_ns; /* when a process last exited */
         uint64_t unnamed_samples;
+        uint64_t nosym_samples;
+        struct u64map nosym_modules; /* profile string id of a module path -> samples */
+        uint64_t last_collect_ns;
         uint32_t unknown_name; /* string id of "[unknown]" */
+        VEC(uint32_t) flush_ids; /* profile frame ids of one stack being flushed */
         const char *end_reason;
         bool started, finished;
         struct unwound_frame frames[UNWIND_MAX_FRAMES];
-        uint32_t ids[UNWIND_MAX_FRAMES + 2];
+        uint32_t addr_ids[UNWIND_MAX_FRAMES];
 };
 
 
@@ -85,7 +97,9 @@ int recorder_new(const struct record_options *o, struct recorder **ret,
                 raise_priority();
         k = profile_new(&r->profile);
         if (k >= 0)
-                k = symbolizer_new(&r->sym);
+                k = image_store_new(&r->img);
+        if (k >= 0)
+                k = symbolizer_new(&o->symbolize, r->img, &r->sym);
         if (k >= 0)
                 k = sampler_new(&o->sampler, &r->sampler, ret_fallback_reason);
         if (k < 0) {
@@ -111,6 +125,10 @@ struct recorder *recorder_free(struct recorder *r) {
                 return NULL;
         sampler_free(r->sampler);
         symbolizer_free(r->sym);
+        image_store_free(r->img);
+        addr_stacks_release(&r->stacks);
+        u64map_release(&r->nosym_modules);
+        vec_free(&r->flush_ids);
         profile_free(r->profile);
         vec_free(&r->roots);
         vec_free(&r->reloads);
@@ -145,7 +163,7 @@ static int process_name(struct recorder *r, const struct raw_sample *s, uint32_t
                 return 0;
         }
         /* first sight of this process: learn its maps while it lives */
-        (void) symbolizer_load_process(r->sym, pid);
+        (void) image_load_process(r->img, pid);
         if (s->process_comm && *s->process_comm)
                 snprintf(buf, sizeof(buf), "%s", s->process_comm);
         else if (target_comm(pid, buf, sizeof(buf)) < 0) {
@@ -177,7 +195,7 @@ static void run_reloads(struct recorder *r) {
                         i++;
                         continue;
                 }
-                if (symbolizer_load_process(r->sym, rl->pid) >= 0 && rl->round < 3) {
+                if (image_load_process(r->img, rl->pid) >= 0 && rl->round < 3) {
                         rl->round++;
                         rl->at_ns = now + 10000000ULL * (rl->round == 1 ? 5 : rl->round == 2 ? 25 : 125);
                         i++;
@@ -196,7 +214,7 @@ static void forget_old_images(struct recorder *r) {
                         i++;
                         continue;
                 }
-                symbolizer_forget_image(r->sym, o->pid, o->gen);
+                image_forget_image(r->img, o->pid, o->gen);
                 r->old_images.v[i] = r->old_images.v[--r->old_images.n];
         }
 }
@@ -210,8 +228,8 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                 /* until it execs, a child runs its parent's image, under
                  * its parent's name */
                 uint64_t parent_name;
-                (void) symbolizer_fork_process(r->sym, (pid_t) e->ppid, pid);
-                (void) symbolizer_load_process(r->sym, pid);
+                (void) image_fork_process(r->img, (pid_t) e->ppid, pid);
+                (void) image_load_process(r->img, pid);
                 if (e->comm)
                         (void) set_name(r, pid, e->comm);
                 else if (u64map_get(&r->names, e->ppid, &parent_name))
@@ -219,11 +237,11 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                 break;
         }
         case PROCESS_EVENT_EXEC:
-                (void) symbolizer_exec_process(r->sym, pid, e->exec_gen);
+                (void) image_exec_process(r->img, pid, e->exec_gen);
                 if (e->exec_gen > 0)
                         (void) vec_push(&r->old_images, ((struct old_image) {
                                 .pid = pid, .gen = e->exec_gen - 1, .at_ns = now_ns() + OLD_IMAGE_NS }));
-                (void) symbolizer_load_process(r->sym, pid);
+                (void) image_load_process(r->img, pid);
                 if (e->comm)
                         (void) set_name(r, pid, e->comm);
                 schedule_reloads(r, pid);
@@ -232,10 +250,14 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                 if (e->comm)
                         (void) set_name(r, pid, e->comm);
                 break;
-        case PROCESS_EVENT_MMAP:
-                (void) symbolizer_add_mapping(r->sym, pid, e->exec_gen, e->start, e->len, e->pgoff,
-                                              e->path);
+        case PROCESS_EVENT_MMAP: {
+                struct image_mapping_info m = {
+                        .start = e->start, .len = e->len, .pgoff = e->pgoff,
+                        .dev = e->dev, .inode = e->inode, .path = e->path,
+                };
+                (void) image_add_mapping(r->img, pid, e->exec_gen, &m);
                 break;
+        }
         case PROCESS_EVENT_EXIT:
                 /* the event comes from inside the exit: /proc shows the
                  * process gone a moment later, so look again soon (roots
@@ -259,46 +281,295 @@ static int thread_frame(struct recorder *r, const struct raw_sample *s, uint32_t
         return profile_intern_named_frame(r->profile, name, strlen(name), FRAME_THREAD, ret_id);
 }
 
+/* The address key of one unwound frame. */
+static int frame_key(struct recorder *r, const struct raw_sample *s, const struct unwound_frame *f,
+                     struct addr_key *ret) {
+        /* a return address points after the call: look inside the call */
+        uint64_t addr = f->exact || f->addr == 0 ? f->addr : f->addr - 1;
+        struct image_addr ia;
+        int k;
+
+        if (f->kernel) {
+                *ret = (struct addr_key) { .kind = ADDR_KERNEL, .addr = addr };
+                return 0;
+        }
+        k = image_resolve(r->img, (pid_t) s->tgid, s->exec_gen, addr, &ia);
+        if (k < 0)
+                return k;
+        switch (ia.kind) {
+        case IMAGE_ADDR_MODULE:
+                if (ia.module) {
+                        *ret = (struct addr_key) { .kind = ADDR_MODULE, .id = ia.module, .addr = ia.addr };
+                        return 0;
+                }
+                uint32_t path;
+                k = profile_intern_string(r->profile, ia.path, strlen(ia.path), &path);
+                if (k < 0)
+                        return k;
+                *ret = (struct addr_key) { .kind = ADDR_FILE, .id = path, .addr = ia.addr };
+                return 0;
+        case IMAGE_ADDR_ANON:
+                *ret = (struct addr_key) { .kind = ADDR_JIT, .id = s->tgid, .addr = addr };
+                return 0;
+        case IMAGE_ADDR_UNKNOWN:
+                break;
+        }
+        *ret = (struct addr_key) { .kind = ADDR_UNKNOWN };
+        return 0;
+}
+
+/* In the drain: only image lookups and counting, no symbolization. */
 static int on_sample(void *userdata, const struct raw_sample *s) {
         struct recorder *r = userdata;
         size_t n = unwind_sample(s, r->opts.sampler.user_stacks, r->opts.sampler.kernel_stacks, r->frames);
-        size_t depth = 0;
-        uint32_t name;
+        uint32_t prefix[2], name;
+        size_t n_prefix = 0;
         int k;
 
         k = process_name(r, s, &name);
         if (k < 0)
                 return k;
         struct profile_frame pf = { .name = name, .kind = FRAME_PROCESS };
-        k = profile_intern_frame(r->profile, &pf, &r->ids[depth++]);
+        k = profile_intern_frame(r->profile, &pf, &prefix[n_prefix++]);
         if (k < 0)
                 return k;
         if (r->opts.threads) {
-                k = thread_frame(r, s, &r->ids[depth++]);
+                k = thread_frame(r, s, &prefix[n_prefix++]);
                 if (k < 0)
                         return k;
         }
         /* leaf first in, root first out */
-        bool unnamed = false;
-        for (size_t i = n; i-- > 0;) {
-                k = symbolizer_frame(r->sym, r->profile, (pid_t) s->tgid, s->exec_gen, &r->frames[i],
-                                     &r->ids[depth]);
+        for (size_t i = 0; i < n; i++) {
+                struct addr_key key;
+                bool fresh;
+                k = frame_key(r, s, &r->frames[i], &key);
+                if (k >= 0)
+                        k = addr_stacks_intern_addr(&r->stacks, &key, &r->addr_ids[n - 1 - i], &fresh);
                 if (k < 0)
                         return k;
-                unnamed |= profile_frame(r->profile, r->ids[depth])->name == r->unknown_name;
-                depth++;
+                /* the module must outlive the address that names it */
+                if (fresh && key.kind == ADDR_MODULE) {
+                        image_module_pin(r->img, key.id);
+                        symbolizer_prepare_module(r->sym, key.id);
+                } else if (fresh && key.kind == ADDR_JIT) {
+                        symbolizer_prepare_jit(r->sym, (pid_t) key.id);
+                }
         }
-        if (unnamed)
-                r->unnamed_samples += s->count;
-        double v = (double) s->count;
-        return profile_add_sample(r->profile, r->ids, depth, &v, s->tid, s->time_ns);
+        return addr_stacks_add(&r->stacks, prefix, n_prefix, r->addr_ids, n, s->count, s->tid);
+}
+
+/* Symbolize. */
+
+/* "[libc.so.6]" or, with --addrs, "[libc.so.6+0x1f2a0]"; pseudo paths
+ * such as "[vdso]" lose their brackets first. */
+static void module_frame_name(const char *module, uint64_t addr, bool with_addr, char *buf, size_t len) {
+        const char *b = strrchr(module, '/');
+        size_t n;
+
+        b = b ? b + 1 : module;
+        n = strlen(b);
+        if (n >= 2 && b[0] == '[' && b[n - 1] == ']') {
+                b++;
+                n -= 2;
+        }
+        n = MIN(n, (size_t) 4096);
+        if (with_addr)
+                snprintf(buf, len, "[%.*s+0x%" PRIx64 "]", (int) n, b, addr);
+        else
+                snprintf(buf, len, "[%.*s]", (int) n, b);
+}
+
+static int intern(struct recorder *r, const char *s, uint32_t *ret) {
+        if (!s) {
+                *ret = 0;
+                return 0;
+        }
+        return profile_intern_string(r->profile, s, strlen(s), ret);
+}
+
+/* Names one address: its chain of profile frames. */
+static int symbolize_addr(struct recorder *r, struct addr_entry *e) {
+        struct symbol_frame chain[SYMBOL_MAX_CHAIN];
+        const struct addr_key *key = &e->key;
+        const char *module = NULL, *kmodule = NULL;
+        char buf[4200];
+        int n = 1, k;
+
+        switch (key->kind) {
+        case ADDR_MODULE: {
+                struct image_module *m = image_module(r->img, key->id);
+                module = m ? image_module_path(m) : NULL;
+                n = symbolizer_module_addr(r->sym, key->id, key->addr, chain);
+                break;
+        }
+        case ADDR_FILE:
+                module = profile_string(r->profile, key->id);
+                chain[0] = (struct symbol_frame) { .kind = FRAME_USER };
+                break;
+        case ADDR_JIT:
+                n = symbolizer_jit_addr(r->sym, (pid_t) key->id, key->addr, chain);
+                break;
+        case ADDR_KERNEL:
+                n = symbolizer_kernel_addr(r->sym, key->addr, chain, &kmodule);
+                module = kmodule;
+                break;
+        default:
+                chain[0] = (struct symbol_frame) { .kind = FRAME_USER };
+                break;
+        }
+        if (n < 0)
+                return n;
+        if (n < 1 || n > SYMBOL_MAX_CHAIN)
+                n = 1;
+        if (r->stacks.chains.n + (size_t) n > UINT32_MAX)
+                return -ENOMEM;
+        k = vec_reserve(&r->stacks.chains, r->stacks.chains.n + (size_t) n);
+        if (k < 0)
+                return k;
+        e->chain = (uint32_t) r->stacks.chains.n;
+        e->chain_len = (uint32_t) n;
+        for (int i = 0; i < n; i++) {
+                struct profile_frame f = { .kind = chain[i].kind, .line = chain[i].line };
+                const char *name = chain[i].name;
+                if (!name) {
+                        if (key->kind == ADDR_UNKNOWN || (key->kind == ADDR_JIT) || !module)
+                                name = "[unknown]";
+                        else if (key->kind == ADDR_KERNEL)
+                                /* kernel addresses without kallsyms are
+                                 * random (KASLR): one frame for all */
+                                name = kmodule;
+                        else {
+                                module_frame_name(module, key->addr, r->opts.addrs, buf, sizeof(buf));
+                                name = buf;
+                                e->nosym = true;
+                        }
+                }
+                k = intern(r, name, &f.name);
+                if (k >= 0)
+                        k = intern(r, module, &f.module);
+                if (k >= 0)
+                        k = intern(r, chain[i].file, &f.file);
+                if (k >= 0)
+                        k = profile_intern_frame(r->profile, &f, &r->stacks.chains.v[r->stacks.chains.n]);
+                if (k < 0)
+                        return k;
+                r->stacks.chains.n++;
+        }
+        uint32_t module_id = profile_frame(r->profile, r->stacks.chains.v[e->chain])->module;
+        if (e->nosym)
+                e->module_name = module_id;
+        if (key->kind == ADDR_MODULE && module_id && !profile_build_id(r->profile, module_id)) {
+                struct image_module *m = image_module(r->img, key->id);
+                size_t len = 0;
+                const uint8_t *bid = m ? image_module_build_id(m, &len) : NULL;
+                char hex[2 * 64 + 1];
+                for (size_t i = 0; bid && i < len && i < 64; i++)
+                        snprintf(hex + 2 * i, 3, "%02x", bid[i]);
+                if (bid && len && (k = profile_set_build_id(r->profile, module_id, hex)) < 0)
+                        return k;
+        }
+        e->symbolized = true;
+        return 0;
+}
+
+static int count_nosym(struct recorder *r, const struct addr_stack *st, const uint32_t *addrs) {
+        bool any = false;
+
+        for (size_t i = 0; i < st->n_addrs; i++) {
+                const struct addr_entry *e = &r->stacks.addrs.v[addrs[i]];
+                if (!e->nosym)
+                        continue;
+                /* each module once per stack */
+                bool seen = false;
+                for (size_t j = 0; j < i && !seen; j++) {
+                        const struct addr_entry *o = &r->stacks.addrs.v[addrs[j]];
+                        seen = o->nosym && o->module_name == e->module_name;
+                }
+                if (seen)
+                        continue;
+                uint64_t c = 0;
+                (void) u64map_get(&r->nosym_modules, e->module_name, &c);
+                int k = u64map_put(&r->nosym_modules, e->module_name, c + st->pending);
+                if (k < 0)
+                        return k;
+                any = true;
+        }
+        if (any)
+                r->nosym_samples += st->pending;
+        return 0;
+}
+
+/* Names what the last drains brought and adds their counts to the
+ * profile. Addresses in a module whose debug file is still being fetched
+ * wait, with their stacks, unless this is the last flush: the end of a
+ * recording never waits for a server. */
+static int flush(struct recorder *r, bool final) {
+        struct addr_stacks *t = &r->stacks;
+        size_t kept = 0;
+        int k;
+
+        for (size_t i = 0; i < t->unsymbolized.n; i++) {
+                struct addr_entry *e = &t->addrs.v[t->unsymbolized.v[i]];
+                if (!final && e->key.kind == ADDR_MODULE && symbolizer_module_pending(r->sym, e->key.id)) {
+                        t->unsymbolized.v[kept++] = t->unsymbolized.v[i];
+                        continue;
+                }
+                k = symbolize_addr(r, e);
+                if (k < 0)
+                        return k;
+        }
+        t->unsymbolized.n = kept;
+        kept = 0;
+        for (size_t i = 0; i < t->dirty.n; i++) {
+                struct addr_stack *st = &t->stacks.v[t->dirty.v[i]];
+                const uint32_t *w = addr_stack_words(t, st), *addrs = w + st->n_prefix;
+                bool unknown = false, waiting = false;
+
+                for (size_t j = 0; j < st->n_addrs && !waiting; j++)
+                        waiting = !t->addrs.v[addrs[j]].symbolized;
+                if (waiting) {
+                        t->dirty.v[kept++] = t->dirty.v[i];
+                        continue;
+                }
+
+                r->flush_ids.n = 0;
+                for (size_t j = 0; j < st->n_prefix; j++) {
+                        k = vec_push(&r->flush_ids, w[j]);
+                        if (k < 0)
+                                return k;
+                }
+                for (size_t j = 0; j < st->n_addrs; j++) {
+                        const struct addr_entry *e = &t->addrs.v[addrs[j]];
+                        unknown |= e->key.kind == ADDR_UNKNOWN ||
+                                   (e->key.kind == ADDR_JIT &&
+                                    profile_frame(r->profile, t->chains.v[e->chain])->name == r->unknown_name);
+                        k = vec_reserve(&r->flush_ids, r->flush_ids.n + e->chain_len);
+                        if (k < 0)
+                                return k;
+                        memcpy(r->flush_ids.v + r->flush_ids.n, t->chains.v + e->chain,
+                               e->chain_len * sizeof(uint32_t));
+                        r->flush_ids.n += e->chain_len;
+                }
+                if (unknown)
+                        r->unnamed_samples += st->pending;
+                k = count_nosym(r, st, addrs);
+                if (k < 0)
+                        return k;
+                double v = (double) st->pending;
+                k = profile_add_sample(r->profile, r->flush_ids.v, r->flush_ids.n, &v, st->tid, 0);
+                if (k < 0)
+                        return k;
+                st->pending = 0;
+        }
+        t->dirty.n = kept;
+        return 0;
 }
 
 int recorder_add_pid(struct recorder *r, pid_t pid, bool root) {
         int k = sampler_add_process(r->sampler, pid);
         if (k < 0)
                 return k;
-        (void) symbolizer_load_process(r->sym, pid);
+        (void) image_load_process(r->img, pid);
         if (root) {
                 k = vec_push(&r->roots, pid);
                 if (k < 0)
@@ -361,9 +632,15 @@ int recorder_run(struct recorder *r, volatile sig_atomic_t *stop,
                 k = sampler_poll(r->sampler, timeout, &cb);
                 if (k < 0 && k != -EINTR)
                         break;
-                k = 0;
+                k = flush(r, false);
+                if (k < 0)
+                        break;
                 run_reloads(r);
                 forget_old_images(r);
+                if (now - r->last_collect_ns >= COLLECT_NS) {
+                        (void) image_store_collect(r->img);
+                        r->last_collect_ns = now;
+                }
                 if (progress && now - last_progress >= PROGRESS_NS) {
                         struct record_progress p;
                         recorder_get_progress(r, &p);
@@ -375,6 +652,16 @@ int recorder_run(struct recorder *r, volatile sig_atomic_t *stop,
         int k2 = sampler_stop(r->sampler, &cb);
         if (k >= 0)
                 k = k2;
+        uint64_t stopped = now_ns();
+        size_t todo = r->stacks.unsymbolized.n;
+        log_debug("record: sampling stopped, %zu addresses left to name", todo);
+        /* whatever the stop brought in, and all of it on an error: the
+         * samples taken so far are still written */
+        k2 = flush(r, true);
+        if (k >= 0)
+                k = k2;
+        log_debug("record: %zu addresses named in %.3f s after sampling stopped (%zu in all)", todo,
+                  (double) (now_ns() - stopped) / 1e9, r->stacks.addrs.n);
         profile_set_duration_ns(r->profile, r->end_ns - r->start_ns);
         r->finished = true;
         return k;
@@ -389,6 +676,7 @@ void recorder_get_progress(const struct recorder *r, struct record_progress *ret
                 .elapsed_ns = (r->finished ? r->end_ns : now_ns()) - r->start_ns,
                 .processes = r->names.count,
                 .unnamed_samples = r->unnamed_samples,
+                .nosym_samples = r->nosym_samples,
         };
         sampler_get_stats(r->sampler, &ret->stats);
 }
@@ -403,4 +691,36 @@ const char *recorder_notice(const struct recorder *r) {
 
 const char *recorder_end_reason(const struct recorder *r) {
         return r->end_reason ? r->end_reason : "stopped";
+}
+
+struct nosym_pair {
+        uint32_t module;
+        uint64_t samples;
+};
+
+static int nosym_cmp(const void *a, const void *b) {
+        const struct nosym_pair *x = a, *y = b;
+        if (x->samples != y->samples)
+                return x->samples > y->samples ? -1 : 1;
+        return x->module < y->module ? -1 : x->module > y->module;
+}
+
+size_t recorder_nosym_modules(const struct recorder *r, const char **ret, uint64_t *ret_samples,
+                              size_t max) {
+        const struct u64map *m = &r->nosym_modules;
+        _cleanup_free_ struct nosym_pair *v = NULL;
+        size_t n = 0;
+
+        if (m->count == 0 || !(v = calloc(m->count, sizeof(*v))))
+                return 0;
+        for (size_t i = 0; m->keys && i <= m->mask; i++)
+                if (m->used[i])
+                        v[n++] = (struct nosym_pair) { (uint32_t) m->keys[i], m->vals[i] };
+        qsort(v, n, sizeof(*v), nosym_cmp);
+        for (size_t i = 0; i < n && i < max; i++) {
+                ret[i] = profile_string(r->profile, v[i].module);
+                if (ret_samples)
+                        ret_samples[i] = v[i].samples;
+        }
+        return n;
 }

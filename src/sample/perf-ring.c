@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -277,6 +278,15 @@ void perf_procs_handle(struct perf_procs *pp, const char *rec, size_t size,
                 e.type = PROCESS_EVENT_MMAP;
                 e.pid = pid;
                 e.path = name;
+                /* the file's identity, unless the record carries a
+                 * build-id in its place (attr.build_id, not asked for) */
+                if (!(h.misc & PERF_RECORD_MISC_MMAP_BUILD_ID)) {
+                        uint32_t maj, min;
+                        memcpy(&maj, q + 32, 4);
+                        memcpy(&min, q + 36, 4);
+                        memcpy(&e.inode, q + 40, 8);
+                        e.dev = makedev(maj, min);
+                }
                 e.exec_gen = p->exec_gen;
                 break;
         }

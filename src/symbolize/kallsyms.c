@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "symbolize/maps.h"
+#include "image/maps.h"
 #include "util/cleanup.h"
 #include "util/parse.h"
 #include "util/read-file.h"
@@ -15,12 +15,20 @@ struct ksym {
         uint32_t name;   /* offset in pool */
         uint32_t module; /* offset in pool + 1, 0 for the kernel itself */
         uint32_t seq;    /* input order, to keep sorting deterministic */
-        uint8_t rank;    /* 2 x (0 global T, 1 weak W/w, 2 local t), +1 for a 32-bit alias */
+        uint8_t rank;    /* 2 x (0 global T, 1 weak W/w, 2 local t), +1 for a 32-bit alias;
+                          * RANK_BOUNDARY for a module's data */
 };
 
+/* A module's data symbols name nothing, but mark where its code is not:
+ * since 6.4 a module's text, data and rodata are separate allocations, so
+ * another module's code can sit right below them. Ranked last, so code
+ * at the same address wins. */
+#define RANK_BOUNDARY UINT8_MAX
+
 struct kallsyms {
-        VEC(struct ksym) syms;
+        VEC(struct ksym) syms; /* boundaries included */
         VEC(char) pool;
+        size_t n_boundaries;
         bool has_addresses;
 };
 
@@ -70,8 +78,16 @@ static int parse_line(struct kallsyms *k, const char *s, const char *end, uint32
         case 't':
                 rank = 2;
                 break;
+        case 'd':
+        case 'D':
+        case 'b':
+        case 'B':
+        case 'r':
+        case 'R':
+                rank = RANK_BOUNDARY; /* kept only for a module */
+                break;
         default:
-                return 0; /* data, absolute, ... */
+                return 0; /* absolute, ... */
         }
         s += 3;
         const char *name = s;
@@ -93,12 +109,18 @@ static int parse_line(struct kallsyms *k, const char *s, const char *end, uint32
         /* x86-64 kernels alias each syscall entry for 32-bit callers at the
          * same address, listed first; a 64-bit profile wants the 64-bit
          * name (as perf shows it) */
-        rank *= 2;
-        if (name_len > 7 && memcmp(name, "__ia32_", 7) == 0)
-                rank++;
+        if (rank == RANK_BOUNDARY && mod_len == 0)
+                return 0; /* the kernel's data sits apart from its text */
+        if (rank != RANK_BOUNDARY) {
+                rank *= 2;
+                if (name_len > 7 && memcmp(name, "__ia32_", 7) == 0)
+                        rank++;
+        }
 
         struct ksym sym = { .addr = addr, .rank = rank };
-        int r = pool_add(k, name, name_len, &sym.name);
+        int r = 0;
+        if (rank != RANK_BOUNDARY)
+                r = pool_add(k, name, name_len, &sym.name);
         if (r < 0)
                 return r;
         if (mod_len > 0) {
@@ -157,8 +179,10 @@ int kallsyms_parse(const char *buf, size_t len, struct kallsyms **ret) {
         /* one symbol per address: the global one, else the first listed */
         size_t n = 0;
         for (size_t i = 0; i < k->syms.n; i++)
-                if (n == 0 || k->syms.v[i].addr != k->syms.v[n - 1].addr)
+                if (n == 0 || k->syms.v[i].addr != k->syms.v[n - 1].addr) {
                         k->syms.v[n++] = k->syms.v[i];
+                        k->n_boundaries += k->syms.v[i].rank == RANK_BOUNDARY;
+                }
         k->syms.n = n;
         *ret = k;
         return 0;
@@ -183,7 +207,7 @@ struct kallsyms *kallsyms_free(struct kallsyms *k) {
 }
 
 size_t kallsyms_count(const struct kallsyms *k) {
-        return k->syms.n;
+        return k->syms.n - k->n_boundaries;
 }
 
 bool kallsyms_has_addresses(const struct kallsyms *k) {
@@ -207,10 +231,14 @@ int kallsyms_lookup(const struct kallsyms *k, uint64_t addr, const char **ret_na
         if (lo == 0)
                 return -ENOENT;
         const struct ksym *c = &s[lo - 1];
+        if (c->rank == RANK_BOUNDARY)
+                return -ENOENT;
         uint64_t extent = KALLSYMS_MAX_EXTENT;
         if (lo < k->syms.n) {
                 uint64_t gap = s[lo].addr - c->addr;
-                extent = s[lo].module == c->module ? gap : MIN(gap, extent);
+                /* a module's data is not in the allocation of its text */
+                bool same = s[lo].module == c->module && s[lo].rank != RANK_BOUNDARY;
+                extent = same ? gap : MIN(gap, extent);
         }
         if (addr - c->addr >= extent)
                 return -ENOENT;

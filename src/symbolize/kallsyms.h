@@ -1,11 +1,13 @@
 /* Kernel text symbols from /proc/kallsyms ("ADDR TYPE NAME [MODULE]").
  *
- * Only code symbols (types t, T, w, W) are kept, sorted by address, with
+ * Only code symbols (types t, T, w, W) are named, sorted by address, with
  * names copied into one compact pool. kallsyms carries no sizes: a symbol
  * reaches the next one, and at most KALLSYMS_MAX_EXTENT past its start
  * where the next symbol belongs to another module or there is none, so an
  * address in a gap between the kernel and its modules is not credited to
- * whatever comes last. Without privileges the kernel prints every address
+ * whatever comes last. A module's data symbols (d, b, r) name nothing but
+ * end the code below them the same way: each module's text and data are
+ * separate allocations, and one module's data may follow another's code. Without privileges the kernel prints every address
  * as zero; the table then reports no addresses and names nothing. */
 #pragma once
 

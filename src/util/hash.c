@@ -130,6 +130,35 @@ int u64map_put(struct u64map *m, uint64_t key, uint64_t val) {
         return 0;
 }
 
+bool u64map_remove(struct u64map *m, uint64_t key) {
+        size_t i;
+
+        if (!m->keys)
+                return false;
+        for (i = hash_u64(key) & m->mask;; i = (i + 1) & m->mask) {
+                if (!m->used[i])
+                        return false;
+                if (m->keys[i] == key)
+                        break;
+        }
+        /* Backward shift: pull later entries of the probe run into the
+         * hole unless that would move one before its home slot. No
+         * tombstones, so a table that churns never fills with them. */
+        for (size_t j = (i + 1) & m->mask; m->used[j]; j = (j + 1) & m->mask) {
+                size_t home = hash_u64(m->keys[j]) & m->mask;
+                /* j's entry may move to i when home is not in (i, j] */
+                bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+                if (stays)
+                        continue;
+                m->keys[i] = m->keys[j];
+                m->vals[i] = m->vals[j];
+                i = j;
+        }
+        m->used[i] = 0;
+        m->count--;
+        return true;
+}
+
 void u64map_release(struct u64map *m) {
         free(m->keys);
         free(m->vals);

@@ -50,6 +50,8 @@ struct u64map {
 bool u64map_get(const struct u64map *m, uint64_t key, uint64_t *ret_val);
 /* Inserts or replaces. -ENOMEM. */
 int u64map_put(struct u64map *m, uint64_t key, uint64_t val);
+/* Removes key; false when it was not there. */
+bool u64map_remove(struct u64map *m, uint64_t key);
 /* Empties m and keeps its memory for the next use. */
 void u64map_clear(struct u64map *m);
 void u64map_release(struct u64map *m);

@@ -2,7 +2,7 @@
  * a mapped file, then translate offsets and look addresses up. */
 #include <stdint.h>
 
-#include "symbolize/elf-module.h"
+#include "image/elf-module.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct elf_module *m;

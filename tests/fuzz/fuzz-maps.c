@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "symbolize/maps.h"
+#include "image/maps.h"
 
 struct ctx {
         struct mapping m[256];

@@ -5,13 +5,14 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gelf.h>
 #include <link.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "symbolize/elf-module.h"
+#include "image/elf-module.h"
 #include "util/cleanup.h"
 #include "symbolize/symtest.h"
 #include "tap.h"
@@ -112,6 +113,142 @@ static char *read_all(const char *path, size_t *len) {
         return buf;
 }
 
+static struct elf_module *open_path(const char *path) {
+        struct elf_module *m = NULL;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return NULL;
+        if (elf_module_open_fd(fd, &m) < 0)
+                m = NULL;
+        close(fd);
+        return m;
+}
+
+/* libsymtest.so stripped (only .dynsym left) plus its debug file made by
+ * objcopy --only-keep-debug (NOBITS .text, full .symtab): the size rules
+ * hold through the debug file's symbols, segments stay the binary's. */
+static void test_stripped_with_debug_file(const char *path, const struct loaded *l) {
+        char dir[] = "/tmp/test-elf.XXXXXX", stripped[256], debug[256], cmd[1024];
+        struct elf_module *m, *d, *plain;
+
+        CHECK(mkdtemp(dir) != NULL, "scratch directory");
+        snprintf(stripped, sizeof(stripped), "%s/libsymtest.so", dir);
+        snprintf(debug, sizeof(debug), "%s/libsymtest.debug", dir);
+        snprintf(cmd, sizeof(cmd), "objcopy --only-keep-debug '%s' '%s' && strip --strip-all -o '%s' '%s'", path,
+                 debug, stripped, path);
+        CHECK(system(cmd) == 0, "objcopy --only-keep-debug + strip");
+        m = open_path(stripped);
+        d = open_path(debug);
+        plain = open_path(path);
+        CHECK(m && d && plain, "open the stripped library and its debug file");
+        if (m && d && plain) {
+                size_t alone = elf_module_symbol_count(m);
+                CHECK(elf_module_use_symbols_from(m, d) == 0, "use the debug file's symbols");
+                CHECK(elf_module_debug(m) == d, "the debug module is kept");
+                check_module(m, l, "stripped + debug file");
+                /* the debug .symtab has what the unstripped file has,
+                 * locals included, which .dynsym lacks */
+                CHECK(elf_module_symbol_count(m) == elf_module_symbol_count(plain) &&
+                      elf_module_symbol_count(m) > alone,
+                      "symbols: %zu from the debug file, %zu unstripped, %zu from .dynsym",
+                      elf_module_symbol_count(m), elf_module_symbol_count(plain), alone);
+                struct elf_module *again = open_path(debug);
+                CHECK(again && elf_module_use_symbols_from(m, again) == -EBUSY, "a second debug file: -EBUSY");
+                elf_module_free(again);
+                d = NULL;
+        }
+        elf_module_free(d);
+        elf_module_free(m);
+        elf_module_free(plain);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        CHECK(system(cmd) == 0, "clean up");
+}
+
+/* A function symbol of one symbol table (SHT_SYMTAB or SHT_DYNSYM), read
+ * with plain libelf: the highest one at or below addr (*ret_below) and
+ * the one named `name`. */
+static bool scan_symbols(struct elf_module *m, GElf_Word type, const char *name, uint64_t addr,
+                         GElf_Sym *ret_named, GElf_Sym *ret_below, const char **ret_below_name) {
+        Elf *elf = elf_module_elf(m);
+        Elf_Scn *scn = NULL;
+        bool found = false;
+
+        ret_below->st_value = 0;
+        *ret_below_name = NULL;
+        while ((scn = elf_nextscn(elf, scn))) {
+                GElf_Shdr sh;
+                if (!gelf_getshdr(scn, &sh) || sh.sh_type != type || sh.sh_entsize == 0)
+                        continue;
+                Elf_Data *data = elf_getdata(scn, NULL);
+                for (size_t i = 0; data && i < sh.sh_size / sh.sh_entsize; i++) {
+                        GElf_Sym s;
+                        if (!gelf_getsym(data, (int) i, &s) || GELF_ST_TYPE(s.st_info) != STT_FUNC ||
+                            s.st_shndx == SHN_UNDEF)
+                                continue;
+                        const char *n = elf_strptr(elf, sh.sh_link, s.st_name);
+                        if (name && n && strcmp(n, name) == 0) {
+                                *ret_named = s;
+                                found = true;
+                        }
+                        if (s.st_value <= addr && s.st_value >= ret_below->st_value) {
+                                *ret_below = s;
+                                *ret_below_name = n;
+                        }
+                }
+        }
+        return found;
+}
+
+/* libc as Debian ships it: .dynsym only; libc6-dbg's debug file (found by
+ * build-id) names the local __libc_start_call_main, every stack's root. */
+static void test_libc_debug_file(void) {
+        struct elf_module *libc = open_path("/lib/x86_64-linux-gnu/libc.so.6"), *dbg = NULL;
+        char path[512];
+        size_t len = 0;
+        GElf_Sym main_sym = {}, below, unused;
+        const char *below_name = NULL, *unused_name;
+
+        CHECK(libc != NULL, "open libc");
+        if (!libc)
+                return;
+        const uint8_t *id = elf_module_build_id(libc, &len);
+        int k = snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%02x/", len ? id[0] : 0);
+        for (size_t i = 1; i < len; i++)
+                k += snprintf(path + k, sizeof(path) - (size_t) k, "%02x", id[i]);
+        snprintf(path + k, sizeof(path) - (size_t) k, ".debug");
+        dbg = open_path(path);
+        CHECK(dbg != NULL, "libc6-dbg's '%s'", path);
+        if (!dbg)
+                goto out;
+        CHECK(scan_symbols(dbg, SHT_SYMTAB, "__libc_start_call_main", 0, &main_sym, &unused, &unused_name) &&
+              main_sym.st_size > 0, "__libc_start_call_main in the debug .symtab");
+        uint64_t a = main_sym.st_value + main_sym.st_size / 2;
+        /* what .dynsym has below it: an exported function that ends before it */
+        scan_symbols(libc, SHT_DYNSYM, NULL, a, &unused, &below, &below_name);
+        CHECK(below_name && below.st_value + below.st_size <= main_sym.st_value,
+              "nearest exported function below: %s", below_name ? below_name : "(none)");
+        const char *alone = elf_module_symbolize(libc, a, NULL);
+        CHECK(alone == NULL, "without the debug file: no name, not the exported one past its end (%s)",
+              alone ? alone : "NULL");
+        CHECK(elf_module_use_symbols_from(libc, dbg) == 0, "use the debug file's symbols");
+        uint64_t start = 0;
+        CHECK_STREQ(elf_module_symbolize(libc, a, &start), "__libc_start_call_main", "with the debug file");
+        CHECK(start == main_sym.st_value, "its start");
+        size_t blen = 0;
+        CHECK(elf_module_build_id(libc, &blen) == id && blen == len, "build-id stays the binary's");
+        dbg = NULL;
+
+        /* a debug file of another build is refused */
+        struct elf_module *other = open_path(SYMTEST_DL_PATH), *fresh = open_path("/lib/x86_64-linux-gnu/libc.so.6");
+        CHECK(other && fresh && elf_module_use_symbols_from(fresh, other) == -ESTALE, "another build-id: -ESTALE");
+        CHECK(fresh && elf_module_debug(fresh) == NULL, "... and not taken");
+        elf_module_free(other);
+        elf_module_free(fresh);
+out:
+        elf_module_free(dbg);
+        elf_module_free(libc);
+}
+
 int main(void) {
         struct loaded l = {};
         struct elf_module *m;
@@ -178,5 +315,8 @@ int main(void) {
         CHECK(elf_module_is_fixed(m), "non-PIE is ET_EXEC");
         CHECK(elf_module_symbol_count(m) > 0, "non-PIE has symbols");
         elf_module_free(m);
+
+        test_stripped_with_debug_file(path, &l);
+        test_libc_debug_file();
         return tap_done();
 }

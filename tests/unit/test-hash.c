@@ -29,6 +29,34 @@ int main(void) {
                         all = false;
         CHECK(all && m.count == 100001, "100000 page-aligned keys survive growth");
         CHECK(!u64map_get(&m, 0x1001, &v), "a key never put is not found");
+        /* removal under churn: a model array says what must be there */
+        {
+                struct u64map c = {};
+                static uint8_t model[4096];
+                uint64_t x = 12345;
+                bool ok = true;
+                for (int step = 0; step < 200000 && ok; step++) {
+                        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+                        uint64_t key = (x >> 33) % 4096;
+                        if ((x >> 20) & 1) {
+                                ok = u64map_put(&c, key * 7919, key) == 0;
+                                model[key] = 1;
+                        } else {
+                                ok = u64map_remove(&c, key * 7919) == (model[key] != 0);
+                                model[key] = 0;
+                        }
+                }
+                size_t n = 0;
+                for (uint64_t k = 0; k < 4096 && ok; k++) {
+                        uint64_t got;
+                        bool has = u64map_get(&c, k * 7919, &got);
+                        ok = has == (model[k] != 0) && (!has || got == k);
+                        n += model[k];
+                }
+                CHECK(ok && c.count == n, "put/remove churn agrees with a model (%zu left)", n);
+                CHECK(!u64map_remove(&c, 99999999), "removing a missing key is false");
+                u64map_release(&c);
+        }
         u64map_release(&m);
         CHECK(m.count == 0 && !u64map_get(&m, 0, &v), "released map is empty and usable");
 

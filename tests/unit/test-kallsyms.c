@@ -32,6 +32,56 @@ static const char *name_at(struct kallsyms *k, uint64_t addr, const char **mod) 
         return name;
 }
 
+/* tests/data/kallsyms/modules.txt: real kernel lines and two modules */
+static void test_modules_fixture(void) {
+        struct kallsyms *k;
+        const char *mod, *name;
+        uint64_t start = 0;
+
+        CHECK(kallsyms_load(TEST_DATA_DIR "/kallsyms/modules.txt", &k) == 0, "load the modules fixture");
+        if (!k)
+                return;
+        /* text only: 15 kernel addresses (18 text lines, 4 of them at
+         * _stext; 3 data lines), the trampoline, 5 text lines of [foo]
+         * and 3 of [bar] */
+        CHECK(kallsyms_count(k) == 15 + 1 + 5 + 3, "text symbols (%zu)", kallsyms_count(k));
+        CHECK_STREQ(name_at(k, 0xffffffff821ef620 + 0x10, &mod), "do_syscall_64", "kernel symbol");
+        CHECK(mod == NULL, "the kernel's own symbols have no module (the frame is [kernel.kallsyms])");
+        CHECK_STREQ(name_at(k, 0xffffffff816bb915, &mod), "__x64_sys_read", "64-bit entry named, not its alias");
+
+        CHECK(kallsyms_lookup(k, 0xffffffffc0a01123, &name, &mod, &start) == 0, "module lookup");
+        CHECK_STREQ(name, "foo_work", "module symbol name");
+        CHECK_STREQ(mod, "[foo]", "its module");
+        CHECK(start == 0xffffffffc0a01100, "its start");
+        CHECK_STREQ(name_at(k, 0xffffffffc0a01005, &mod), "foo_helper", "local module symbol");
+        CHECK_STREQ(name_at(k, 0xffffffffc0a00ff8, &mod), "__pfx_foo_helper", "padding symbol");
+        CHECK_STREQ(name_at(k, 0xffffffffc0a01fff, &mod), "foo_exit", "last [foo] function up to [bar]");
+        CHECK_STREQ(mod, "[foo]", "still [foo]");
+        CHECK_STREQ(name_at(k, 0xffffffffc0a02000, &mod), "__pfx_bar_init", "[bar] starts where [foo] ends");
+        CHECK_STREQ(mod, "[bar]", "[bar]'s module");
+        CHECK_STREQ(name_at(k, 0xffffffffc0a02150, &mod), "bar_poll", "[bar] function");
+        CHECK_STREQ(mod, "[bar]", "[bar] module name");
+        /* [bar]'s last function must not reach into [foo]'s data, which
+         * the kernel allocated after it */
+        CHECK(name_at(k, 0xffffffffc0a03000, &mod) == NULL, "[foo]'s data is not [bar]'s code");
+        CHECK(name_at(k, 0xffffffffc0a03180, &mod) == NULL, "nor [foo]'s module struct");
+        CHECK(name_at(k, 0xffffffffc0a04010, &mod) == NULL, "nor [foo]'s bss");
+        CHECK_STREQ(name_at(k, 0xffffffffc0201000 + 0x100, &mod), "ftrace_trampoline", "ftrace trampoline");
+        CHECK_STREQ(mod, "[__builtin__ftrace]", "its pseudo-module");
+        CHECK(name_at(k, 0xffffffffc0201000 + KALLSYMS_MAX_EXTENT, &mod) == NULL,
+              "a lone symbol stops at the limit");
+        kallsyms_free(k);
+
+        /* a module's own data ends its last function too, at the limit */
+        static const char own[] = "ffffffffc0000000 t only_fn\t[m]\n"
+                                  "ffffffffc0100000 d m_data\t[m]\n";
+        CHECK(kallsyms_parse(own, sizeof(own) - 1, &k) == 0 && kallsyms_count(k) == 1, "own data");
+        CHECK_STREQ(name_at(k, 0xffffffffc0000000 + KALLSYMS_MAX_EXTENT - 1, &mod), "only_fn", "up to the limit");
+        CHECK(name_at(k, 0xffffffffc0000000 + KALLSYMS_MAX_EXTENT, &mod) == NULL,
+              "not across its module's data gap");
+        kallsyms_free(k);
+}
+
 int main(void) {
         struct kallsyms *k;
         const char *mod;
@@ -74,5 +124,7 @@ int main(void) {
         kallsyms_free(k);
 
         CHECK(kallsyms_load("/nonexistent/kallsyms", &k) == -ENOENT, "missing file");
+
+        test_modules_fixture();
         return tap_done();
 }

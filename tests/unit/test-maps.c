@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <stdbool.h>
 
-#include "symbolize/maps.h"
+#include "image/maps.h"
 #include "util/cleanup.h"
 #include "tap.h"
 

@@ -1,6 +1,7 @@
-/* The symbolizer on this very process (a PIE linking libsymtest.so), a
- * dlopen()ed library, a deleted one, a forked child that exits, a non-PIE
- * program, the vDSO and the kernel; and the frames it interns. */
+/* The process image and the symbolizer on this very process (a PIE
+ * linking libsymtest.so), a dlopen()ed library, a deleted one, a forked
+ * child that exits, a non-PIE program, the vDSO and the kernel; exec
+ * generations, and modules released when nothing maps them. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cprof/image.h"
 #include "cprof/profile.h"
 #include "cprof/symbolize.h"
 #include "symbolize/symtest.h"
@@ -39,23 +41,51 @@ static uintptr_t load_base(uintptr_t addr) {
         return dladdr((void *) addr, &info) ? (uintptr_t) info.dli_fbase : 0;
 }
 
-static const char *frame_name(struct profile *p, uint32_t id) {
-        return profile_string(p, profile_frame(p, id)->name);
-}
+static struct image_store *img;
 
-static uint32_t frame_gen(struct symbolizer *s, struct profile *p, pid_t pid, uint32_t gen,
-                          uint64_t addr, bool kernel, bool exact) {
-        struct unwound_frame f = { .addr = addr, .kernel = kernel, .exact = exact };
-        uint32_t id = UINT32_MAX;
-        int r = symbolizer_frame(s, p, pid, gen, &f, &id);
+struct symbol {
+        const char *name;   /* the function (root of the chain), NULL if none */
+        const char *module; /* path, "[vdso]", "[kernel.kallsyms]" */
+        uint64_t module_offset;
+};
+
+/* What the recorder does with one address, minus the profile. */
+static int lookup_gen(struct symbolizer *s, pid_t pid, uint32_t gen, uint64_t addr, bool kernel,
+                      struct symbol *ret) {
+        struct symbol_frame chain[SYMBOL_MAX_CHAIN];
+        struct image_addr ia;
+        int r;
+
+        *ret = (struct symbol) {};
+        if (kernel) {
+                r = symbolizer_kernel_addr(s, addr, chain, &ret->module);
+                ret->name = chain[0].name;
+                ret->module_offset = addr;
+                return r < 0 ? r : 0;
+        }
+        r = image_resolve(img, pid, gen, addr, &ia);
         if (r < 0)
-                printf("# symbolizer_frame: %s\n", strerror(-r));
-        return id;
+                return r;
+        if (ia.kind != IMAGE_ADDR_MODULE)
+                return -ENOENT;
+        /* the path this process maps (a module first seen elsewhere has
+         * its first path) */
+        ret->module = ia.path;
+        ret->module_offset = ia.addr;
+        r = symbolizer_module_addr(s, ia.module, ia.addr, chain);
+        if (r < 0)
+                return r;
+        ret->name = chain[0].name;
+        return 0;
 }
 
-static uint32_t frame(struct symbolizer *s, struct profile *p, pid_t pid, uint64_t addr, bool kernel,
-                      bool exact) {
-        return frame_gen(s, p, pid, 0, addr, kernel, exact);
+static int lookup(struct symbolizer *s, pid_t pid, uint64_t addr, bool kernel, struct symbol *ret) {
+        return lookup_gen(s, pid, 0, addr, kernel, ret);
+}
+
+static int add_mapping(pid_t pid, uint32_t gen, uint64_t start, uint64_t len, const char *path) {
+        struct image_mapping_info m = { .start = start, .len = len, .path = path };
+        return image_add_mapping(img, pid, gen, &m);
 }
 
 static void test_self(struct symbolizer *s) {
@@ -63,83 +93,51 @@ static void test_self(struct symbolizer *s) {
         struct symbol y;
         uintptr_t a;
 
-        CHECK(symbolizer_load_process(s, pid) == 0, "load our own maps");
+        CHECK(image_load_process(img, pid) == 0, "load our own maps");
 
         a = (uintptr_t) exe_function;
-        CHECK(symbolizer_lookup(s, pid, a, false, &y) == 0, "lookup in the PIE executable");
+        CHECK(lookup(s, pid, a, false, &y) == 0, "lookup in the PIE executable");
         CHECK_STREQ(y.name, "exe_function", "PIE function name");
         CHECK_STREQ(base(y.module), "test-symbolizer", "PIE module");
         CHECK(y.module_offset == a - load_base(a), "PIE module_offset is the ELF address (%#" PRIx64 ")",
               y.module_offset);
-        CHECK(symbolizer_lookup(s, pid, a + 2, false, &y) == 0 && y.name && !strcmp(y.name, "exe_function"),
+        CHECK(lookup(s, pid, a + 2, false, &y) == 0 && y.name && !strcmp(y.name, "exe_function"),
               "inside the PIE function");
 
         a = (uintptr_t) symtest_lib_work;
         CHECK(a == sym("symtest_lib_work"), "function pointer and dlsym agree");
-        CHECK(symbolizer_lookup(s, pid, a, false, &y) == 0, "lookup in the shared library");
+        CHECK(lookup(s, pid, a, false, &y) == 0, "lookup in the shared library");
         CHECK_STREQ(y.name, "symtest_lib_work", "library function name");
         CHECK_STREQ(base(y.module), "libsymtest.so", "library module");
         CHECK(y.module_offset == a - load_base(a), "library module_offset");
 
         a = sym("symtest_gap_before");
         struct symbol g;
-        CHECK(symbolizer_lookup(s, pid, a, false, &g) == 0 && g.name && !strcmp(g.name, "symtest_gap_before"),
+        CHECK(lookup(s, pid, a, false, &g) == 0 && g.name && !strcmp(g.name, "symtest_gap_before"),
               "sized symbol before the gap");
-        CHECK(symbolizer_lookup(s, pid, a + 8, false, &y) == 0 && y.name == NULL, "no symbol in the gap");
+        CHECK(lookup(s, pid, a + 8, false, &y) == 0 && y.name == NULL, "no symbol in the gap");
         CHECK_STREQ(base(y.module), "libsymtest.so", "gap still has its module");
         CHECK(y.module_offset == g.module_offset + 8, "gap module_offset");
 
         a = sym("symtest_nosize");
-        CHECK(symbolizer_lookup(s, pid, a + 20, false, &y) == 0 && y.name && !strcmp(y.name, "symtest_nosize"),
+        CHECK(lookup(s, pid, a + 20, false, &y) == 0 && y.name && !strcmp(y.name, "symtest_nosize"),
               "size-0 symbol covers up to the next one");
 
-        CHECK(symbolizer_lookup(s, pid, 0x1000, false, &y) == -ENOENT, "no mapping at 0x1000");
+        CHECK(lookup(s, pid, 0x1000, false, &y) == -ENOENT, "no mapping at 0x1000");
 }
 
-static void test_frames(struct symbolizer *s) {
+/* Adjacent functions: the recorder looks a return address up one byte
+ * back, inside the call; that byte must belong to the caller. */
+static void test_adjacent(struct symbolizer *s) {
         pid_t pid = getpid();
-        struct profile *p, *p2;
         uintptr_t b = sym("symtest_adj_b");
         struct symbol y;
-        char expect[128];
-        uint32_t id;
 
-        if (profile_new(&p) < 0 || profile_new(&p2) < 0)
-                abort();
-        CHECK(symbolizer_lookup(s, pid, b - 1, false, &y) == 0 && y.name && !strcmp(y.name, "symtest_adj_a"),
-              "the byte before B belongs to A (adjacent functions)");
-        id = frame(s, p, pid, b, false, false);
-        CHECK_STREQ(frame_name(p, id), "symtest_adj_a", "return address = first byte of B names A");
-        id = frame(s, p, pid, b, false, true);
-        CHECK_STREQ(frame_name(p, id), "symtest_adj_b", "exact address names B");
-        CHECK(profile_frame(p, id)->kind == FRAME_USER, "user kind");
-        CHECK_STREQ(base(profile_string(p, profile_frame(p, id)->module)), "libsymtest.so", "frame module");
-        CHECK(frame(s, p, pid, b, false, true) == id, "same address, same frame");
-        size_t nframes = profile_frame_count(p);
-        frame(s, p, pid, b, false, true);
-        CHECK(profile_frame_count(p) == nframes, "cached: no new frame");
-
-        uintptr_t g = sym("symtest_gap_before");
-        CHECK(symbolizer_lookup(s, pid, g, false, &y) == 0, "gap lookup");
-        snprintf(expect, sizeof(expect), "[libsymtest.so+0x%" PRIx64 "]", y.module_offset + 8);
-        id = frame(s, p, pid, g + 8, false, true);
-        CHECK_STREQ(frame_name(p, id), expect, "no symbol: [basename+0xoffset]");
-
-        id = frame(s, p, pid, 0x1000, false, true);
-        CHECK_STREQ(frame_name(p, id), "[unknown]", "no mapping: [unknown]");
-        CHECK(profile_frame(p, id)->module == 0, "[unknown] has no module");
-
-        /* another profile: the caches must not hand out p's ids */
-        id = frame(s, p2, pid, (uintptr_t) exe_function, false, true);
-        CHECK(id < profile_frame_count(p2), "id valid in the new profile");
-        CHECK_STREQ(frame_name(p2, id), "exe_function", "new profile names");
-        id = frame(s, p2, pid, b, false, true);
-        CHECK_STREQ(frame_name(p2, id), "symtest_adj_b", "cached address re-interned in the new profile");
-        symbolizer_reset_frames(s);
-        id = frame(s, p2, pid, b, false, true);
-        CHECK_STREQ(frame_name(p2, id), "symtest_adj_b", "after an explicit reset");
-        profile_free(p);
-        profile_free(p2);
+        CHECK(lookup(s, pid, b - 1, false, &y) == 0 && y.name && !strcmp(y.name, "symtest_adj_a"),
+              "the byte before B belongs to A");
+        CHECK(lookup(s, pid, b, false, &y) == 0 && y.name && !strcmp(y.name, "symtest_adj_b"),
+              "B's first byte is B");
+        CHECK(lookup(s, pid, 0x1000, false, &y) == -ENOENT, "no mapping at 0x1000");
 }
 
 static void test_dlopen(struct symbolizer *s) {
@@ -152,7 +150,7 @@ static void test_dlopen(struct symbolizer *s) {
         void *h = dlopen(SYMTEST_DL_PATH, RTLD_NOW);
         CHECK(h != NULL, "dlopen %s", SYMTEST_DL_PATH);
         uintptr_t a = (uintptr_t) dlsym(h, "symtest_dl_fn");
-        CHECK(symbolizer_lookup(s, pid, a, false, &y) == 0 && y.name && !strcmp(y.name, "symtest_dl_fn"),
+        CHECK(lookup(s, pid, a, false, &y) == 0 && y.name && !strcmp(y.name, "symtest_dl_fn"),
               "dlopen()ed library found by re-reading the maps");
         CHECK_STREQ(base(y.module), "libsymtest-dl.so", "dlopen()ed module");
 
@@ -171,10 +169,10 @@ static void test_dlopen(struct symbolizer *s) {
         CHECK(h2 != NULL && h2 != h, "dlopen a copy");
         uintptr_t a2 = h2 ? (uintptr_t) dlsym(h2, "symtest_dl_fn") : 0;
         CHECK(a2 && a2 != a, "the copy is mapped elsewhere");
-        CHECK(symbolizer_lookup(s, pid, a2 + 1, false, &y) == -ENOENT,
+        CHECK(lookup(s, pid, a2 + 1, false, &y) == -ENOENT,
               "right after a re-read, a miss does not read the maps again");
         usleep(110 * 1000);
-        CHECK(symbolizer_lookup(s, pid, a2 + 1, false, &y) == 0 && y.name && !strcmp(y.name, "symtest_dl_fn"),
+        CHECK(lookup(s, pid, a2 + 1, false, &y) == 0 && y.name && !strcmp(y.name, "symtest_dl_fn"),
               "deleted library symbolized through map_files");
         CHECK_STREQ(y.module, tmp, "deleted module path without ' (deleted)'");
         if (h2)
@@ -190,15 +188,15 @@ static void test_exited_child(struct symbolizer *s) {
                 pause();
                 _exit(0);
         }
-        CHECK(child > 0 && symbolizer_load_process(s, child) == 0, "load a child's maps");
+        CHECK(child > 0 && image_load_process(img, child) == 0, "load a child's maps");
         kill(child, SIGKILL);
         waitpid(child, &status, 0);
-        CHECK(symbolizer_lookup(s, child, (uintptr_t) symtest_lib_work, false, &y) == 0 && y.name &&
+        CHECK(lookup(s, child, (uintptr_t) symtest_lib_work, false, &y) == 0 && y.name &&
                       !strcmp(y.name, "symtest_lib_work"),
               "a process that exited is still symbolized");
-        CHECK(symbolizer_load_process(s, child) == -ESRCH, "loading a gone process: -ESRCH");
-        symbolizer_forget_process(s, child);
-        CHECK(symbolizer_lookup(s, child, (uintptr_t) symtest_lib_work, false, &y) == -ENOENT,
+        CHECK(image_load_process(img, child) == -ESRCH, "loading a gone process: -ESRCH");
+        image_forget_process(img, child);
+        CHECK(lookup(s, child, (uintptr_t) symtest_lib_work, false, &y) == -ENOENT,
               "forgotten: nothing known");
 }
 
@@ -223,7 +221,7 @@ static void test_nopie(struct symbolizer *s) {
         ssize_t k = read(out[0], line, sizeof(line) - 1);
         uint64_t a = k > 0 ? strtoull(line, NULL, 16) : 0;
         CHECK(a != 0, "non-PIE child prints its function address (%s)", k > 0 ? "ok" : "nothing");
-        CHECK(symbolizer_lookup(s, child, a + 1, false, &y) == 0 && y.name && !strcmp(y.name, "nopie_function"),
+        CHECK(lookup(s, child, a + 1, false, &y) == 0 && y.name && !strcmp(y.name, "nopie_function"),
               "non-PIE (ET_EXEC) function");
         CHECK(y.module_offset == a + 1, "ET_EXEC: module_offset is the absolute address");
         close(in[1]);
@@ -233,14 +231,13 @@ static void test_nopie(struct symbolizer *s) {
 
 static void test_vdso(struct symbolizer *s) {
         struct symbol y = {};
-        struct profile *p;
 
         if (getauxval(AT_SYSINFO_EHDR) == 0) {
                 /* valgrind hides the vDSO: a [vdso] mapping must then still
                  * be a module, just without names */
                 printf("# no vDSO in this process\n");
-                CHECK(symbolizer_add_mapping(s, getpid(), 0, 0x10000, 0x2000, 0, "[vdso]") == 0, "fake [vdso]");
-                CHECK(symbolizer_lookup(s, getpid(), 0x10010, false, &y) == 0 && y.name == NULL &&
+                CHECK(add_mapping(getpid(), 0, 0x10000, 0x2000, "[vdso]") == 0, "fake [vdso]");
+                CHECK(lookup(s, getpid(), 0x10010, false, &y) == 0 && y.name == NULL &&
                               y.module_offset == 0x10,
                       "no vDSO image: no name, offset 0x%" PRIx64, y.module_offset);
                 CHECK_STREQ(y.module, "[vdso]", "vDSO module");
@@ -250,14 +247,9 @@ static void test_vdso(struct symbolizer *s) {
         uintptr_t a = h ? (uintptr_t) dlsym(h, "__vdso_clock_gettime") : 0;
 
         CHECK(a != 0, "the loader knows the vDSO's __vdso_clock_gettime");
-        CHECK(symbolizer_lookup(s, getpid(), a, false, &y) == 0, "vDSO lookup");
+        CHECK(lookup(s, getpid(), a, false, &y) == 0, "vDSO lookup");
         CHECK(y.name && strncmp(y.name, "__vdso_", 7) == 0, "vDSO name '%s'", y.name ? y.name : "(null)");
         CHECK_STREQ(y.module, "[vdso]", "vDSO module");
-        if (profile_new(&p) < 0)
-                abort();
-        uint32_t id = frame(s, p, getpid(), a + 1, false, false);
-        CHECK(!strncmp(frame_name(p, id), "__vdso_", 7), "vDSO frame");
-        profile_free(p);
 }
 
 /* An exec starts a new image; samples of the old one keep their names
@@ -265,41 +257,72 @@ static void test_vdso(struct symbolizer *s) {
  * mapping events said is known. */
 static void test_images(struct symbolizer *s) {
         const pid_t pid = 0x7ffffff0; /* no such process */
-        struct profile *p;
         uintptr_t a = (uintptr_t) symtest_lib_work;
+        struct symbol y;
         Dl_info info;
 
-        if (profile_new(&p) < 0 || !dladdr(symtest_lib_work, &info))
+        if (!dladdr(symtest_lib_work, &info))
                 abort();
         /* image 0 maps the library where it is in this process, image 1
-         * maps the vDSO name over the same range */
+         * maps another file over the same range */
         uint64_t base = (uintptr_t) info.dli_fbase;
-        CHECK(symbolizer_exec_process(s, pid, 0) == 0, "image 0");
-        CHECK(symbolizer_add_mapping(s, pid, 0, base, a - base + 4096, 0, info.dli_fname) == 0,
-              "image 0 maps the library");
-        CHECK(symbolizer_exec_process(s, pid, 1) == 0, "exec: image 1");
-        CHECK(symbolizer_add_mapping(s, pid, 1, base, a - base + 4096, 0, "/nonexistent/new-image") == 0,
+        CHECK(image_exec_process(img, pid, 0) == 0, "image 0");
+        CHECK(add_mapping(pid, 0, base, a - base + 4096, info.dli_fname) == 0, "image 0 maps the library");
+        CHECK(image_exec_process(img, pid, 1) == 0, "exec: image 1");
+        CHECK(add_mapping(pid, 1, base, a - base + 4096, "/nonexistent/new-image") == 0,
               "image 1 maps another file");
-        CHECK_STREQ(frame_name(p, frame_gen(s, p, pid, 0, a, false, true)), "symtest_lib_work",
-                    "a sample of image 0 after the exec keeps its name");
-        CHECK(strncmp(frame_name(p, frame_gen(s, p, pid, 1, a, false, true)), "[new-image+", 11) == 0,
-              "a sample of image 1 is in the new file ('%s')",
-              frame_name(p, frame_gen(s, p, pid, 1, a, false, true)));
-        symbolizer_forget_image(s, pid, 0);
-        CHECK(strncmp(frame_name(p, frame_gen(s, p, pid, 0, a + 1, false, true)), "[new-image+", 11) == 0,
+        CHECK(lookup_gen(s, pid, 0, a, false, &y) == 0 && y.name && !strcmp(y.name, "symtest_lib_work"),
+              "a sample of image 0 after the exec keeps its name");
+        CHECK(lookup_gen(s, pid, 1, a, false, &y) == 0 && !y.name && !strcmp(y.module, "/nonexistent/new-image"),
+              "a sample of image 1 is in the new file");
+        image_forget_image(img, pid, 0);
+        CHECK(lookup_gen(s, pid, 0, a, false, &y) == 0 && !strcmp(y.module, "/nonexistent/new-image"),
               "a forgotten image falls back to the newest");
         /* a fork under the same pid starts from nothing old */
-        CHECK(symbolizer_fork_process(s, 0x7ffffff1, pid) == 0, "fork reuses the pid");
-        CHECK_STREQ(frame_name(p, frame_gen(s, p, pid, 0, a + 2, false, true)), "[unknown]",
-                    "a reused pid has none of the old images");
-        profile_free(p);
+        CHECK(image_fork_process(img, 0x7ffffff1, pid) == 0, "fork reuses the pid");
+        CHECK(lookup_gen(s, pid, 0, a, false, &y) == -ENOENT, "a reused pid has none of the old images");
+}
+
+/* Modules live while an image maps them or something pins them. */
+static void test_lifetimes(void) {
+        const pid_t pid = 0x7ffffff2;
+        struct symbolizer_options o = {};
+        struct image_store *outer = img;
+        struct symbolizer *s;
+        uintptr_t a = (uintptr_t) symtest_lib_work;
+        struct image_addr ia;
+        Dl_info info;
+
+        if (!dladdr(symtest_lib_work, &info) || image_store_new(&img) < 0 || symbolizer_new(&o, img, &s) < 0)
+                abort();
+        CHECK(image_load_process(img, getpid()) == 0 && image_store_module_count(img) > 2, "our modules");
+        CHECK(image_store_collect(img) == 0, "nothing released while mapped");
+        image_forget_process(img, getpid());
+        size_t n = image_store_collect(img);
+        CHECK(n > 2 && image_store_module_count(img) == 0,
+              "forgetting every image releases every module (%zu released)", n);
+        uint64_t base = (uintptr_t) info.dli_fbase;
+        CHECK(add_mapping(pid, 0, base, a - base + 4096, info.dli_fname) == 0, "map the library again");
+        CHECK(image_resolve(img, pid, 0, a, &ia) == 0 && ia.kind == IMAGE_ADDR_MODULE && ia.module,
+              "resolved to a module");
+        struct symbol y;
+        CHECK(lookup(s, pid, a, false, &y) == 0 && y.name && !strcmp(y.name, "symtest_lib_work"),
+              "named (its symbols hang on the module)");
+        image_module_pin(img, ia.module);
+        image_forget_process(img, pid);
+        CHECK(image_store_collect(img) == 0 && image_module(img, ia.module), "a pinned module stays");
+        image_module_unpin(img, ia.module);
+        CHECK(image_store_collect(img) == 1 && !image_module(img, ia.module), "unpinned: released");
+        CHECK(image_store_image_count(img) == 0, "no image left");
+        symbolizer_free(s);
+        image_store_free(img);
+        img = outer;
 }
 
 static void test_kernel(struct symbolizer *s) {
         FILE *f = fopen("/proc/kallsyms", "r");
         char type, name[256];
         unsigned long long a = 0, addr = 0;
-        struct profile *p;
         struct symbol y;
 
         while (f && fscanf(f, "%llx %c %255s%*[^\n]", &a, &type, name) == 3)
@@ -309,37 +332,32 @@ static void test_kernel(struct symbolizer *s) {
                 }
         if (f)
                 fclose(f);
-        if (profile_new(&p) < 0)
-                abort();
-        CHECK(symbolizer_lookup(s, getpid(), addr + 1, true, &y) == 0, "kernel lookup");
+        CHECK(lookup(s, getpid(), addr + 1, true, &y) == 0, "kernel lookup");
         CHECK_STREQ(y.module, "[kernel.kallsyms]", "kernel module");
-        uint32_t id = frame(s, p, getpid(), addr + 1, true, false);
-        CHECK(profile_frame(p, id)->kind == FRAME_KERNEL, "kernel kind");
         if (geteuid() == 0) {
                 CHECK(addr != 0, "root sees kernel addresses");
                 CHECK_STREQ(y.name, "do_syscall_64", "kernel symbol");
-                CHECK_STREQ(frame_name(p, id), "do_syscall_64", "kernel frame name is bare");
         } else {
                 /* addresses hidden: still a kernel frame, never a crash */
                 CHECK(addr != 0 || y.name == NULL, "hidden kernel addresses give no name");
-                CHECK(addr != 0 || !strcmp(frame_name(p, id), "[kernel.kallsyms]"), "hidden: [kernel.kallsyms]");
         }
-        CHECK(frame(s, p, 4242, addr + 1, true, false) == id, "kernel frames are shared across pids");
-        profile_free(p);
 }
 
 int main(void) {
+        struct symbolizer_options o = {};
         struct symbolizer *s;
 
-        CHECK(symbolizer_new(&s) == 0, "new");
+        CHECK(image_store_new(&img) == 0 && symbolizer_new(&o, img, &s) == 0, "new");
         test_self(s);
-        test_frames(s);
+        test_adjacent(s);
         test_dlopen(s);
         test_exited_child(s);
         test_nopie(s);
         test_vdso(s);
         test_images(s);
+        test_lifetimes();
         test_kernel(s);
         symbolizer_free(s);
+        image_store_free(img);
         return tap_done();
 }

@@ -1,4 +1,4 @@
-#include "symbolize/maps.h"
+#include "image/maps.h"
 
 #include <errno.h>
 #include <fcntl.h>

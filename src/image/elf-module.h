@@ -12,6 +12,7 @@
  * crash: every offset and index from the file is checked. */
 #pragma once
 
+#include <libelf.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,3 +44,19 @@ int elf_module_offset_to_vaddr(const struct elf_module *m, uint64_t offset, uint
 const char *elf_module_symbolize(struct elf_module *m, uint64_t vaddr, uint64_t *ret_start);
 /* Number of function symbols (reads them if not done yet). */
 size_t elf_module_symbol_count(struct elf_module *m);
+
+/* Names m's addresses from `debug`, a separate debug file of the same
+ * build (libc6-dbg's /usr/lib/debug/.build-id/NN/REST.debug, or one found
+ * by .gnu_debuglink): its .symtab is full (local functions too) while
+ * m's may be only .dynsym, and its sections are NOBITS, so segments,
+ * build-id and offsets stay m's. Debug files carry the binary's section
+ * addresses, so their symbols need no translation. m takes debug over
+ * and frees it with itself; symbols read so far are dropped. If debug
+ * has no function symbols, m keeps using its own. -ESTALE when both
+ * have build-ids and they differ, -EBUSY when m already has one (debug
+ * stays the caller's in both cases). */
+int elf_module_use_symbols_from(struct elf_module *m, struct elf_module *debug);
+/* The module given to elf_module_use_symbols_from, or NULL. */
+struct elf_module *elf_module_debug(const struct elf_module *m);
+/* m's libelf handle, e.g. for dwarf_lines_open; lives as long as m. */
+Elf *elf_module_elf(const struct elf_module *m);

@@ -1,4 +1,4 @@
-#include "symbolize/elf-module.h"
+#include "image/elf-module.h"
 
 #include <errno.h>
 #include <gelf.h>
@@ -29,6 +29,7 @@ struct elf_module {
         size_t build_id_len;
         VEC(struct elf_segment) loads;
 
+        struct elf_module *debug; /* owned; where symbols come from first */
         bool syms_read;
         VEC(struct elf_sym) syms; /* sorted by addr, one per address */
         const char *strtab;
@@ -173,6 +174,7 @@ int elf_module_from_memory(const void *data, size_t len, struct elf_module **ret
 struct elf_module *elf_module_free(struct elf_module *m) {
         if (!m)
                 return NULL;
+        elf_module_free(m->debug);
         vec_free(&m->syms);
         vec_free(&m->loads);
         if (m->elf)
@@ -270,7 +272,7 @@ static int read_sections(Elf *elf, struct section_info **ret, size_t *ret_n) {
 
 /* Reads the function symbols of one symbol table section into m. Returns
  * how many were kept. */
-static int read_symtab(struct elf_module *m, Elf_Scn *scn, const GElf_Shdr *sh,
+static int read_symtab(struct elf_module *m, Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh,
                        const struct section_info *sec, size_t n_sec) {
         VEC(struct sym_tmp) tmp = {};
         Elf_Data *data, *strdata;
@@ -281,12 +283,12 @@ static int read_symtab(struct elf_module *m, Elf_Scn *scn, const GElf_Shdr *sh,
 
         if (sh->sh_link == 0 || sh->sh_link >= n_sec)
                 return 0;
-        strscn = elf_getscn(m->elf, sh->sh_link);
+        strscn = elf_getscn(elf, sh->sh_link);
         if (!strscn || !gelf_getshdr(strscn, &strsh) || strsh.sh_type != SHT_STRTAB)
                 return 0;
         strdata = elf_getdata(strscn, NULL);
         data = elf_getdata(scn, NULL);
-        entsize = gelf_fsize(m->elf, ELF_T_SYM, 1, EV_CURRENT);
+        entsize = gelf_fsize(elf, ELF_T_SYM, 1, EV_CURRENT);
         if (!strdata || !strdata->d_buf || strdata->d_size == 0 || !data || entsize == 0)
                 return 0;
         /* Every name must end inside the table: only offsets before the
@@ -367,30 +369,62 @@ static int read_symtab(struct elf_module *m, Elf_Scn *scn, const GElf_Shdr *sh,
         return (int) MIN(m->syms.n, (size_t) INT32_MAX);
 }
 
-static void read_symbols(struct elf_module *m) {
+/* Reads the symbols of elf (m's own file or its debug file) into m.
+ * Returns true when some were found. */
+static bool read_symbols_of(struct elf_module *m, Elf *elf) {
         _cleanup_free_ struct section_info *sec = NULL;
         size_t n_sec;
 
-        m->syms_read = true;
-        if (read_sections(m->elf, &sec, &n_sec) < 0)
-                return;
+        if (read_sections(elf, &sec, &n_sec) < 0)
+                return false;
         /* .symtab holds everything .dynsym does and more; .dynsym is what a
          * stripped binary keeps */
         static const GElf_Word order[] = { SHT_SYMTAB, SHT_DYNSYM };
         for (size_t o = 0; o < ELEMENTSOF(order); o++) {
                 Elf_Scn *scn = NULL;
-                while ((scn = elf_nextscn(m->elf, scn))) {
+                while ((scn = elf_nextscn(elf, scn))) {
                         GElf_Shdr sh;
                         if (!gelf_getshdr(scn, &sh) || sh.sh_type != order[o])
                                 continue;
-                        int r = read_symtab(m, scn, &sh, sec, n_sec);
+                        int r = read_symtab(m, elf, scn, &sh, sec, n_sec);
                         if (r < 0)
                                 log_debug_errno(r, "elf: cannot read symbols, skipping");
                         if (r > 0)
-                                return;
+                                return true;
                         m->syms.n = 0;
                 }
         }
+        return false;
+}
+
+static void read_symbols(struct elf_module *m) {
+        m->syms_read = true;
+        if (m->debug && read_symbols_of(m, m->debug->elf))
+                return;
+        read_symbols_of(m, m->elf);
+}
+
+int elf_module_use_symbols_from(struct elf_module *m, struct elf_module *debug) {
+        if (m->debug)
+                return -EBUSY;
+        if (m->build_id_len > 0 && debug->build_id_len > 0 &&
+            (m->build_id_len != debug->build_id_len ||
+             memcmp(m->build_id, debug->build_id, m->build_id_len) != 0))
+                return -ESTALE;
+        m->debug = debug;
+        vec_free(&m->syms);
+        m->strtab = NULL;
+        m->strtab_size = 0;
+        m->syms_read = false;
+        return 0;
+}
+
+struct elf_module *elf_module_debug(const struct elf_module *m) {
+        return m->debug;
+}
+
+Elf *elf_module_elf(const struct elf_module *m) {
+        return m->elf;
 }
 
 size_t elf_module_symbol_count(struct elf_module *m) {

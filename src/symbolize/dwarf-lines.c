@@ -1,0 +1,581 @@
+#include "symbolize/dwarf-lines.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <errno.h>
+#include <gelf.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/cleanup.h"
+#include "util/log.h"
+#include "util/vec.h"
+
+#define NODE_NONE UINT32_MAX
+/* DIE nesting the walk follows; deeper trees (only seen in broken input)
+ * lose their innermost levels. */
+#define WALK_DEPTH_MAX 128
+/* Range list entries read per DIE; a corrupt list could be endless. */
+#define RANGES_MAX 65536
+/* abstract_origin / specification links followed for a name. */
+#define ORIGIN_MAX 8
+
+/* A subprogram or inlined subroutine with code. Nodes are stored in DIE
+ * pre-order, so a parent always has a smaller index than its children
+ * and a parent walk cannot loop. */
+struct dw_node {
+        uint64_t die;      /* DIE offset in .debug_info, to find the name */
+        const char *name;  /* valid once `named` */
+        uint32_t parent;   /* NODE_NONE for a subprogram */
+        uint32_t call_file;
+        uint32_t call_line;
+        bool named;
+};
+
+/* Disjoint pieces of the address space, sorted: piece i runs from at[i]
+ * to at[i + 1] and belongs to what[i] (NODE_NONE: nothing). Two arrays,
+ * not one of structs, so 12 bytes a piece and the search touches only
+ * addresses. */
+struct pieces {
+        uint64_t *at;
+        uint32_t *what;
+        size_t n;
+};
+
+struct dw_cu {
+        Dwarf_Die die;
+        bool indexed;
+        struct dw_node *nodes;
+        size_t n_nodes;
+        struct pieces pieces;
+        Dwarf_Files *files; /* file names, read on first use */
+        size_t n_files;
+        bool files_read;
+        bool numbered_from_one; /* DWARF < 5: file 0 means none */
+        /* a relative name joined to DW_AT_comp_dir, by file index, made
+         * on first use (NULL: not yet, or the name needs no joining) */
+        char **joined;
+        bool *joined_done;
+};
+
+struct dwarf_lines {
+        Dwarf *dwarf;
+        bool cus_read;
+        struct dw_cu *cus;
+        size_t n_cus;
+        struct pieces cu_pieces; /* what[] is an index into cus */
+};
+
+/* A range before flattening. */
+struct range {
+        uint64_t lo, hi;
+        uint32_t what;
+        uint32_t depth;
+};
+
+static bool has_debug_info(Elf *elf) {
+        size_t shstrndx;
+        Elf_Scn *scn = NULL;
+
+        if (elf_getshdrstrndx(elf, &shstrndx) < 0)
+                return false;
+        while ((scn = elf_nextscn(elf, scn))) {
+                GElf_Shdr sh;
+                const char *name;
+                if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS || sh.sh_size == 0)
+                        continue;
+                name = elf_strptr(elf, shstrndx, sh.sh_name);
+                if (name && (strcmp(name, ".debug_info") == 0 || strcmp(name, ".zdebug_info") == 0))
+                        return true;
+        }
+        return false;
+}
+
+int dwarf_lines_open(Elf *elf, struct dwarf_lines **ret) {
+        struct dwarf_lines *d;
+
+        if (!elf || elf_kind(elf) != ELF_K_ELF || !has_debug_info(elf))
+                return -ENODATA;
+        d = calloc(1, sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        d->dwarf = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
+        if (!d->dwarf) {
+                log_debug("dwarf: cannot read: %s", dwarf_errmsg(-1));
+                free(d);
+                return -ENODATA;
+        }
+        *ret = d;
+        return 0;
+}
+
+static void pieces_free(struct pieces *p) {
+        free(p->at);
+        free(p->what);
+        *p = (struct pieces) {};
+}
+
+struct dwarf_lines *dwarf_lines_free(struct dwarf_lines *d) {
+        if (!d)
+                return NULL;
+        for (size_t i = 0; i < d->n_cus; i++) {
+                struct dw_cu *cu = &d->cus[i];
+                free(cu->nodes);
+                pieces_free(&cu->pieces);
+                if (cu->joined)
+                        for (size_t k = 0; k < cu->n_files; k++)
+                                free(cu->joined[k]);
+                free(cu->joined);
+                free(cu->joined_done);
+        }
+        free(d->cus);
+        pieces_free(&d->cu_pieces);
+        if (d->dwarf)
+                dwarf_end(d->dwarf);
+        free(d);
+        return NULL;
+}
+
+/* Flattening nested ranges into pieces. */
+
+static int range_cmp(const void *a, const void *b) {
+        const struct range *x = a, *y = b;
+
+        if (x->lo != y->lo)
+                return x->lo < y->lo ? -1 : 1;
+        /* an outer range before the ranges it holds */
+        if (x->depth != y->depth)
+                return x->depth < y->depth ? -1 : 1;
+        if (x->hi != y->hi)
+                return x->hi > y->hi ? -1 : 1;
+        return x->what < y->what ? -1 : x->what > y->what;
+}
+
+/* A boundary at `at` from which `what` holds. Boundaries come in
+ * increasing order; a later one at the same address replaces the
+ * earlier (a range ending where the next begins). */
+static void pieces_put(struct pieces *p, uint64_t at, uint32_t what) {
+        if (p->n > 0 && p->at[p->n - 1] == at) {
+                p->what[p->n - 1] = what;
+                /* the replacement may now repeat the piece before it */
+                if (p->n > 1 && p->what[p->n - 2] == what)
+                        p->n--;
+                return;
+        }
+        if (p->n > 0 && p->what[p->n - 1] == what)
+                return;
+        p->at[p->n] = at;
+        p->what[p->n] = what;
+        p->n++;
+}
+
+/* Sorts r[] and turns it into pieces where each address belongs to the
+ * innermost (last opened) range holding it. Ranges are expected to nest;
+ * one that sticks out of the range it starts in is cut at that range's
+ * end, so broken input gives odd names, never overlapping pieces. */
+static int pieces_build(struct pieces *p, struct range *r, size_t n) {
+        _cleanup_free_ struct range *stack = NULL;
+        size_t depth = 0;
+
+        *p = (struct pieces) {};
+        if (n == 0)
+                return 0;
+        qsort(r, n, sizeof(*r), range_cmp);
+        /* each range opens one boundary and closes at most one */
+        p->at = malloc(2 * n * sizeof(*p->at));
+        p->what = malloc(2 * n * sizeof(*p->what));
+        stack = malloc(n * sizeof(*stack));
+        if (!p->at || !p->what || !stack) {
+                pieces_free(p);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+                struct range cur = r[i];
+                while (depth > 0 && stack[depth - 1].hi <= cur.lo) {
+                        depth--;
+                        pieces_put(p, stack[depth].hi, depth > 0 ? stack[depth - 1].what : NODE_NONE);
+                }
+                if (depth > 0 && cur.hi > stack[depth - 1].hi)
+                        cur.hi = stack[depth - 1].hi;
+                if (cur.lo >= cur.hi)
+                        continue;
+                pieces_put(p, cur.lo, cur.what);
+                stack[depth++] = cur;
+        }
+        while (depth > 0) {
+                depth--;
+                pieces_put(p, stack[depth].hi, depth > 0 ? stack[depth - 1].what : NODE_NONE);
+        }
+        return 0;
+}
+
+static uint32_t pieces_find(const struct pieces *p, uint64_t addr) {
+        size_t lo = 0, hi = p->n;
+
+        /* the first boundary above addr */
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (p->at[mid] <= addr)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo == 0 ? NODE_NONE : p->what[lo - 1];
+}
+
+/* Code the linker threw away keeps its DWARF with address 0 or a
+ * tombstone; it would shadow real code at low addresses. */
+static bool range_is_real(uint64_t lo, uint64_t hi) {
+        return lo != 0 && lo < hi && lo < UINT64_MAX - 1;
+}
+
+/* Appends die's address ranges to r. */
+static int collect_ranges(Dwarf_Die *die, uint32_t what, uint32_t depth, void *rvec) {
+        VEC(struct range) *r = rvec;
+        Dwarf_Addr base, lo, hi;
+        ptrdiff_t off = 0;
+        int n = 0;
+
+        for (int i = 0; i < RANGES_MAX; i++) {
+                off = dwarf_ranges(die, off, &base, &lo, &hi);
+                if (off <= 0)
+                        break;
+                if (!range_is_real(lo, hi))
+                        continue;
+                struct range x = { lo, hi, what, depth };
+                if (vec_push(r, x) < 0)
+                        return -ENOMEM;
+                n++;
+        }
+        return n;
+}
+
+/* The CU list. */
+
+static int read_cus(struct dwarf_lines *d) {
+        VEC(struct dw_cu) cus = {};
+        VEC(struct range) ranges = {};
+        Dwarf_CU *cu = NULL, *next;
+        Dwarf_Half version;
+        uint8_t unit_type;
+        Dwarf_Die cudie, subdie;
+        int r = 0;
+
+        d->cus_read = true;
+        while (dwarf_get_units(d->dwarf, cu, &next, &version, &unit_type, &cudie, &subdie) == 0) {
+                cu = next;
+                /* partial units hold what compile units import (types,
+                 * abstract instances); type and split units no code */
+                if (unit_type != DW_UT_compile || dwarf_tag(&cudie) != DW_TAG_compile_unit)
+                        continue;
+                if (cus.n >= UINT32_MAX - 1)
+                        break;
+                struct dw_cu c = { .die = cudie, .numbered_from_one = version < 5 };
+                int k = collect_ranges(&cudie, (uint32_t) cus.n, 0, &ranges);
+                if (k < 0) {
+                        r = k;
+                        goto out;
+                }
+                if (k == 0)
+                        continue;
+                if (vec_push(&cus, c) < 0) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+        }
+        r = pieces_build(&d->cu_pieces, ranges.v, ranges.n);
+        if (r < 0)
+                goto out;
+        d->cus = TAKE_PTR(cus.v);
+        d->n_cus = cus.n;
+out:
+        vec_free(&cus);
+        vec_free(&ranges);
+        return r;
+}
+
+/* One CU's index. */
+
+static bool tag_holds_code(int tag) {
+        switch (tag) {
+        case DW_TAG_lexical_block:
+        case DW_TAG_try_block:
+        case DW_TAG_catch_block:
+        case DW_TAG_namespace:
+        case DW_TAG_module:
+        case DW_TAG_with_stmt:
+        case DW_TAG_common_block:
+                return true;
+        default:
+                return false;
+        }
+}
+
+static uint32_t attr_udata(Dwarf_Die *die, unsigned name) {
+        Dwarf_Attribute a;
+        Dwarf_Word w;
+
+        if (!dwarf_attr(die, name, &a) || dwarf_formudata(&a, &w) != 0 || w > UINT32_MAX)
+                return 0;
+        return (uint32_t) w;
+}
+
+static int index_cu(struct dw_cu *cu) {
+        VEC(struct dw_node) nodes = {};
+        VEC(struct range) ranges = {};
+        Dwarf_Die stack[WALK_DEPTH_MAX];
+        uint32_t parent_at[WALK_DEPTH_MAX], depth_at[WALK_DEPTH_MAX];
+        int top = 0, r = 0;
+
+        cu->indexed = true;
+        if (dwarf_child(&cu->die, &stack[0]) != 0)
+                return 0;
+        parent_at[0] = NODE_NONE;
+        depth_at[0] = 0;
+        while (top >= 0) {
+                Dwarf_Die *die = &stack[top];
+                int tag = dwarf_tag(die);
+                uint32_t self = parent_at[top], self_depth = depth_at[top];
+                bool descend = false;
+
+                if (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine) {
+                        bool inl = tag == DW_TAG_inlined_subroutine;
+                        uint32_t parent = inl ? parent_at[top] : NODE_NONE;
+                        uint32_t depth = parent == NODE_NONE ? 0 : depth_at[top] + 1;
+                        if (nodes.n >= NODE_NONE - 1)
+                                break;
+                        int k = collect_ranges(die, (uint32_t) nodes.n, depth, &ranges);
+                        if (k < 0) {
+                                r = k;
+                                goto out;
+                        }
+                        /* abstract instances and declarations have no
+                         * code, and neither has anything inside them */
+                        if (k > 0) {
+                                struct dw_node n = {
+                                        .die = dwarf_dieoffset(die),
+                                        .parent = parent,
+                                        .call_file = inl ? attr_udata(die, DW_AT_call_file) : 0,
+                                        .call_line = inl ? attr_udata(die, DW_AT_call_line) : 0,
+                                };
+                                if (vec_push(&nodes, n) < 0) {
+                                        r = -ENOMEM;
+                                        goto out;
+                                }
+                                self = (uint32_t) nodes.n - 1;
+                                self_depth = depth;
+                                descend = true;
+                        }
+                } else
+                        descend = tag_holds_code(tag);
+
+                if (descend && top + 1 < WALK_DEPTH_MAX && dwarf_haschildren(die) &&
+                    dwarf_child(die, &stack[top + 1]) == 0) {
+                        top++;
+                        parent_at[top] = self;
+                        depth_at[top] = self_depth;
+                        continue;
+                }
+                /* next sibling, else up to the parent's next sibling */
+                while (top >= 0 && dwarf_siblingof(&stack[top], &stack[top]) != 0)
+                        top--;
+        }
+        r = pieces_build(&cu->pieces, ranges.v, ranges.n);
+        if (r < 0)
+                goto out;
+        cu->nodes = TAKE_PTR(nodes.v);
+        cu->n_nodes = nodes.n;
+out:
+        vec_free(&nodes);
+        vec_free(&ranges);
+        return r;
+}
+
+static struct dw_cu *find_cu(struct dwarf_lines *d, uint64_t vaddr, int *ret_err) {
+        uint32_t i;
+        int r;
+
+        *ret_err = 0;
+        if (!d->cus_read) {
+                r = read_cus(d);
+                if (r < 0) {
+                        *ret_err = r;
+                        d->cus_read = false;
+                        return NULL;
+                }
+        }
+        i = pieces_find(&d->cu_pieces, vaddr);
+        if (i == NODE_NONE || i >= d->n_cus)
+                return NULL;
+        struct dw_cu *cu = &d->cus[i];
+        if (!cu->indexed) {
+                r = index_cu(cu);
+                if (r < 0) {
+                        *ret_err = r;
+                        cu->indexed = false;
+                        return NULL;
+                }
+        }
+        return cu;
+}
+
+int dwarf_lines_preload(struct dwarf_lines *d) {
+        int r;
+
+        if (!d->cus_read && (r = read_cus(d)) < 0) {
+                d->cus_read = false;
+                return r;
+        }
+        for (size_t i = 0; i < d->n_cus; i++)
+                if (!d->cus[i].indexed && (r = index_cu(&d->cus[i])) < 0) {
+                        d->cus[i].indexed = false;
+                        return r;
+                }
+        return 0;
+}
+
+/* Names and files. */
+
+static const char *attr_string(Dwarf_Die *die, unsigned name) {
+        Dwarf_Attribute a;
+        return dwarf_attr(die, name, &a) ? dwarf_formstring(&a) : NULL;
+}
+
+/* The linkage name anywhere along the abstract_origin/specification
+ * chain (C++ keeps it on the declaration inside the class), else the
+ * first plain name met. */
+static const char *die_name(Dwarf_Die *die) {
+        Dwarf_Die cur = *die;
+        const char *plain = NULL;
+
+        for (int i = 0; i < ORIGIN_MAX; i++) {
+                Dwarf_Attribute a;
+                const char *s = attr_string(&cur, DW_AT_linkage_name);
+                if (!s)
+                        s = attr_string(&cur, DW_AT_MIPS_linkage_name);
+                if (s && *s)
+                        return s;
+                if (!plain) {
+                        s = attr_string(&cur, DW_AT_name);
+                        if (s && *s)
+                                plain = s;
+                }
+                if (!dwarf_attr(&cur, DW_AT_abstract_origin, &a) &&
+                    !dwarf_attr(&cur, DW_AT_specification, &a))
+                        break;
+                if (!dwarf_formref_die(&a, &cur))
+                        break;
+        }
+        return plain;
+}
+
+static const char *node_name(struct dwarf_lines *d, struct dw_node *n) {
+        if (!n->named) {
+                Dwarf_Die die;
+                n->named = true;
+                n->name = dwarf_offdie(d->dwarf, n->die, &die) ? die_name(&die) : NULL;
+        }
+        return n->name;
+}
+
+static bool cu_files(struct dw_cu *cu) {
+        if (!cu->files_read) {
+                cu->files_read = true;
+                if (dwarf_getsrcfiles(&cu->die, &cu->files, &cu->n_files) != 0) {
+                        cu->files = NULL;
+                        cu->n_files = 0;
+                }
+        }
+        return cu->files != NULL;
+}
+
+/* File idx of the CU's table, a relative name prefixed with the CU's
+ * comp_dir as addr2line prints it. NULL for none, or when out of memory
+ * (the frame keeps its name and loses only the file). */
+static const char *cu_file(struct dw_cu *cu, size_t idx) {
+        const char *f, *dir;
+
+        if (!cu_files(cu) || idx >= cu->n_files || (idx == 0 && cu->numbered_from_one))
+                return NULL;
+        f = dwarf_filesrc(cu->files, idx, NULL, NULL);
+        /* "???" is libdw's placeholder for a missing entry */
+        if (!f || !*f || strcmp(f, "???") == 0)
+                return NULL;
+        if (f[0] == '/')
+                return f;
+        if (!cu->joined) {
+                cu->joined = calloc(cu->n_files, sizeof(*cu->joined));
+                cu->joined_done = calloc(cu->n_files, sizeof(*cu->joined_done));
+                if (!cu->joined || !cu->joined_done) {
+                        free(cu->joined);
+                        free(cu->joined_done);
+                        cu->joined = NULL;
+                        cu->joined_done = NULL;
+                        return f;
+                }
+        }
+        if (!cu->joined_done[idx]) {
+                cu->joined_done[idx] = true;
+                dir = attr_string(&cu->die, DW_AT_comp_dir);
+                if (dir && *dir && asprintf(&cu->joined[idx], "%s/%s", dir, f) < 0)
+                        cu->joined[idx] = NULL;
+        }
+        return cu->joined[idx] ? cu->joined[idx] : f;
+}
+
+int dwarf_lines_lookup(struct dwarf_lines *d, uint64_t vaddr, struct dwarf_frame *out, size_t max) {
+        uint32_t chain[WALK_DEPTH_MAX];
+        size_t depth = 0;
+        const char *file = NULL;
+        uint32_t line = 0;
+        int r;
+
+        if (max == 0)
+                return 0;
+        struct dw_cu *cu = find_cu(d, vaddr, &r);
+        if (!cu)
+                return r;
+
+        Dwarf_Line *l = dwarf_getsrc_die(&cu->die, vaddr);
+        int lineno;
+        Dwarf_Files *lfiles;
+        size_t lidx;
+        if (l) {
+                /* the line's files are its CU's */
+                if (dwarf_line_file(l, &lfiles, &lidx) == 0)
+                        file = cu_file(cu, lidx);
+                if (dwarf_lineno(l, &lineno) == 0 && lineno > 0)
+                        line = (uint32_t) lineno;
+        }
+
+        /* innermost first, then parents */
+        for (uint32_t i = pieces_find(&cu->pieces, vaddr); i < cu->n_nodes && depth < WALK_DEPTH_MAX;
+             i = cu->nodes[i].parent)
+                chain[depth++] = i;
+        if (depth == 0) {
+                if (!l)
+                        return 0;
+                out[0] = (struct dwarf_frame) { .file = file, .line = line };
+                return 1;
+        }
+
+        /* chain[depth - 1] is the root; keep it and the innermost ones */
+        size_t n = MIN(depth, max);
+        for (size_t k = 0; k < n; k++) {
+                size_t c = k == 0 ? depth - 1 : n - 1 - k;
+                struct dw_node *node = &cu->nodes[chain[c]];
+                struct dwarf_frame *f = &out[k];
+                f->name = node_name(d, node);
+                f->inlined = k > 0;
+                if (c == 0) {
+                        f->file = file;
+                        f->line = line;
+                } else {
+                        /* the call into the frame inside this one */
+                        struct dw_node *inner = &cu->nodes[chain[c - 1]];
+                        f->file = cu_file(cu, inner->call_file);
+                        f->line = inner->call_line;
+                }
+        }
+        return (int) n;
+}
