@@ -8,7 +8,8 @@ own /tmp) the map is the namespace's /tmp/perf-1.map.
 With the map, most samples end in a `NAME_[j]` frame whose NAME is a line
 of the map, verbatim, naming dbgJitHot or dbgJitOuter; few leaves stay
 unnamed. Without it (no --perf-basic-prof), those samples end in an
-unnamed frame ([...]): no frame is `_[j]` and no JS name appears.
+unnamed frame (`[unknown]_[j]`: JIT code without a name): no JS name
+appears.
 
 Python 3.12 -X perf is not tested here: its trampolines are only reached by
 unwinding through _PyEval_EvalFrameDefault, which pyenv builds without
@@ -24,7 +25,9 @@ SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workloads", "
 
 
 def start_node(t, *flags):
-    p = subprocess.Popen(["node", *flags, SCRIPT, "0"], stdout=subprocess.PIPE, bufsize=0)
+    # node leaves isolate-*-v8.log files in its working directory
+    p = subprocess.Popen(["node", *flags, SCRIPT, "0"], stdout=subprocess.PIPE, bufsize=0,
+                         cwd=t.tmp)
     t.procs.append(p)
     line = LineReader(p.stdout.fileno()).read(20)
     t.require(line is not None and line.startswith("dbg-jit: ready pid "),
@@ -65,10 +68,11 @@ def with_map(t, f, names, what):
     t.check(leaf.total() >= 0.6 * total,
             f"{what}: {leaf.total()} of {total} samples end in a dbgJit..._[j] frame "
             f"(want >= 60%)", p.top())
-    js = sorted({x for x in p.frames() if x.endswith("_[j]")})
+    # unnamed JIT frames ([unknown]_[j]) are counted below
+    js = sorted({x for x in p.frames() if x.endswith("_[j]") and not x.startswith("[")})
     bad = [x for x in js if x[:-4] not in names]
-    t.check(js and not bad, f"{what}: the {len(js)} _[j] frames are names of the map, verbatim",
-            "\n".join(bad[:10]))
+    t.check(js and not bad, f"{what}: the {len(js)} named _[j] frames are names of the map, "
+            "verbatim", "\n".join(bad[:10]))
     un = p.where(unnamed_leaf).total()
     t.check(un <= 0.1 * total,
             f"{what}: {un} of {total} samples end in an unnamed frame (want <= 10%)", p.top())
@@ -107,7 +111,7 @@ def body(t):
         c = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "--mount",
                               "--mount-proc", "--propagation", "private", "sh", "-c",
                               f"mount -t tmpfs none /tmp && exec node --perf-basic-prof {SCRIPT} 0"],
-                             stdout=subprocess.PIPE, bufsize=0)
+                             stdout=subprocess.PIPE, bufsize=0, cwd=t.tmp)
         t.procs.append(c)
         line = LineReader(c.stdout.fileno()).read(20)
         t.require(line == "dbg-jit: ready pid 1", "contained node is pid 1 inside", repr(line))
@@ -129,8 +133,11 @@ def body(t):
         r = t.record(["-d", "3", "-F", "499", "--pid", p.pid, "-o", out])
         t.require(r.rc == 0, f"record --pid node without a map exits 0 (got {r.rc})", r.stderr)
         f = t.folded(out).of("node")
-        odd = sorted(x for x in f.frames() if x.endswith("_[j]") or "dbgJit" in x)
-        t.check(not odd, "no map: no _[j] frame and no JS name", odd[:10])
+        # JIT code is still JIT code (anonymous executable memory), so an
+        # unnamed _[j] frame is right; a name is not
+        odd = sorted(x for x in f.frames() if "dbgJit" in x or
+                     (x.endswith("_[j]") and not x.startswith("[")))
+        t.check(not odd, "no map: no JS name, any _[j] frame is unnamed ([...]_[j])", odd[:10])
         un = f.where(unnamed_leaf).total()
         t.check(un >= 0.6 * f.total(),
                 f"no map: {un} of {f.total()} samples end in an unnamed frame (want >= 60%)",
