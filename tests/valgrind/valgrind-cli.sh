@@ -24,7 +24,7 @@ vg() {
 }
 
 vg "record --backend bpf" "$cprof" record -q --backend bpf -F 499 -o "$tmp/bpf.folded" -- "$demo" 0.5
-vg "record --backend perf --threads" "$cprof" record -q --backend perf --threads -F 499 -o "$tmp/perf.folded" -- "$demo" 0.5
+vg "record --backend perf --threads --lines" "$cprof" record -q --backend perf --threads --lines -F 499 -o "$tmp/perf.folded" -- "$demo" 0.5
 vg "flamegraph" "$cprof" flamegraph "$tmp/bpf.folded"
 vg "diff" "$cprof" diff "$tmp/bpf.folded" "$tmp/perf.folded"
 vg "report --json" "$cprof" report --json "$tmp/bpf.folded"
