@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/cleanup.h"
+#include "util/hash.h"
 #include "util/log.h"
 #include "util/vec.h"
 
@@ -64,6 +65,9 @@ struct dwarf_lines {
         struct dw_cu *cus;
         size_t n_cus;
         struct pieces cu_pieces; /* what[] is an index into cus */
+        /* names by the offset of the DIE an abstract_origin or
+         * specification points to (see die_name) */
+        struct u64map origin_names;
 };
 
 /* A range before flattening. */
@@ -130,6 +134,7 @@ struct dwarf_lines *dwarf_lines_free(struct dwarf_lines *d) {
         }
         free(d->cus);
         pieces_free(&d->cu_pieces);
+        u64map_release(&d->origin_names);
         if (d->dwarf)
                 dwarf_end(d->dwarf);
         free(d);
@@ -419,6 +424,8 @@ static struct dw_cu *find_cu(struct dwarf_lines *d, uint64_t vaddr, int *ret_err
         return cu;
 }
 
+static bool cu_files(struct dw_cu *cu);
+
 int dwarf_lines_preload(struct dwarf_lines *d) {
         int r;
 
@@ -426,11 +433,15 @@ int dwarf_lines_preload(struct dwarf_lines *d) {
                 d->cus_read = false;
                 return r;
         }
-        for (size_t i = 0; i < d->n_cus; i++)
-                if (!d->cus[i].indexed && (r = index_cu(&d->cus[i])) < 0) {
-                        d->cus[i].indexed = false;
+        for (size_t i = 0; i < d->n_cus; i++) {
+                struct dw_cu *cu = &d->cus[i];
+                if (!cu->indexed && (r = index_cu(cu)) < 0) {
+                        cu->indexed = false;
                         return r;
                 }
+                /* libdw's line table (and with it the file names) */
+                (void) cu_files(cu);
+        }
         return 0;
 }
 
@@ -441,39 +452,104 @@ static const char *attr_string(Dwarf_Die *die, unsigned name) {
         return dwarf_attr(die, name, &a) ? dwarf_formstring(&a) : NULL;
 }
 
-/* The linkage name anywhere along the abstract_origin/specification
- * chain (C++ keeps it on the declaration inside the class), else the
- * first plain name met. */
-static const char *die_name(Dwarf_Die *die) {
-        Dwarf_Die cur = *die;
+struct name_scan {
+        const char *linkage, *plain;
+        Dwarf_Attribute origin;
+        bool has_origin;
+};
+
+static int name_scan_attr(Dwarf_Attribute *a, void *arg) {
+        struct name_scan *s = arg;
+        const char *str;
+
+        switch (dwarf_whatattr(a)) {
+        case DW_AT_linkage_name:
+        case DW_AT_MIPS_linkage_name:
+                str = dwarf_formstring(a);
+                if (str && *str)
+                        s->linkage = str;
+                break;
+        case DW_AT_name:
+                str = dwarf_formstring(a);
+                if (str && *str)
+                        s->plain = str;
+                break;
+        case DW_AT_abstract_origin:
+        case DW_AT_specification:
+                if (!s->has_origin) {
+                        s->origin = *a;
+                        s->has_origin = true;
+                }
+                break;
+        }
+        return DWARF_CB_OK;
+}
+
+/* The name of the chain of DIEs from start along abstract_origin /
+ * specification: the first linkage name in it, else the first plain name.
+ * *ret_linkage says which it is. */
+static const char *chain_name(Dwarf_Die *start, bool *ret_linkage) {
+        Dwarf_Die cur = *start;
         const char *plain = NULL;
 
+        *ret_linkage = false;
         for (int i = 0; i < ORIGIN_MAX; i++) {
-                Dwarf_Attribute a;
-                const char *s = attr_string(&cur, DW_AT_linkage_name);
-                if (!s)
-                        s = attr_string(&cur, DW_AT_MIPS_linkage_name);
-                if (s && *s)
-                        return s;
-                if (!plain) {
-                        s = attr_string(&cur, DW_AT_name);
-                        if (s && *s)
-                                plain = s;
-                }
-                if (!dwarf_attr(&cur, DW_AT_abstract_origin, &a) &&
-                    !dwarf_attr(&cur, DW_AT_specification, &a))
+                struct name_scan s = {};
+                if (dwarf_getattrs(&cur, name_scan_attr, &s, 0) < 0)
                         break;
-                if (!dwarf_formref_die(&a, &cur))
+                if (s.linkage) {
+                        *ret_linkage = true;
+                        return s.linkage;
+                }
+                if (!plain)
+                        plain = s.plain;
+                if (!s.has_origin || !dwarf_formref_die(&s.origin, &cur))
                         break;
         }
         return plain;
+}
+
+/* Cached values: the name pointer, bit 63 set for a linkage name (user
+ * space pointers never have it); 0 for no name. */
+#define NAME_IS_LINKAGE (1ULL << 63)
+
+/* The linkage name anywhere along the chain (C++ keeps it on the
+ * declaration inside the class), else the first plain name met. The
+ * origin's part of the answer is cached by the origin's offset: one
+ * inline function inlined a thousand times is resolved once. */
+static const char *die_name(struct dwarf_lines *d, Dwarf_Die *die) {
+        struct name_scan s = {};
+        Dwarf_Die origin;
+        const char *name;
+        bool linkage;
+        uint64_t v;
+
+        if (dwarf_getattrs(die, name_scan_attr, &s, 0) < 0)
+                return NULL;
+        if (s.linkage)
+                return s.linkage;
+        if (!s.has_origin || !dwarf_formref_die(&s.origin, &origin))
+                return s.plain;
+        uint64_t off = dwarf_dieoffset(&origin);
+        if (u64map_get(&d->origin_names, off, &v)) {
+                linkage = v & NAME_IS_LINKAGE;
+                name = (const char *) (uintptr_t) (v & ~NAME_IS_LINKAGE);
+        } else {
+                name = chain_name(&origin, &linkage);
+                v = (uint64_t) (uintptr_t) name;
+                if (!(v & NAME_IS_LINKAGE) &&
+                    u64map_put(&d->origin_names, off, v | (linkage ? NAME_IS_LINKAGE : 0)) < 0)
+                        log_debug("dwarf: out of memory for the name cache, skipping");
+        }
+        /* this DIE's own plain name comes before the origin's plain one */
+        return linkage || !s.plain ? name : s.plain;
 }
 
 static const char *node_name(struct dwarf_lines *d, struct dw_node *n) {
         if (!n->named) {
                 Dwarf_Die die;
                 n->named = true;
-                n->name = dwarf_offdie(d->dwarf, n->die, &die) ? die_name(&die) : NULL;
+                n->name = dwarf_offdie(d->dwarf, n->die, &die) ? die_name(d, &die) : NULL;
         }
         return n->name;
 }
