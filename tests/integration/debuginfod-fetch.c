@@ -8,6 +8,7 @@
  *   debuginfod-fetch new                     fetcher_new's result only
  *
  * Prints "key value" lines; the Python side asserts on them. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -50,6 +51,27 @@ static int copy_fd(int fd, const char *out) {
         return k < 0 ? -errno : 0;
 }
 
+/* The blocked-signal mask of the fetcher's worker (the process's one other
+ * thread), from /proc. */
+static void print_worker_sigblk(void) {
+        DIR *d = opendir("/proc/self/task");
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+                if (e->d_name[0] == '.' || atoi(e->d_name) == getpid())
+                        continue;
+                char p[300], line[256];
+                snprintf(p, sizeof(p), "/proc/self/task/%s/status", e->d_name);
+                FILE *fp = fopen(p, "r");
+                while (fp && fgets(line, sizeof(line), fp))
+                        if (strncmp(line, "SigBlk:", 7) == 0)
+                                printf("worker_sigblk %s", line + 8);
+                if (fp)
+                        fclose(fp);
+        }
+        if (d)
+                closedir(d);
+}
+
 int main(int argc, char **argv) {
         struct debuginfod_fetcher *f = NULL;
         uint8_t id[64];
@@ -59,6 +81,8 @@ int main(int argc, char **argv) {
                 return 2;
         int r = debuginfod_fetcher_new(&f);
         printf("new %d\n", r);
+        if (strcmp(argv[1], "new") == 0 && f)
+                print_worker_sigblk();
         if (strcmp(argv[1], "new") == 0 || r < 0) {
                 printf("fetcher %s\n", f ? "set" : "null");
                 debuginfod_fetcher_free(f);
