@@ -17,7 +17,7 @@ build_pkgs="gcc libc6-dev meson ninja-build pkg-config clang llvm bpftool
         liblzma-dev libdebuginfod-dev"
 test_pkgs="linux-perf libxml2-utils valgrind time chromium binutils util-linux
         golang-go golang-github-google-pprof-dev
-        debuginfod elfutils xz-utils"
+        debuginfod elfutils xz-utils libc6-dbg"
 # These machines may come with Node.js and npm from another repository,
 # whose nodejs conflicts with Debian's npm: use what is there.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

@@ -254,6 +254,10 @@ int debuginfod_fetcher_poll(struct debuginfod_fetcher *f, const uint8_t *build_i
         return r;
 }
 
+uint64_t debuginfod_fetcher_timeout_ns(const struct debuginfod_fetcher *f) {
+        return f->timeout_ns;
+}
+
 int debuginfod_fetcher_wait(struct debuginfod_fetcher *f, uint64_t deadline_ns) {
         /* pthread_cond_timedwait takes CLOCK_REALTIME by default: convert
          * the monotonic deadline once, so a clock step only shifts it */

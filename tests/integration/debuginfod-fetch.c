@@ -81,8 +81,10 @@ int main(int argc, char **argv) {
                 return 2;
         int r = debuginfod_fetcher_new(&f);
         printf("new %d\n", r);
-        if (strcmp(argv[1], "new") == 0 && f)
+        if (strcmp(argv[1], "new") == 0 && f) {
                 print_worker_sigblk();
+                printf("timeout_s %.3f\n", secs(debuginfod_fetcher_timeout_ns(f)));
+        }
         if (strcmp(argv[1], "new") == 0 || r < 0) {
                 printf("fetcher %s\n", f ? "set" : "null");
                 debuginfod_fetcher_free(f);

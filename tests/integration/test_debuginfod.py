@@ -153,6 +153,13 @@ def main():
         check(vals.get("new") == "0" and all(blk & (1 << (s - 1)) for s in want),
               f"the worker blocks signals (SigBlk {vals.get('worker_sigblk', '?').strip()})")
 
+        # DEBUGINFOD_TIMEOUT as libdebuginfod 0.188 reads it: 90 s unset,
+        # none for 0 or negative
+        for tv, want_s in [(None, 90.0), ("5", 5.0), ("0", 0.0), ("-3", 0.0)]:
+            vals, _ = run_driver(driver, ["new"], client_env(tmp, "http://127.0.0.1:9", tv))
+            check(vals.get("timeout_s") == f"{want_s:.3f}",
+                  f"DEBUGINFOD_TIMEOUT={tv}: bound {vals.get('timeout_s')} s, expected {want_s}")
+
         # A real server over the scratch directory
         port = free_port()
         log = open(os.path.join(tmp, "debuginfod.log"), "w")
