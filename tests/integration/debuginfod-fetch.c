@@ -7,7 +7,9 @@
  *   debuginfod-fetch wait HEX DEADLINE_S     request, fetcher_wait (timed)
  *   debuginfod-fetch new                     fetcher_new's result only
  *
- * Prints "key value" lines; the Python side asserts on them. */
+ * Prints "key value" lines; the Python side asserts on them.
+ * DRIVER_DEBUGINFOD_URLS, when set, becomes DEBUGINFOD_URLS inside the
+ * driver only (valgrind would query a server named in its environment). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -77,8 +79,15 @@ int main(int argc, char **argv) {
         uint8_t id[64];
         size_t len = 0;
 
+        /* line by line: a killed driver still shows how far it got */
+        setvbuf(stdout, NULL, _IOLBF, 0);
         if (argc < 2)
                 return 2;
+        /* valgrind runs debuginfod-find for its own symbols when it sees
+         * DEBUGINFOD_URLS: under valgrind, pass the URLs in this one */
+        const char *urls = getenv("DRIVER_DEBUGINFOD_URLS");
+        if (urls)
+                setenv("DEBUGINFOD_URLS", urls, 1);
         int r = debuginfod_fetcher_new(&f);
         printf("new %d\n", r);
         if (strcmp(argv[1], "new") == 0 && f) {
