@@ -21,6 +21,8 @@ build_pkgs="gcc g++ libc6-dev meson ninja-build pkg-config clang llvm bpftool
 test_pkgs="linux-perf libxml2-utils valgrind time chromium binutils util-linux
         golang-go golang-github-google-pprof-dev
         debuginfod elfutils xz-utils libc6-dbg libstdc++6-12-dbg"
+# pgrep finds a contained workload's host pid (container-names test)
+test_pkgs="$test_pkgs procps"
 # These machines may come with Node.js and npm from another repository,
 # whose nodejs conflicts with Debian's npm: use what is there.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
