@@ -4,6 +4,8 @@
 # every reader and writer on that recording. Any valgrind error fails.
 # Usage: valgrind-cli.sh CPROF DEMO SUPPRESSIONS PERF_SCRIPT_FIXTURE
 set -u
+# valgrind asks debuginfod for its own symbols when this is set: never here
+unset DEBUGINFOD_URLS
 cprof=$1 demo=$2 supp=$3 perf_script=$4
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
