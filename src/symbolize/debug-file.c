@@ -127,7 +127,7 @@ static int try_candidate(struct search *s, const char *path, bool in_root) {
         const struct debug_query *q = s->q;
 
         /* the binary's own path, whatever its inode says */
-        if (in_root && q->binary_path && strcmp(path, q->binary_path) == 0)
+        if ((in_root || !s->root) && q->binary_path && strcmp(path, q->binary_path) == 0)
                 return 0;
 
         _cleanup_close_ int fd = open_regular(s, path, in_root);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -156,7 +157,14 @@ int debuginfod_fetcher_new(struct debuginfod_fetcher **ret) {
         }
         debuginfod_set_user_data(f->client, f);
         debuginfod_set_progressfn(f->client, progress);
+        /* The worker takes no signals: cprof's handlers set flags that
+         * the main loop must see through EINTR, and a SIGPIPE from a server
+         * closing its socket must not end cprof. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
         r = pthread_create(&f->worker, NULL, worker_main, f);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (r != 0) {
                 debuginfod_fetcher_free(f);
                 return -r;
@@ -244,6 +252,10 @@ int debuginfod_fetcher_poll(struct debuginfod_fetcher *f, const uint8_t *build_i
         }
         pthread_mutex_unlock(&f->lock);
         return r;
+}
+
+uint64_t debuginfod_fetcher_timeout_ns(const struct debuginfod_fetcher *f) {
+        return f->timeout_ns;
 }
 
 int debuginfod_fetcher_wait(struct debuginfod_fetcher *f, uint64_t deadline_ns) {

@@ -38,6 +38,9 @@ int debuginfod_fetcher_request(struct debuginfod_fetcher *f, const uint8_t *buil
  * the servers have none or the fetch failed or timed out, -ESRCH when the
  * build-id was never requested. */
 int debuginfod_fetcher_poll(struct debuginfod_fetcher *f, const uint8_t *build_id, size_t len, int *ret_fd);
+/* The time bound this fetcher applies to a fetch with no download begun
+ * (DEBUGINFOD_TIMEOUT, see above), in ns; 0 for none. */
+uint64_t debuginfod_fetcher_timeout_ns(const struct debuginfod_fetcher *f);
 /* Waits until nothing is queued or running, or until deadline_ns
  * (CLOCK_MONOTONIC, as now_ns() in util/time-util.h). For callers that may
  * wait, e.g. before sampling ends; 0 when done, -ETIMEDOUT. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/cleanup.h"
+#include "util/hash.h"
 #include "util/log.h"
 #include "util/vec.h"
 
@@ -24,7 +25,7 @@
  * pre-order, so a parent always has a smaller index than its children
  * and a parent walk cannot loop. */
 struct dw_node {
-        uint64_t die;      /* DIE offset in .debug_info, to find the name */
+        void *die;         /* Dwarf_Die.addr, to find the name (see node_name) */
         const char *name;  /* valid once `named` */
         uint32_t parent;   /* NODE_NONE for a subprogram */
         uint32_t call_file;
@@ -42,9 +43,21 @@ struct pieces {
         size_t n;
 };
 
+/* A CU's line table, compact: row i holds from at[i] to at[i + 1], with
+ * what[i] = file index << 32 | line, or ROW_NONE after an end of
+ * sequence. Rows that repeat the one before (a new column, is_stmt, view)
+ * are dropped: the answer is the same. */
+struct rows {
+        uint64_t *at;
+        uint64_t *what;
+        size_t n;
+};
+#define ROW_NONE UINT64_MAX
+
 struct dw_cu {
         Dwarf_Die die;
         bool indexed;
+        struct rows rows;
         struct dw_node *nodes;
         size_t n_nodes;
         struct pieces pieces;
@@ -64,6 +77,9 @@ struct dwarf_lines {
         struct dw_cu *cus;
         size_t n_cus;
         struct pieces cu_pieces; /* what[] is an index into cus */
+        /* names by the offset of the DIE an abstract_origin or
+         * specification points to (see die_name) */
+        struct u64map origin_names;
 };
 
 /* A range before flattening. */
@@ -122,6 +138,8 @@ struct dwarf_lines *dwarf_lines_free(struct dwarf_lines *d) {
                 struct dw_cu *cu = &d->cus[i];
                 free(cu->nodes);
                 pieces_free(&cu->pieces);
+                free(cu->rows.at);
+                free(cu->rows.what);
                 if (cu->joined)
                         for (size_t k = 0; k < cu->n_files; k++)
                                 free(cu->joined[k]);
@@ -130,6 +148,7 @@ struct dwarf_lines *dwarf_lines_free(struct dwarf_lines *d) {
         }
         free(d->cus);
         pieces_free(&d->cu_pieces);
+        u64map_release(&d->origin_names);
         if (d->dwarf)
                 dwarf_end(d->dwarf);
         free(d);
@@ -320,6 +339,73 @@ static uint32_t attr_udata(Dwarf_Die *die, unsigned name) {
         return (uint32_t) w;
 }
 
+/* Copies libdw's line table (sorted by address) into cu->rows. Among
+ * rows at one address the last wins, and an end of sequence ends the
+ * row before it: what dwarf_getsrc_die() answers, in a third of the
+ * memory and without its 40-odd-byte records to search through. */
+static int index_lines(struct dw_cu *cu) {
+        Dwarf_Lines *lines;
+        size_t n;
+        struct rows *r = &cu->rows;
+
+        if (dwarf_getsrclines(&cu->die, &lines, &n) != 0 || n == 0)
+                return 0;
+        r->at = malloc(n * sizeof(*r->at));
+        r->what = malloc(n * sizeof(*r->what));
+        if (!r->at || !r->what) {
+                free(r->at);
+                free(r->what);
+                *r = (struct rows) {};
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+                Dwarf_Line *l = dwarf_onesrcline(lines, i);
+                Dwarf_Addr addr;
+                Dwarf_Files *files;
+                size_t idx;
+                bool end;
+                int lineno;
+                uint64_t what;
+
+                if (!l || dwarf_lineaddr(l, &addr) != 0 || dwarf_lineendsequence(l, &end) != 0)
+                        continue;
+                if (end)
+                        what = ROW_NONE;
+                else {
+                        if (dwarf_line_file(l, &files, &idx) != 0 || idx >= UINT32_MAX)
+                                idx = UINT32_MAX;
+                        if (dwarf_lineno(l, &lineno) != 0 || lineno < 0)
+                                lineno = 0;
+                        what = (uint64_t) idx << 32 | (uint32_t) lineno;
+                }
+                if (r->n > 0 && r->at[r->n - 1] == addr) {
+                        r->what[r->n - 1] = what;
+                        if (r->n > 1 && r->what[r->n - 2] == what)
+                                r->n--;
+                        continue;
+                }
+                if (r->n > 0 && (addr < r->at[r->n - 1] || r->what[r->n - 1] == what))
+                        continue;
+                r->at[r->n] = addr;
+                r->what[r->n] = what;
+                r->n++;
+        }
+        return 0;
+}
+
+static uint64_t rows_find(const struct rows *r, uint64_t addr) {
+        size_t lo = 0, hi = r->n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (r->at[mid] <= addr)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo == 0 ? ROW_NONE : r->what[lo - 1];
+}
+
 static int index_cu(struct dw_cu *cu) {
         VEC(struct dw_node) nodes = {};
         VEC(struct range) ranges = {};
@@ -353,7 +439,7 @@ static int index_cu(struct dw_cu *cu) {
                          * code, and neither has anything inside them */
                         if (k > 0) {
                                 struct dw_node n = {
-                                        .die = dwarf_dieoffset(die),
+                                        .die = die->addr,
                                         .parent = parent,
                                         .call_file = inl ? attr_udata(die, DW_AT_call_file) : 0,
                                         .call_line = inl ? attr_udata(die, DW_AT_call_line) : 0,
@@ -383,6 +469,11 @@ static int index_cu(struct dw_cu *cu) {
         r = pieces_build(&cu->pieces, ranges.v, ranges.n);
         if (r < 0)
                 goto out;
+        r = index_lines(cu);
+        if (r < 0) {
+                pieces_free(&cu->pieces);
+                goto out;
+        }
         cu->nodes = TAKE_PTR(nodes.v);
         cu->n_nodes = nodes.n;
 out:
@@ -419,6 +510,8 @@ static struct dw_cu *find_cu(struct dwarf_lines *d, uint64_t vaddr, int *ret_err
         return cu;
 }
 
+static bool cu_files(struct dw_cu *cu);
+
 int dwarf_lines_preload(struct dwarf_lines *d) {
         int r;
 
@@ -426,11 +519,14 @@ int dwarf_lines_preload(struct dwarf_lines *d) {
                 d->cus_read = false;
                 return r;
         }
-        for (size_t i = 0; i < d->n_cus; i++)
-                if (!d->cus[i].indexed && (r = index_cu(&d->cus[i])) < 0) {
-                        d->cus[i].indexed = false;
+        for (size_t i = 0; i < d->n_cus; i++) {
+                struct dw_cu *cu = &d->cus[i];
+                if (!cu->indexed && (r = index_cu(cu)) < 0) {
+                        cu->indexed = false;
                         return r;
                 }
+                (void) cu_files(cu);
+        }
         return 0;
 }
 
@@ -441,39 +537,107 @@ static const char *attr_string(Dwarf_Die *die, unsigned name) {
         return dwarf_attr(die, name, &a) ? dwarf_formstring(&a) : NULL;
 }
 
-/* The linkage name anywhere along the abstract_origin/specification
- * chain (C++ keeps it on the declaration inside the class), else the
- * first plain name met. */
-static const char *die_name(Dwarf_Die *die) {
-        Dwarf_Die cur = *die;
+struct name_scan {
+        const char *linkage, *plain;
+        Dwarf_Attribute origin;
+        bool has_origin;
+};
+
+static int name_scan_attr(Dwarf_Attribute *a, void *arg) {
+        struct name_scan *s = arg;
+        const char *str;
+
+        switch (dwarf_whatattr(a)) {
+        case DW_AT_linkage_name:
+        case DW_AT_MIPS_linkage_name:
+                str = dwarf_formstring(a);
+                if (str && *str)
+                        s->linkage = str;
+                break;
+        case DW_AT_name:
+                str = dwarf_formstring(a);
+                if (str && *str)
+                        s->plain = str;
+                break;
+        case DW_AT_abstract_origin:
+        case DW_AT_specification:
+                if (!s->has_origin) {
+                        s->origin = *a;
+                        s->has_origin = true;
+                }
+                break;
+        }
+        return DWARF_CB_OK;
+}
+
+/* The name of the chain of DIEs from start along abstract_origin /
+ * specification: the first linkage name in it, else the first plain name.
+ * *ret_linkage says which it is. */
+static const char *chain_name(Dwarf_Die *start, bool *ret_linkage) {
+        Dwarf_Die cur = *start;
         const char *plain = NULL;
 
+        *ret_linkage = false;
         for (int i = 0; i < ORIGIN_MAX; i++) {
-                Dwarf_Attribute a;
-                const char *s = attr_string(&cur, DW_AT_linkage_name);
-                if (!s)
-                        s = attr_string(&cur, DW_AT_MIPS_linkage_name);
-                if (s && *s)
-                        return s;
-                if (!plain) {
-                        s = attr_string(&cur, DW_AT_name);
-                        if (s && *s)
-                                plain = s;
-                }
-                if (!dwarf_attr(&cur, DW_AT_abstract_origin, &a) &&
-                    !dwarf_attr(&cur, DW_AT_specification, &a))
+                struct name_scan s = {};
+                if (dwarf_getattrs(&cur, name_scan_attr, &s, 0) < 0)
                         break;
-                if (!dwarf_formref_die(&a, &cur))
+                if (s.linkage) {
+                        *ret_linkage = true;
+                        return s.linkage;
+                }
+                if (!plain)
+                        plain = s.plain;
+                if (!s.has_origin || !dwarf_formref_die(&s.origin, &cur))
                         break;
         }
         return plain;
 }
 
-static const char *node_name(struct dwarf_lines *d, struct dw_node *n) {
+/* Cached values: the name pointer, bit 63 set for a linkage name (user
+ * space pointers never have it); 0 for no name. */
+#define NAME_IS_LINKAGE (1ULL << 63)
+
+/* The linkage name anywhere along the chain (C++ keeps it on the
+ * declaration inside the class), else the first plain name met. The
+ * origin's part of the answer is cached by the origin's offset: one
+ * inline function inlined a thousand times is resolved once. */
+static const char *die_name(struct dwarf_lines *d, Dwarf_Die *die) {
+        struct name_scan s = {};
+        Dwarf_Die origin;
+        const char *name;
+        bool linkage;
+        uint64_t v;
+
+        if (dwarf_getattrs(die, name_scan_attr, &s, 0) < 0)
+                return NULL;
+        if (s.linkage)
+                return s.linkage;
+        if (!s.has_origin || !dwarf_formref_die(&s.origin, &origin))
+                return s.plain;
+        uint64_t off = dwarf_dieoffset(&origin);
+        if (u64map_get(&d->origin_names, off, &v)) {
+                linkage = v & NAME_IS_LINKAGE;
+                name = (const char *) (uintptr_t) (v & ~NAME_IS_LINKAGE);
+        } else {
+                name = chain_name(&origin, &linkage);
+                v = (uint64_t) (uintptr_t) name;
+                if (!(v & NAME_IS_LINKAGE) &&
+                    u64map_put(&d->origin_names, off, v | (linkage ? NAME_IS_LINKAGE : 0)) < 0)
+                        log_debug("dwarf: out of memory for the name cache, skipping");
+        }
+        /* this DIE's own plain name comes before the origin's plain one */
+        return linkage || !s.plain ? name : s.plain;
+}
+
+static const char *node_name(struct dwarf_lines *d, struct dw_cu *cu, struct dw_node *n) {
         if (!n->named) {
-                Dwarf_Die die;
+                /* A DIE is its address in the section and its CU, as
+                 * dwarf_offdie() makes it (abbrev found on first use);
+                 * this skips dwarf_offdie's search for the CU. */
+                Dwarf_Die die = { .addr = n->die, .cu = cu->die.cu };
                 n->named = true;
-                n->name = dwarf_offdie(d->dwarf, n->die, &die) ? die_name(&die) : NULL;
+                n->name = die_name(d, &die);
         }
         return n->name;
 }
@@ -536,16 +700,10 @@ int dwarf_lines_lookup(struct dwarf_lines *d, uint64_t vaddr, struct dwarf_frame
         if (!cu)
                 return r;
 
-        Dwarf_Line *l = dwarf_getsrc_die(&cu->die, vaddr);
-        int lineno;
-        Dwarf_Files *lfiles;
-        size_t lidx;
-        if (l) {
-                /* the line's files are its CU's */
-                if (dwarf_line_file(l, &lfiles, &lidx) == 0)
-                        file = cu_file(cu, lidx);
-                if (dwarf_lineno(l, &lineno) == 0 && lineno > 0)
-                        line = (uint32_t) lineno;
+        uint64_t row = rows_find(&cu->rows, vaddr);
+        if (row != ROW_NONE) {
+                file = cu_file(cu, (size_t) (row >> 32));
+                line = (uint32_t) row;
         }
 
         /* innermost first, then parents */
@@ -553,7 +711,7 @@ int dwarf_lines_lookup(struct dwarf_lines *d, uint64_t vaddr, struct dwarf_frame
              i = cu->nodes[i].parent)
                 chain[depth++] = i;
         if (depth == 0) {
-                if (!l)
+                if (row == ROW_NONE)
                         return 0;
                 out[0] = (struct dwarf_frame) { .file = file, .line = line };
                 return 1;
@@ -565,7 +723,7 @@ int dwarf_lines_lookup(struct dwarf_lines *d, uint64_t vaddr, struct dwarf_frame
                 size_t c = k == 0 ? depth - 1 : n - 1 - k;
                 struct dw_node *node = &cu->nodes[chain[c]];
                 struct dwarf_frame *f = &out[k];
-                f->name = node_name(d, node);
+                f->name = node_name(d, cu, node);
                 f->inlined = k > 0;
                 if (c == 0) {
                         f->file = file;

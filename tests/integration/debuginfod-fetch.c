@@ -7,7 +7,10 @@
  *   debuginfod-fetch wait HEX DEADLINE_S     request, fetcher_wait (timed)
  *   debuginfod-fetch new                     fetcher_new's result only
  *
- * Prints "key value" lines; the Python side asserts on them. */
+ * Prints "key value" lines; the Python side asserts on them.
+ * DRIVER_DEBUGINFOD_URLS, when set, becomes DEBUGINFOD_URLS inside the
+ * driver only (valgrind would query a server named in its environment). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -50,15 +53,47 @@ static int copy_fd(int fd, const char *out) {
         return k < 0 ? -errno : 0;
 }
 
+/* The blocked-signal mask of the fetcher's worker (the process's one other
+ * thread), from /proc. */
+static void print_worker_sigblk(void) {
+        DIR *d = opendir("/proc/self/task");
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+                if (e->d_name[0] == '.' || atoi(e->d_name) == getpid())
+                        continue;
+                char p[300], line[256];
+                snprintf(p, sizeof(p), "/proc/self/task/%s/status", e->d_name);
+                FILE *fp = fopen(p, "r");
+                while (fp && fgets(line, sizeof(line), fp))
+                        if (strncmp(line, "SigBlk:", 7) == 0)
+                                printf("worker_sigblk %s", line + 8);
+                if (fp)
+                        fclose(fp);
+        }
+        if (d)
+                closedir(d);
+}
+
 int main(int argc, char **argv) {
         struct debuginfod_fetcher *f = NULL;
         uint8_t id[64];
         size_t len = 0;
 
+        /* line by line: a killed driver still shows how far it got */
+        setvbuf(stdout, NULL, _IOLBF, 0);
         if (argc < 2)
                 return 2;
+        /* valgrind runs debuginfod-find for its own symbols when it sees
+         * DEBUGINFOD_URLS: under valgrind, pass the URLs in this one */
+        const char *urls = getenv("DRIVER_DEBUGINFOD_URLS");
+        if (urls)
+                setenv("DEBUGINFOD_URLS", urls, 1);
         int r = debuginfod_fetcher_new(&f);
         printf("new %d\n", r);
+        if (strcmp(argv[1], "new") == 0 && f) {
+                print_worker_sigblk();
+                printf("timeout_s %.3f\n", secs(debuginfod_fetcher_timeout_ns(f)));
+        }
         if (strcmp(argv[1], "new") == 0 || r < 0) {
                 printf("fetcher %s\n", f ? "set" : "null");
                 debuginfod_fetcher_free(f);

@@ -14,6 +14,7 @@ import errno
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -144,6 +145,20 @@ def main():
               f"DEBUGINFOD_URLS unset: -ENOTSUP, no fetcher ({vals})")
         vals, _ = run_driver(driver, ["new"], client_env(tmp, ""))
         check(vals.get("new") == str(-errno.ENOTSUP), f"DEBUGINFOD_URLS empty: -ENOTSUP ({vals})")
+
+        # The worker thread takes no signals (SIGINT, SIGTERM, SIGPIPE, SIGCHLD)
+        vals, _ = run_driver(driver, ["new"], client_env(tmp, "http://127.0.0.1:9"))
+        blk = int(vals.get("worker_sigblk", "0").strip() or "0", 16)
+        want = [signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD, signal.SIGALRM]
+        check(vals.get("new") == "0" and all(blk & (1 << (s - 1)) for s in want),
+              f"the worker blocks signals (SigBlk {vals.get('worker_sigblk', '?').strip()})")
+
+        # DEBUGINFOD_TIMEOUT as libdebuginfod 0.188 reads it: 90 s unset,
+        # none for 0 or negative
+        for tv, want_s in [(None, 90.0), ("5", 5.0), ("0", 0.0), ("-3", 0.0)]:
+            vals, _ = run_driver(driver, ["new"], client_env(tmp, "http://127.0.0.1:9", tv))
+            check(vals.get("timeout_s") == f"{want_s:.3f}",
+                  f"DEBUGINFOD_TIMEOUT={tv}: bound {vals.get('timeout_s')} s, expected {want_s}")
 
         # A real server over the scratch directory
         port = free_port()

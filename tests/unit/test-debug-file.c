@@ -257,6 +257,33 @@ static void test_not_itself(void) {
         CHECK_STREQ(find(NULL, &q), P("/sroot/usr/lib/debug/usr/bin/prog"), "identity from binary_st");
 }
 
+/* The host's /usr/lib/debug serves a process under a root too, after the
+ * root's own: libc6-dbg (a test dependency) has the host libc's file. */
+static void test_host_system_dir(void) {
+        const char *libc = "/lib/x86_64-linux-gnu/libc.so.6";
+        uint8_t bid[64];
+        size_t len = read_build_id(libc, bid);
+        char want[256], hex[130];
+        size_t n = (size_t) snprintf(hex, sizeof(hex), "%02x/", bid[0]);
+        for (size_t i = 1; i < len; i++)
+                n += (size_t) snprintf(hex + n, sizeof(hex) - n, "%02x", bid[i]);
+        snprintf(want, sizeof(want), "/usr/lib/debug/.build-id/%s.debug", hex);
+        CHECK(len > 0 && access(want, R_OK) == 0, "host libc's debug file at %s (apt install libc6-dbg)", want);
+
+        /* a decoy in the root's /usr/lib/debug is passed over */
+        sh("mkdir -p %s/lroot/usr/lib/debug/.build-id/%.2s && cp %s/other.debug %s/lroot/usr/lib/debug/.build-id/%s.debug",
+           T, hex, T, T, hex);
+        char root[1024];
+        snprintf(root, sizeof(root), "%s/lroot", T);
+        struct debug_query q = { .root = root, .binary_path = libc, .build_id = bid, .build_id_len = len };
+        CHECK_STREQ(find(NULL, &q), want, "root's decoy skipped, host /usr/lib/debug found");
+        /* and the root's own comes first when it matches */
+        sh("cp %s %s/lroot/usr/lib/debug/.build-id/%s.debug", want, T, hex);
+        char in_root[1400];
+        snprintf(in_root, sizeof(in_root), "%s%s", root, want);
+        CHECK_STREQ(find(NULL, &q), in_root, "root's /usr/lib/debug before the host's");
+}
+
 /* Binaries without a build-id: CRC only. */
 static void test_crc_only(void) {
         uint8_t bid[64];
@@ -426,6 +453,7 @@ int main(void) {
 
         test_search_order();
         test_not_itself();
+        test_host_system_dir();
         test_crc_only();
         test_bad_debuglink();
         test_minidebuginfo();

@@ -4,6 +4,8 @@
 # every reader and writer on that recording. Any valgrind error fails.
 # Usage: valgrind-cli.sh CPROF DEMO SUPPRESSIONS PERF_SCRIPT_FIXTURE
 set -u
+# valgrind asks debuginfod for its own symbols when this is set: never here
+unset DEBUGINFOD_URLS
 cprof=$1 demo=$2 supp=$3 perf_script=$4
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -24,7 +26,7 @@ vg() {
 }
 
 vg "record --backend bpf" "$cprof" record -q --backend bpf -F 499 -o "$tmp/bpf.folded" -- "$demo" 0.5
-vg "record --backend perf --threads" "$cprof" record -q --backend perf --threads -F 499 -o "$tmp/perf.folded" -- "$demo" 0.5
+vg "record --backend perf --threads --lines" "$cprof" record -q --backend perf --threads --lines -F 499 -o "$tmp/perf.folded" -- "$demo" 0.5
 vg "flamegraph" "$cprof" flamegraph "$tmp/bpf.folded"
 vg "diff" "$cprof" diff "$tmp/bpf.folded" "$tmp/perf.folded"
 vg "report --json" "$cprof" report --json "$tmp/bpf.folded"
