@@ -432,7 +432,11 @@ static int symbolize_addr(struct recorder *r, struct addr_entry *e) {
                 struct profile_frame f = { .kind = chain[i].kind, .line = chain[i].line };
                 const char *name = chain[i].name;
                 if (!name) {
-                        if (key->kind == ADDR_UNKNOWN || (key->kind == ADDR_JIT) || !module)
+                        /* a JIT frame without a perf map is no JIT frame
+                         * we know of: plain [unknown] */
+                        if (key->kind == ADDR_JIT)
+                                f.kind = FRAME_USER;
+                        if (key->kind == ADDR_UNKNOWN || key->kind == ADDR_JIT || !module)
                                 name = "[unknown]";
                         else if (key->kind == ADDR_KERNEL)
                                 /* kernel addresses without kallsyms are
