@@ -41,6 +41,13 @@ struct record_progress {
 
 struct recorder;
 
+/* Moves the calling process to the lowest real-time priority now, where
+ * allowed (see record_options.realtime); once. A driver calls it first
+ * thing: with 2,000 busy threads on two CPUs a normal task runs a few
+ * milliseconds every few seconds, so even parsing options and opening
+ * the target took tens of seconds. */
+void record_raise_priority(void);
+
 int recorder_new(const struct record_options *o, struct recorder **ret,
                  const char **ret_fallback_reason);
 struct recorder *recorder_free(struct recorder *r);

@@ -652,6 +652,8 @@ static int run(void) {
 }
 
 int cmd_record(int argc, char **argv) {
+        /* before anything else: see record_raise_priority() */
+        record_raise_priority();
         int r = parse_argv(argc, argv);
         if (r > 0) {
                 r = run();

@@ -76,8 +76,13 @@ struct recorder {
 /* SCHED_FIFO 1 is above every normal task and below every real-time one;
  * children we fork later do not inherit it. Not allowed (no
  * CAP_SYS_NICE, RLIMIT_RTPRIO 0): stay as we are. */
-static void raise_priority(void) {
+void record_raise_priority(void) {
+        static bool done;
         struct sched_param sp = { .sched_priority = 1 };
+
+        if (done)
+                return;
+        done = true;
         if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) < 0)
                 log_debug_errno(errno, "record: cannot run at real-time priority, skipping");
 }
@@ -94,7 +99,7 @@ int recorder_new(const struct record_options *o, struct recorder **ret,
          * cleared now), kallsyms and the targets' maps are part of the
          * recording's time too, and a busy target would starve them */
         if (o->realtime)
-                raise_priority();
+                record_raise_priority();
         k = profile_new(&r->profile);
         if (k >= 0)
                 k = image_store_new(&r->img);

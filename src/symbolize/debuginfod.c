@@ -1,4 +1,5 @@
 /* debuginfod fetches on one worker thread (see debuginfod.h). */
+#include <dlfcn.h>
 #include <elfutils/debuginfod.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,39 @@
 #include "symbolize/debuginfod.h"
 #include "util/cleanup.h"
 #include "util/time-util.h"
+
+/* libdebuginfod is opened only when DEBUGINFOD_URLS asks for it, as
+ * libdw does: linked, it brings libcurl and some thirty libraries with
+ * it, whose loading is most of cprof's start-up, and start-up is what a
+ * saturated machine (2,000 busy threads on 2 CPUs) makes slow. */
+static struct {
+        bool tried, ok;
+        debuginfod_client *(*begin)(void);
+        void (*end)(debuginfod_client *c);
+        int (*find_debuginfo)(debuginfod_client *c, const unsigned char *id, int len, char **path);
+        void (*set_progressfn)(debuginfod_client *c, debuginfod_progressfn_t fn);
+        void (*set_user_data)(debuginfod_client *c, void *data);
+        void *(*get_user_data)(debuginfod_client *c);
+} lib;
+
+static bool load_library(void) {
+        if (lib.tried)
+                return lib.ok;
+        lib.tried = true;
+        void *h = dlopen("libdebuginfod.so.1", RTLD_NOW | RTLD_LOCAL);
+        if (!h)
+                return false;
+        /* POSIX: a void * from dlsym converts to a function pointer */
+        *(void **) &lib.begin = dlsym(h, "debuginfod_begin");
+        *(void **) &lib.end = dlsym(h, "debuginfod_end");
+        *(void **) &lib.find_debuginfo = dlsym(h, "debuginfod_find_debuginfo");
+        *(void **) &lib.set_progressfn = dlsym(h, "debuginfod_set_progressfn");
+        *(void **) &lib.set_user_data = dlsym(h, "debuginfod_set_user_data");
+        *(void **) &lib.get_user_data = dlsym(h, "debuginfod_get_user_data");
+        lib.ok = lib.begin && lib.end && lib.find_debuginfo && lib.set_progressfn && lib.set_user_data &&
+                 lib.get_user_data;
+        return lib.ok;
+}
 
 #define BUILD_ID_MAX 64
 
@@ -58,7 +92,7 @@ static struct fetch *find(struct debuginfod_fetcher *f, const uint8_t *id, size_
  * stays 0 until a server answers with the file's size (a then counts
  * bytes; before, it only counts calls). */
 static int progress(debuginfod_client *c, long a, long b) {
-        struct debuginfod_fetcher *f = debuginfod_get_user_data(c);
+        struct debuginfod_fetcher *f = lib.get_user_data(c);
         (void) a;
         if (atomic_load(&f->cancel))
                 return 1;
@@ -118,7 +152,7 @@ static void *worker_main(void *arg) {
                 pthread_mutex_unlock(&f->lock);
 
                 f->fetch_start_ns = now_ns();
-                int fd = debuginfod_find_debuginfo(f->client, id, (int) len, NULL);
+                int fd = lib.find_debuginfo(f->client, id, (int) len, NULL);
 
                 pthread_mutex_lock(&f->lock);
                 struct fetch *e = find(f, id, len);
@@ -143,6 +177,8 @@ int debuginfod_fetcher_new(struct debuginfod_fetcher **ret) {
         *ret = NULL;
         if (!urls || !urls[strspn(urls, " \t")])
                 return -ENOTSUP;
+        if (!load_library())
+                return -ENOTSUP;
         f = calloc(1, sizeof(*f));
         if (!f)
                 return -ENOMEM;
@@ -150,13 +186,13 @@ int debuginfod_fetcher_new(struct debuginfod_fetcher **ret) {
         pthread_cond_init(&f->changed, NULL);
         atomic_init(&f->cancel, false);
         f->timeout_ns = read_timeout_ns();
-        f->client = debuginfod_begin();
+        f->client = lib.begin();
         if (!f->client) {
                 debuginfod_fetcher_free(f);
                 return -ENOMEM;
         }
-        debuginfod_set_user_data(f->client, f);
-        debuginfod_set_progressfn(f->client, progress);
+        lib.set_user_data(f->client, f);
+        lib.set_progressfn(f->client, progress);
         /* The worker takes no signals: cprof's handlers set flags that
          * the main loop must see through EINTR, and a SIGPIPE from a server
          * closing its socket must not end cprof. */
@@ -186,7 +222,7 @@ struct debuginfod_fetcher *debuginfod_fetcher_free(struct debuginfod_fetcher *f)
                 pthread_join(f->worker, NULL);
         }
         if (f->client)
-                debuginfod_end(f->client);
+                lib.end(f->client);
         for (size_t i = 0; i < f->n; i++)
                 if (f->fetches[i].state == FETCH_DONE)
                         close(f->fetches[i].fd);
