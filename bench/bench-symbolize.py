@@ -25,7 +25,8 @@ Every tool gets every address with inline chains and lines (-i -f).
 - eu-addr2line / addr2line: `TOOL -i -f -a -e MODULE < addrs`, one process
   per module, times summed.
 
-Each figure is the best of --runs. It also checks the answers: the share of
+Driver figures are the best of --runs, the addr2line tools' of --tool-runs
+(eu-addr2line needs minutes for 100k addresses). It also checks the answers: the share of
 the program's addresses whose whole chain (names, file:line) is identical
 to addr2line's and to eu-addr2line's.
 """
@@ -149,14 +150,20 @@ def pick_addresses(path, n, rng):
     return sorted(picked)
 
 
-def run_timed(cmd, stdin_path=None, stdout=subprocess.DEVNULL):
+def run_timed(cmd, stdin_path=None, stdout_path=None):
+    """Runs cmd; returns (wall seconds, user+sys CPU seconds, stderr)."""
     stdin = open(stdin_path) if stdin_path else subprocess.DEVNULL
+    stdout = open(stdout_path, "w") if stdout_path else subprocess.DEVNULL
     t0 = time.monotonic()
-    p = subprocess.run(cmd, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(cmd, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    err = p.stderr.read()
+    _, status, ru = os.wait4(p.pid, 0)
     t = time.monotonic() - t0
-    if p.returncode != 0:
-        sys.exit(f"bench-symbolize: {' '.join(cmd)} failed: {p.stderr.strip()}")
-    return t, p.stderr
+    p.returncode = os.waitstatus_to_exitcode(status)
+    # eu-addr2line exits 1 when some address had no answer
+    if p.returncode != 0 and not (cmd[0] == "eu-addr2line" and p.returncode == 1 and not err):
+        sys.exit(f"bench-symbolize: {' '.join(cmd)} failed: {err.strip()}")
+    return t, ru.ru_utime + ru.ru_stime, err
 
 
 def parse_chains(text, eu):
@@ -194,7 +201,9 @@ def main():
     ap.add_argument("--functions", type=int, default=50000)
     ap.add_argument("--tus", type=int, default=24)
     ap.add_argument("--addresses", type=int, default=100000)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=3, help="runs of symbolize-driver (best taken)")
+    ap.add_argument("--tool-runs", type=int, default=1,
+                    help="runs of eu-addr2line and addr2line (slow: minutes each)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", help="directory to build the program in and keep")
     args = ap.parse_args()
@@ -234,60 +243,76 @@ def main():
     drv_args = [a for m in mods for a in (m[1], m[2])]
     best = {}
 
-    def keep(key, t):
+    def keep(key, t, cpu=None):
         best[key] = min(best.get(key, t), t)
+        if cpu is not None:
+            best[key + " cpu"] = min(best.get(key + " cpu", cpu), cpu)
 
+    answers = {}  # tool -> file with its answers for the program's addresses
     for run in range(args.runs):
-        t, _ = run_timed([driver] + drv_args)
-        keep("driver cold", t)
-        _, err = run_timed([driver, "--warm"] + drv_args)
+        t, c, _ = run_timed([driver] + drv_args)
+        keep("driver cold", t, c)
+        _, _, err = run_timed([driver, "--warm"] + drv_args)
         warm = dict(l.split() for l in err.splitlines() if len(l.split()) == 2)
         keep("driver warm", float(warm["lookup"]))
+        keep("driver warm lookup cpu", float(warm["lookup_cpu"]))
         keep("driver warm load", float(warm["load"]))
-        for tool in ("eu-addr2line", "addr2line"):
-            s = 0.0
-            for label, path, af, k in mods:
-                t, _ = run_timed([tool, "-i", "-f", "-a", "-e", path], af)
-                keep(f"{tool} {label}", t)
-                s += t
-            keep(tool, s)
         for label, path, af, k in mods:
-            t, _ = run_timed([driver, path, af])
-            keep(f"driver cold {label}", t)
-        print(f"# run {run + 1}/{args.runs} done", flush=True)
+            t, c, _ = run_timed([driver, path, af])
+            keep(f"driver cold {label}", t, c)
+        print(f"# driver run {run + 1}/{args.runs} done", flush=True)
+    for run in range(args.tool_runs):
+        for tool in ("eu-addr2line", "addr2line"):
+            s = sc = 0.0
+            for label, path, af, k in mods:
+                out = None
+                if path == prog and run == 0:
+                    out = answers[tool] = os.path.join(tmp, tool + ".out")
+                t, c, _ = run_timed([tool, "-i", "-f", "-a", "-e", path], af, out)
+                keep(f"{tool} {label}", t, c)
+                print(f"# {tool} {label}: {t:.1f} s, CPU {c:.1f} s", flush=True)
+                s += t
+                sc += c
+            keep(tool, s, sc)
 
     # answers on the generated program
     label, path, af, k = mods[-1]
+    answers["driver"] = os.path.join(tmp, "driver.out")
+    run_timed([driver, "--print", path, af], None, answers["driver"])
     outs = {}
-    for tool, cmd in (("driver", [driver, "--print", path, af]),
-                      ("addr2line", ["addr2line", "-i", "-f", "-a", "-e", path]),
-                      ("eu-addr2line", ["eu-addr2line", "-i", "-f", "-a", "-e", path])):
-        with open(af) as stdin:
-            text = subprocess.run(cmd, stdin=stdin if tool != "driver" else subprocess.DEVNULL,
-                                  capture_output=True, text=True, check=True).stdout
-        outs[tool] = parse_chains(text, tool == "eu-addr2line")
+    for tool, f in answers.items():
+        with open(f) as fh:
+            outs[tool] = parse_chains(fh.read(), tool == "eu-addr2line")
     depth = sum(len(c) for c in outs["driver"].values()) / max(1, len(outs["driver"]))
 
     eu = best["eu-addr2line"]
+    eu_cpu = best["eu-addr2line cpu"]
     print()
     print(f"{total} unique addresses: " + ", ".join(f"{m[0]} {m[3]}" for m in mods) +
-          f"; best of {args.runs}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+          f"; driver best of {args.runs}, addr2line tools best of {args.tool_runs}; "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print()
-    print("| tool | addresses | seconds | us/address | speedup vs eu-addr2line |")
-    print("|---|---|---|---|---|")
+    print("| tool | addresses | seconds | us/address | speedup vs eu-addr2line | CPU s | CPU speedup |")
+    print("|---|---|---|---|---|---|---|")
 
-    def row(name, addrs, t, ref):
-        print(f"| {name} | {addrs} | {t:.3f} | {t / addrs * 1e6:.2f} | {ref / t:.1f}x |")
+    def row(name, addrs, key, ref, ref_cpu):
+        t = best[key]
+        cpu = best.get(key + " cpu")
+        c = f"{cpu:.3f} | {ref_cpu / cpu:.1f}x" if cpu else "- | -"
+        print(f"| {name} | {addrs} | {t:.3f} | {t / addrs * 1e6:.2f} | {ref / t:.1f}x | {c} |")
 
-    row("symbolize-driver cold (one process, all modules)", total, best["driver cold"], eu)
-    row("symbolize-driver warm (lookups only)", total, best["driver warm"], eu)
-    row("eu-addr2line -i -f (one process per module)", total, eu, eu)
-    row("addr2line -i -f (one process per module)", total, best["addr2line"], eu)
+    row("symbolize-driver cold (one process, all modules)", total, "driver cold", eu, eu_cpu)
+    row("symbolize-driver warm (lookups only)", total, "driver warm", eu, eu_cpu)
+    print(f"| symbolize-driver warm (lookups only, CPU time) | {total} | "
+          f"{best['driver warm lookup cpu']:.3f} | {best['driver warm lookup cpu'] / total * 1e6:.2f} | "
+          f"{eu_cpu / best['driver warm lookup cpu']:.1f}x (CPU) | - | - |")
+    row("eu-addr2line -i -f (one process per module)", total, "eu-addr2line", eu, eu_cpu)
+    row("addr2line -i -f (one process per module)", total, "addr2line", eu, eu_cpu)
     for label, path, af, k in mods:
-        e = best[f"eu-addr2line {label}"]
-        row(f"symbolize-driver cold: {label}", k, best[f"driver cold {label}"], e)
-        row(f"eu-addr2line: {label}", k, e, e)
-        row(f"addr2line: {label}", k, best[f"addr2line {label}"], e)
+        e, ec = best[f"eu-addr2line {label}"], best[f"eu-addr2line {label} cpu"]
+        row(f"symbolize-driver cold: {label}", k, f"driver cold {label}", e, ec)
+        row(f"eu-addr2line: {label}", k, f"eu-addr2line {label}", e, ec)
+        row(f"addr2line: {label}", k, f"addr2line {label}", e, ec)
     print()
     print(f"warm: loading and indexing all three modules first took {best['driver warm load']:.3f} s")
     print(f"program's addresses: {depth:.2f} frames each on average; chains identical to "

@@ -188,6 +188,16 @@ static void pieces_put(struct pieces *p, uint64_t at, uint32_t what) {
         p->n++;
 }
 
+/* Gives back what an array allocated for the worst case did not use. */
+static void *shrink(void *p, size_t n, size_t size) {
+        void *q = n ? realloc(p, n * size) : NULL;
+        if (!n) {
+                free(p);
+                return NULL;
+        }
+        return q ? q : p;
+}
+
 /* Sorts r[] and turns it into pieces where each address belongs to the
  * innermost (last opened) range holding it. Ranges are expected to nest;
  * one that sticks out of the range it starts in is cut at that range's
@@ -225,6 +235,8 @@ static int pieces_build(struct pieces *p, struct range *r, size_t n) {
                 depth--;
                 pieces_put(p, stack[depth].hi, depth > 0 ? stack[depth - 1].what : NODE_NONE);
         }
+        p->at = shrink(p->at, p->n, sizeof(*p->at));
+        p->what = shrink(p->what, p->n, sizeof(*p->what));
         return 0;
 }
 
@@ -305,8 +317,8 @@ static int read_cus(struct dwarf_lines *d) {
         r = pieces_build(&d->cu_pieces, ranges.v, ranges.n);
         if (r < 0)
                 goto out;
-        d->cus = TAKE_PTR(cus.v);
         d->n_cus = cus.n;
+        d->cus = shrink(TAKE_PTR(cus.v), d->n_cus, sizeof(*d->cus));
 out:
         vec_free(&cus);
         vec_free(&ranges);
@@ -390,6 +402,8 @@ static int index_lines(struct dw_cu *cu) {
                 r->what[r->n] = what;
                 r->n++;
         }
+        r->at = shrink(r->at, r->n, sizeof(*r->at));
+        r->what = shrink(r->what, r->n, sizeof(*r->what));
         return 0;
 }
 
@@ -474,8 +488,8 @@ static int index_cu(struct dw_cu *cu) {
                 pieces_free(&cu->pieces);
                 goto out;
         }
-        cu->nodes = TAKE_PTR(nodes.v);
         cu->n_nodes = nodes.n;
+        cu->nodes = shrink(TAKE_PTR(nodes.v), cu->n_nodes, sizeof(*cu->nodes));
 out:
         vec_free(&nodes);
         vec_free(&ranges);

@@ -11,7 +11,8 @@
  * and kept. Nothing is freed before dwarf_lines_free, and nothing is
  * cached per address. One thread at a time per handle.
  *
- * Not covered: split DWARF (.dwo), code described only by partial units
+ * Not covered: split DWARF (.dwo), CUs that state no address range (no
+ * low_pc/high_pc or DW_AT_ranges; .debug_aranges is not read), code described only by partial units
  * (dwz puts types and abstract instances there, which are followed), and
  * ranges starting at address 0 or at a -1/-2 tombstone (code the linker
  * discarded). */
