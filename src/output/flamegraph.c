@@ -39,6 +39,7 @@
 #include "util/atomic-file.h"
 #include "util/cleanup.h"
 #include "util/hash.h"
+#include "util/strpool.h"
 #include "util/vec.h"
 
 #define XPAD 10          /* left and right padding, pixels */
@@ -480,61 +481,37 @@ static void put_rgb(struct buf *b, struct rgb c) {
 
 /* ---- consistent palette file (--cp): "name->rgb(r,g,b)" lines ---- */
 
-struct palette_entry {
-        char *key;
-        size_t len;
-        struct rgb c;
-};
-
+/* The keys are interned in a string pool; every pool id is an entry except
+ * id 0, the empty string, which is one only once a line named it. */
 struct palette {
-        VEC(struct palette_entry) e;
-        struct idindex index; /* key -> entry */
-        bool dirty;
+        struct strpool keys;
+        VEC(struct rgb) color; /* by key id */
+        bool has_empty, dirty;
 };
 
 static void palette_release(struct palette *pal) {
-        for (size_t i = 0; i < pal->e.n; i++)
-                free(pal->e.v[i].key);
-        vec_free(&pal->e);
-        idindex_release(&pal->index);
-}
-
-struct palette_key {
-        const char *s;
-        size_t len;
-};
-
-static bool palette_eq(const void *ctx, uint32_t id, const void *key) {
-        const struct palette *pal = ctx;
-        const struct palette_key *k = key;
-        const struct palette_entry *e = &pal->e.v[id];
-        return e->len == k->len && memcmp(e->key, k->s, k->len) == 0;
+        strpool_release(&pal->keys);
+        vec_free(&pal->color);
 }
 
 /* Sets (adding when absent) the colour of key; a present entry wins. */
 static int palette_get(struct palette *pal, const char *key, size_t len, struct rgb *c) {
-        struct palette_key k = { key, len };
-        uint32_t h = (uint32_t) hash_bytes(key, len, 7), id;
-        int r;
-
-        if (idindex_find(&pal->index, h, palette_eq, pal, &k, &id)) {
-                *c = pal->e.v[id].c;
+        size_t known = pal->color.n;
+        uint32_t id;
+        int r = strpool_add(&pal->keys, key, len, &id);
+        if (r < 0)
+                return r;
+        if (id < known && (id != 0 || pal->has_empty)) {
+                *c = pal->color.v[id];
                 return 0;
         }
-        if (pal->e.n >= UINT32_MAX - 1)
-                return -E2BIG;
-        _cleanup_free_ char *copy = malloc(len + 1);
-        if (!copy)
-                return -ENOMEM;
-        memcpy(copy, key, len);
-        copy[len] = '\0';
-        r = vec_reserve(&pal->e, pal->e.n + 1);
+        r = vec_reserve(&pal->color, strpool_count(&pal->keys));
         if (r < 0)
                 return r;
-        r = idindex_insert(&pal->index, h, (uint32_t) pal->e.n);
-        if (r < 0)
-                return r;
-        pal->e.v[pal->e.n++] = (struct palette_entry) { TAKE_PTR(copy), len, *c };
+        while (pal->color.n < strpool_count(&pal->keys))
+                pal->color.v[pal->color.n++] = (struct rgb) {};
+        pal->color.v[id] = *c;
+        pal->has_empty |= id == 0;
         pal->dirty = true;
         return 0;
 }
@@ -594,26 +571,36 @@ static int palette_load(struct palette *pal, const char *path) {
         return 0;
 }
 
-static int entry_cmp(const void *a, const void *b) {
-        const struct palette_entry *x = a, *y = b;
-        int c = memcmp(x->key, y->key, MIN(x->len, y->len));
-        return c ? c : (x->len > y->len) - (x->len < y->len);
+static int key_cmp(const void *a, const void *b, void *ctx) {
+        const struct strpool *keys = ctx;
+        uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+        size_t lx = strpool_len(keys, x), ly = strpool_len(keys, y);
+        int c = memcmp(strpool_get(keys, x), strpool_get(keys, y), MIN(lx, ly));
+        return c ? c : (lx > ly) - (lx < ly);
 }
 
 static int palette_save(struct palette *pal, const char *path) {
+        _cleanup_(vec_freep) VEC(uint32_t) order = {};
         struct atomic_file af;
         int r;
 
         if (!pal->dirty)
                 return 0;
-        qsort(pal->e.v, pal->e.n, sizeof(*pal->e.v), entry_cmp);
+        /* written sorted by key, as flamegraph.pl writes it */
+        r = vec_reserve(&order, pal->color.n);
+        if (r < 0)
+                return r;
+        for (uint32_t id = pal->has_empty ? 0 : 1; id < pal->color.n; id++)
+                order.v[order.n++] = id;
+        qsort_r(order.v, order.n, sizeof(*order.v), key_cmp, &pal->keys);
         r = atomic_file_open(path, &af);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < pal->e.n; i++) {
-                const struct palette_entry *e = &pal->e.v[i];
-                fwrite(e->key, 1, e->len, af.f);
-                fprintf(af.f, "->rgb(%u,%u,%u)\n", e->c.r, e->c.g, e->c.b);
+        for (size_t i = 0; i < order.n; i++) {
+                uint32_t id = order.v[i];
+                struct rgb c = pal->color.v[id];
+                fwrite(strpool_get(&pal->keys, id), 1, strpool_len(&pal->keys, id), af.f);
+                fprintf(af.f, "->rgb(%u,%u,%u)\n", c.r, c.g, c.b);
         }
         if (ferror(af.f)) {
                 atomic_file_abort(&af);

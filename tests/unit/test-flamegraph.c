@@ -304,6 +304,33 @@ int main(void) {
                 fclose(f);
         CHECK(strncmp(buf, "a->rgb(1,2,3)\nm->rgb(", 20) == 0 && strstr(buf, "operator->()->rgb(4,5,6)\n"),
               "palette keeps old entries and adds new ones");
+        /* an empty name is an entry only when a line names it, and a
+         * repeated name keeps its first colour */
+        f = fopen(path, "w");
+        fputs("z->rgb(7,7,7)\n->rgb(9,8,7)\nz->rgb(1,1,1)\n", f);
+        fclose(f);
+        svg = render("m;z 1\n", &o, &r);
+        free(svg);
+        f = fopen(path, "r");
+        k = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+        buf[k] = '\0';
+        if (f)
+                fclose(f);
+        CHECK(r == 0 && strncmp(buf, "->rgb(9,8,7)\nm->rgb(", 20) == 0 && strstr(buf, "\nz->rgb(7,7,7)\n") &&
+                      !strstr(buf, "z->rgb(1,1,1)"),
+              "empty and repeated palette names written back once, sorted");
+        f = fopen(path, "w");
+        fputs("z->rgb(7,7,7)\n", f);
+        fclose(f);
+        svg = render("m;z 1\n", &o, &r);
+        free(svg);
+        f = fopen(path, "r");
+        k = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+        buf[k] = '\0';
+        if (f)
+                fclose(f);
+        CHECK(r == 0 && strncmp(buf, "m->rgb(", 7) == 0 && !strstr(buf, "\n->rgb("),
+              "no empty entry appears when no line named one");
         unlink(path);
         o.palette_file = NULL;
 
