@@ -17,11 +17,12 @@
  * are all zero are left out. */
 int folded_write(const struct profile *p, FILE *f);
 
+struct charvec; /* util/vec.h */
+
 /* Appends the folded form of frame `id` (name, " (file.c:42)" when
- * with_line and the frame has a line, kind suffix) to buf; shared by
- * writers that print folded names. */
-int folded_frame_name(const struct profile *p, uint32_t id, bool with_line, char **buf, size_t *len,
-                      size_t *cap);
+ * with_line and the frame has a line, kind suffix) to buf, keeping it NUL
+ * terminated; shared by writers that print folded names. 0 or -ENOMEM. */
+int folded_frame_name(const struct profile *p, uint32_t id, bool with_line, struct charvec *buf);
 
 
 

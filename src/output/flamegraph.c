@@ -39,6 +39,7 @@
 #include "util/atomic-file.h"
 #include "util/cleanup.h"
 #include "util/hash.h"
+#include "util/strpool.h"
 #include "util/vec.h"
 
 #define XPAD 10          /* left and right padding, pixels */
@@ -62,37 +63,20 @@ void flamegraph_options_init(struct flamegraph_options *o) {
 
 /* ---- output buffer: errors are sticky and checked once at the end ---- */
 
+/* The renderer makes thousands of small appends: the first failure is
+ * remembered instead of checked at each of them. */
 struct buf {
-        char *s;
-        size_t n, cap;
+        struct charvec t;
         bool oom;
 };
 
-static bool buf_grow(struct buf *b, size_t extra) {
-        if (b->oom)
-                return false;
-        if (b->n + extra <= b->cap)
-                return true;
-        size_t ncap = b->cap ? b->cap : 1 << 16;
-        while (ncap < b->n + extra)
-                ncap *= 2;
-        char *ns = realloc(b->s, ncap);
-        if (!ns) {
-                b->oom = true;
-                return false;
-        }
-        b->s = ns;
-        b->cap = ncap;
-        return true;
+static void buf_release(struct buf *b) {
+        vec_free(&b->t);
 }
 
 static void put(struct buf *b, const char *s, size_t n) {
-        if (n == 0) /* b->s may still be NULL: no pointer arithmetic on it */
-                return;
-        if (buf_grow(b, n)) {
-                memcpy(b->s + b->n, s, n);
-                b->n += n;
-        }
+        if (!b->oom && vec_append(&b->t, s, n) < 0)
+                b->oom = true;
 }
 
 #define PUTS(b, lit) put((b), (lit), sizeof(lit) - 1)
@@ -497,78 +481,37 @@ static void put_rgb(struct buf *b, struct rgb c) {
 
 /* ---- consistent palette file (--cp): "name->rgb(r,g,b)" lines ---- */
 
+/* The keys are interned in a string pool; every pool id is an entry except
+ * id 0, the empty string, which is one only once a line named it. */
 struct palette {
-        VEC(struct palette_entry { char *key; size_t len; struct rgb c; }) e;
-        uint32_t *slots; /* index + 1, 0 empty */
-        size_t mask;
-        bool dirty;
+        struct strpool keys;
+        VEC(struct rgb) color; /* by key id */
+        bool has_empty, dirty;
 };
 
 static void palette_release(struct palette *pal) {
-        for (size_t i = 0; i < pal->e.n; i++)
-                free(pal->e.v[i].key);
-        vec_free(&pal->e);
-        free(pal->slots);
-}
-
-static bool palette_find(const struct palette *pal, const char *key, size_t len, size_t *ret_slot) {
-        size_t i = hash_bytes(key, len, 7) & pal->mask;
-        for (;; i = (i + 1) & pal->mask) {
-                uint32_t s = pal->slots[i];
-                if (s == 0) {
-                        *ret_slot = i;
-                        return false;
-                }
-                const struct palette_entry *e = &pal->e.v[s - 1];
-                if (e->len == len && memcmp(e->key, key, len) == 0) {
-                        *ret_slot = i;
-                        return true;
-                }
-        }
-}
-
-static int palette_rehash(struct palette *pal, size_t need) {
-        size_t cap = pal->slots ? pal->mask + 1 : 0;
-        if (need * 2 <= cap)
-                return 0;
-        size_t ncap = cap ? cap : 64;
-        while (need * 2 > ncap)
-                ncap *= 2;
-        uint32_t *slots = calloc(ncap, sizeof(*slots));
-        if (!slots)
-                return -ENOMEM;
-        free(pal->slots);
-        pal->slots = slots;
-        pal->mask = ncap - 1;
-        for (size_t k = 0; k < pal->e.n; k++) {
-                size_t slot;
-                palette_find(pal, pal->e.v[k].key, pal->e.v[k].len, &slot);
-                pal->slots[slot] = (uint32_t) k + 1;
-        }
-        return 0;
+        strpool_release(&pal->keys);
+        vec_free(&pal->color);
 }
 
 /* Sets (adding when absent) the colour of key; a present entry wins. */
 static int palette_get(struct palette *pal, const char *key, size_t len, struct rgb *c) {
-        size_t slot;
-        int r = palette_rehash(pal, pal->e.n + 1);
+        size_t known = pal->color.n;
+        uint32_t id;
+        int r = strpool_add(&pal->keys, key, len, &id);
         if (r < 0)
                 return r;
-        if (palette_find(pal, key, len, &slot)) {
-                *c = pal->e.v[pal->slots[slot] - 1].c;
+        if (id < known && (id != 0 || pal->has_empty)) {
+                *c = pal->color.v[id];
                 return 0;
         }
-        char *k = malloc(len + 1);
-        if (!k)
-                return -ENOMEM;
-        memcpy(k, key, len);
-        k[len] = '\0';
-        r = vec_push(&pal->e, ((struct palette_entry) { k, len, *c }));
-        if (r < 0) {
-                free(k);
+        r = vec_reserve(&pal->color, strpool_count(&pal->keys));
+        if (r < 0)
                 return r;
-        }
-        pal->slots[slot] = (uint32_t) pal->e.n;
+        while (pal->color.n < strpool_count(&pal->keys))
+                pal->color.v[pal->color.n++] = (struct rgb) {};
+        pal->color.v[id] = *c;
+        pal->has_empty |= id == 0;
         pal->dirty = true;
         return 0;
 }
@@ -628,26 +571,36 @@ static int palette_load(struct palette *pal, const char *path) {
         return 0;
 }
 
-static int entry_cmp(const void *a, const void *b) {
-        const struct palette_entry *x = a, *y = b;
-        int c = memcmp(x->key, y->key, MIN(x->len, y->len));
-        return c ? c : (x->len > y->len) - (x->len < y->len);
+static int key_cmp(const void *a, const void *b, void *ctx) {
+        const struct strpool *keys = ctx;
+        uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+        size_t lx = strpool_len(keys, x), ly = strpool_len(keys, y);
+        int c = memcmp(strpool_get(keys, x), strpool_get(keys, y), MIN(lx, ly));
+        return c ? c : (lx > ly) - (lx < ly);
 }
 
 static int palette_save(struct palette *pal, const char *path) {
+        _cleanup_(vec_freep) VEC(uint32_t) order = {};
         struct atomic_file af;
         int r;
 
         if (!pal->dirty)
                 return 0;
-        qsort(pal->e.v, pal->e.n, sizeof(*pal->e.v), entry_cmp);
+        /* written sorted by key, as flamegraph.pl writes it */
+        r = vec_reserve(&order, pal->color.n);
+        if (r < 0)
+                return r;
+        for (uint32_t id = pal->has_empty ? 0 : 1; id < pal->color.n; id++)
+                order.v[order.n++] = id;
+        qsort_r(order.v, order.n, sizeof(*order.v), key_cmp, &pal->keys);
         r = atomic_file_open(path, &af);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < pal->e.n; i++) {
-                const struct palette_entry *e = &pal->e.v[i];
-                fwrite(e->key, 1, e->len, af.f);
-                fprintf(af.f, "->rgb(%u,%u,%u)\n", e->c.r, e->c.g, e->c.b);
+        for (size_t i = 0; i < order.n; i++) {
+                uint32_t id = order.v[i];
+                struct rgb c = pal->color.v[id];
+                fwrite(strpool_get(&pal->keys, id), 1, strpool_len(&pal->keys, id), af.f);
+                fprintf(af.f, "->rgb(%u,%u,%u)\n", c.r, c.g, c.b);
         }
         if (ferror(af.f)) {
                 atomic_file_abort(&af);
@@ -690,8 +643,7 @@ struct graph {
         const struct flamegraph_options *o;
         VEC(struct label) labels;
         uint32_t *frame_label; /* per profile frame id, NO_LABEL until seen */
-        char *label_buf; /* one frame's folded name */
-        size_t label_cap;
+        struct charvec label_buf; /* one frame's folded name */
         struct buf names;  /* folded names of labels */
         struct buf texts;  /* sanitized names of drawn labels */
         VEC(struct node) nodes;
@@ -706,9 +658,9 @@ struct graph {
 static void graph_release(struct graph *g) {
         vec_free(&g->labels);
         free(g->frame_label);
-        free(g->label_buf);
-        free(g->names.s);
-        free(g->texts.s);
+        vec_free(&g->label_buf);
+        buf_release(&g->names);
+        buf_release(&g->texts);
         vec_free(&g->nodes);
         free(g->children);
         vec_free(&g->path);
@@ -720,17 +672,18 @@ static int label_of_frame(struct graph *g, uint32_t frame, uint32_t *ret) {
                 return 0;
         }
         /* a frame's label is its folded name, line and suffix included */
-        size_t start = g->names.n, len = 0;
-        int r = folded_frame_name(g->p, frame, true, &g->label_buf, &len, &g->label_cap);
+        size_t start = g->names.t.n;
+        g->label_buf.n = 0;
+        int r = folded_frame_name(g->p, frame, true, &g->label_buf);
         if (r < 0)
                 return r;
-        put(&g->names, g->label_buf, len);
-        if (g->names.oom || g->names.n > UINT32_MAX)
+        put(&g->names, g->label_buf.v, g->label_buf.n);
+        if (g->names.oom || g->names.t.n > UINT32_MAX)
                 return -ENOMEM;
         r = vec_push(&g->labels, ((struct label) {
                 .frame = frame,
                 .name_off = (uint32_t) start,
-                .name_len = (uint32_t) (g->names.n - start),
+                .name_len = (uint32_t) (g->names.t.n - start),
         }));
         if (r < 0)
                 return r;
@@ -834,7 +787,7 @@ static int rank_labels(struct graph *g) {
                 return -ENOMEM;
         for (size_t i = 0; i < nl; i++)
                 order[i] = &g->labels.v[i];
-        qsort_r(order, nl, sizeof(*order), label_cmp, g->names.s);
+        qsort_r(order, nl, sizeof(*order), label_cmp, g->names.t.v);
         for (size_t i = 0; i < nl; i++)
                 order[i]->rank = (uint32_t) i;
         return 0;
@@ -1062,7 +1015,7 @@ static int layout(struct graph *g) {
                         return -ENOMEM;
                 for (size_t i = 0; i < nl; i++)
                         order[i] = &g->labels.v[i];
-                qsort_r(order, nl, sizeof(*order), label_cmp, g->names.s);
+                qsort_r(order, nl, sizeof(*order), label_cmp, g->names.t.v);
                 for (size_t i = 0; i < nl; i++)
                         order[i]->rank = (uint32_t) i;
         }
@@ -1134,7 +1087,7 @@ static int layout(struct graph *g) {
                         ch->waker = nd->waker;
                         if (chain && nd->label != NO_LABEL) {
                                 const struct label *l = &g->labels.v[nd->label];
-                                if (l->name_len == 2 && memcmp(g->names.s + l->name_off, "--", 2) == 0)
+                                if (l->name_len == 2 && memcmp(g->names.t.v + l->name_off, "--", 2) == 0)
                                         ch->waker = true;
                         }
                 }
@@ -1164,29 +1117,27 @@ static void put_js_string(struct buf *b, const char *s) {
 }
 
 static void put_sanitized_escaped(struct buf *b, const char *s) {
-        struct buf tmp = {};
+        _cleanup_(buf_release) struct buf tmp = {};
         sanitize(&tmp, s, strlen(s));
         if (tmp.oom)
                 b->oom = true;
         else
-                put_escaped(b, tmp.s, tmp.n);
-        free(tmp.s);
+                put_escaped(b, tmp.t.v, tmp.t.n);
 }
 
 /* Notes go into an XML comment, where "--" may not appear. */
 static void put_comment_text(struct buf *b, const char *s) {
-        struct buf tmp = {};
+        _cleanup_(buf_release) struct buf tmp = {};
         sanitize(&tmp, s, strlen(s));
-        for (size_t i = 0; i < tmp.n; i++) {
-                char c = tmp.s[i];
-                if (c == '-' && (i + 1 == tmp.n || tmp.s[i + 1] == '-'))
+        for (size_t i = 0; i < tmp.t.n; i++) {
+                char c = tmp.t.v[i];
+                if (c == '-' && (i + 1 == tmp.t.n || tmp.t.v[i + 1] == '-'))
                         PUTS(b, "- ");
                 else
                         put(b, &c, 1);
         }
         if (tmp.oom)
                 b->oom = true;
-        free(tmp.s);
 }
 
 static bool valid_hex_color(const char *s) {
@@ -1239,13 +1190,13 @@ static int label_text(struct graph *g, struct label *l) {
         /* shown without the _[k]/_[i]/_[j] suffix, as flamegraph.pl does:
          * the colour says the kind, and searches match the bare name */
         size_t len = l->name_len;
-        (void) frame_kind_from_suffix(g->names.s + l->name_off, &len);
-        size_t start = g->texts.n;
-        size_t chars = sanitize(&g->texts, g->names.s + l->name_off, len);
-        if (g->texts.oom || g->texts.n > UINT32_MAX)
+        (void) frame_kind_from_suffix(g->names.t.v + l->name_off, &len);
+        size_t start = g->texts.t.n;
+        size_t chars = sanitize(&g->texts, g->names.t.v + l->name_off, len);
+        if (g->texts.oom || g->texts.t.n > UINT32_MAX)
                 return -ENOMEM;
         l->text_off = (uint32_t) start;
-        l->text_len = (uint32_t) (g->texts.n - start);
+        l->text_len = (uint32_t) (g->texts.t.n - start);
         l->text_chars = (uint32_t) chars;
         l->has_text = true;
         return 0;
@@ -1261,7 +1212,7 @@ static int node_color(struct graph *g, struct node *nd, struct palette *pal, str
                 return 0;
         }
         struct label *l = &g->labels.v[nd->label];
-        const char *s = g->names.s + l->name_off;
+        const char *s = g->names.t.v + l->name_off;
         enum frame_kind kind = profile_frame(g->p, l->frame)->kind;
 
         if (l->name_len == 2 && memcmp(s, "--", 2) == 0) {
@@ -1348,17 +1299,14 @@ static int render(struct graph *g, struct buf *b, struct palette *pal) {
         /* the script reads names and counts back out of the titles: it
          * must know the count name exactly as the titles show it */
         {
-                struct buf cn = {};
+                _cleanup_(buf_release) struct buf cn = {};
                 const char *c = o->countname ? o->countname : "samples";
                 sanitize(&cn, c, strlen(c));
                 put(&cn, "", 1);
-                if (cn.oom) {
-                        free(cn.s);
+                if (cn.oom)
                         return -ENOMEM;
-                }
                 PUTS(b, ", countname: ");
-                put_js_string(b, cn.s);
-                free(cn.s);
+                put_js_string(b, cn.t.v);
         }
         PUTS(b, ", fontsize: ");
         put_num(b, fs);
@@ -1412,7 +1360,7 @@ static int render(struct graph *g, struct buf *b, struct palette *pal) {
         PUTS(b, "\" > </text>\n<g id=\"frames\">\n");
 
         double charw = fs * o->fontwidth;
-        struct buf countname = {};
+        _cleanup_(buf_release) struct buf countname = {};
         PUTS(&countname, " ");
         put_sanitized_escaped(&countname, o->countname ? o->countname : "samples");
         PUTS(&countname, ", ");
@@ -1441,7 +1389,7 @@ static int render(struct graph *g, struct buf *b, struct palette *pal) {
                         r = label_text(g, l);
                         if (r < 0)
                                 break;
-                        text = g->texts.s ? g->texts.s + l->text_off : "";
+                        text = g->texts.t.v ? g->texts.t.v + l->text_off : "";
                         text_len = l->text_len;
                         text_chars = l->text_chars;
                 }
@@ -1450,7 +1398,7 @@ static int render(struct graph *g, struct buf *b, struct palette *pal) {
                 put_escaped(b, text, text_len);
                 PUTS(b, " (");
                 put_count(b, nd->value);
-                put(b, countname.s, countname.n);
+                put(b, countname.t.v, countname.t.n);
                 if (nd->label == NO_LABEL)
                         PUTS(b, "100");
                 else
@@ -1498,7 +1446,6 @@ static int render(struct graph *g, struct buf *b, struct palette *pal) {
                 }
                 PUTS(b, "</text>\n</g>\n");
         }
-        free(countname.s);
         if (r < 0)
                 return r;
         PUTS(b, "</g>\n</svg>\n");
@@ -1508,7 +1455,7 @@ static int render(struct graph *g, struct buf *b, struct palette *pal) {
 int flamegraph_write(const struct profile *p, FILE *f, const struct flamegraph_options *o) {
         struct graph g = { .p = p, .o = o, .nv = profile_value_count(p) };
         struct palette pal = {};
-        struct buf out = {};
+        _cleanup_(buf_release) struct buf out = {};
         int r;
 
         if (o->width <= 2 * XPAD || o->frame_height < 1 || !(o->fontsize > 0) ||
@@ -1528,14 +1475,13 @@ int flamegraph_write(const struct profile *p, FILE *f, const struct flamegraph_o
         r = render(&g, &out, o->palette_file ? &pal : NULL);
         if (r < 0)
                 goto finish;
-        if (fwrite(out.s, 1, out.n, f) != out.n || fflush(f) != 0) {
+        if (fwrite(out.t.v, 1, out.t.n, f) != out.t.n || fflush(f) != 0) {
                 r = stdio_write_error();
                 goto finish;
         }
         if (o->palette_file)
                 r = palette_save(&pal, o->palette_file);
 finish:
-        free(out.s);
         palette_release(&pal);
         graph_release(&g);
         return r;

@@ -11,29 +11,11 @@
 #include "cprof/output.h"
 #include "util/atomic-file.h"
 #include "util/cleanup.h"
+#include "util/vec.h"
 
-static int buf_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n) {
-        if (*len + n + 1 > *cap) {
-                size_t ncap = *cap ? *cap : 4096;
-                while (*len + n + 1 > ncap)
-                        ncap *= 2;
-                char *nb = realloc(*buf, ncap);
-                if (!nb)
-                        return -ENOMEM;
-                *buf = nb;
-                *cap = ncap;
-        }
-        memcpy(*buf + *len, s, n);
-        *len += n;
-        (*buf)[*len] = '\0';
-        return 0;
-}
-
-int folded_frame_name(const struct profile *p, uint32_t id, bool with_line, char **buf, size_t *len,
-                      size_t *cap) {
+int folded_frame_name(const struct profile *p, uint32_t id, bool with_line, struct charvec *buf) {
         const struct profile_frame *f = profile_frame(p, id);
-        const char *suffix = frame_kind_suffix(f->kind);
-        int r = buf_append(buf, len, cap, profile_string(p, f->name), profile_string_length(p, f->name));
+        int r = charvec_append(buf, profile_string(p, f->name), profile_string_length(p, f->name));
         if (r < 0)
                 return r;
         /* a recording with --lines: "name (file.c:42)", the file's base
@@ -43,16 +25,16 @@ int folded_frame_name(const struct profile *p, uint32_t id, bool with_line, char
                 const char *file = profile_string(p, f->file), *base = strrchr(file, '/');
                 char tail[64];
                 base = base ? base + 1 : file;
-                r = buf_append(buf, len, cap, " (", 2);
-                if (r >= 0)
-                        r = buf_append(buf, len, cap, base, strlen(base));
                 int n = snprintf(tail, sizeof(tail), ":%" PRIu32 ")", f->line);
+                r = charvec_append(buf, " (", 2);
                 if (r >= 0)
-                        r = buf_append(buf, len, cap, tail, (size_t) n);
+                        r = charvec_append_str(buf, base);
+                if (r >= 0)
+                        r = charvec_append(buf, tail, (size_t) n);
                 if (r < 0)
                         return r;
         }
-        return buf_append(buf, len, cap, suffix, strlen(suffix));
+        return charvec_append_str(buf, frame_kind_suffix(f->kind));
 }
 
 static int format_value(char *out, size_t n, double v) {
@@ -102,9 +84,9 @@ static int line_cmp(const void *a, const void *b) {
 }
 
 int folded_write(const struct profile *p, FILE *f) {
-        _cleanup_free_ char *text = NULL;
+        _cleanup_(vec_freep) struct charvec text = {};
         _cleanup_free_ struct line *lines = NULL;
-        size_t len = 0, cap = 0, n = 0;
+        size_t n = 0;
         unsigned nv = profile_value_count(p);
         size_t nstacks = profile_stack_count(p);
         int r;
@@ -122,52 +104,52 @@ int folded_write(const struct profile *p, FILE *f) {
                 if (zero)
                         continue;
 
-                size_t depth, start = len;
+                size_t depth, start = text.n;
                 const uint32_t *frames = profile_stack_frames(p, id, &depth);
                 for (size_t i = 0; i < depth; i++) {
                         if (i > 0) {
-                                r = buf_append(&text, &len, &cap, ";", 1);
+                                r = charvec_append(&text, ";", 1);
                                 if (r < 0)
                                         return r;
                         }
-                        size_t at = len;
-                        r = folded_frame_name(p, frames[i], true, &text, &len, &cap);
+                        size_t at = text.n;
+                        r = folded_frame_name(p, frames[i], true, &text);
                         if (r < 0)
                                 return r;
                         /* A name from outside (a process renamed with prctl, a
                          * file name) may hold this format's separators: ';'
                          * becomes ':' as in stackcollapse-perf.pl, line
                          * breaks become spaces. */
-                        for (char *c = text + at; c < text + len; c++)
+                        for (char *c = text.v + at; c < text.v + text.n; c++)
                                 if (*c == ';')
                                         *c = ':';
                                 else if (*c == '\n' || *c == '\r')
                                         *c = ' ';
                 }
-                size_t stack_len = len - start;
+                size_t stack_len = text.n - start;
                 for (unsigned v = 0; v < nv; v++) {
                         char num[400]; /* %.0f of the largest double: 309 digits */
                         num[0] = ' ';
                         int k = format_value(num + 1, sizeof(num) - 1, st->value[v]);
                         if (k < 0)
                                 return k;
-                        r = buf_append(&text, &len, &cap, num, (size_t) k + 1);
+                        r = charvec_append(&text, num, (size_t) k + 1);
                         if (r < 0)
                                 return r;
                 }
-                r = buf_append(&text, &len, &cap, "\n", 1);
+                r = charvec_append(&text, "\n", 1);
                 if (r < 0)
                         return r;
                 /* sort on the stack text only: the count is not part of the key */
                 lines[n++] = (struct line) { .offset = start, .len = stack_len };
         }
 
-        sort_text = text;
+        sort_text = text.v;
         qsort(lines, n, sizeof(*lines), line_cmp);
 
         for (size_t i = 0; i < n; i++) {
-                const char *s = text + lines[i].offset;
-                const char *nl = memchr(s + lines[i].len, '\n', len - lines[i].offset - lines[i].len);
+                const char *s = text.v + lines[i].offset;
+                const char *nl = memchr(s + lines[i].len, '\n', text.n - lines[i].offset - lines[i].len);
                 if (fwrite(s, 1, (size_t) (nl - s) + 1, f) != (size_t) (nl - s) + 1)
                         return stdio_write_error();
         }

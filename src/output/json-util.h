@@ -23,12 +23,11 @@ static inline json_t *json_number_new(double v) {
 static inline json_t *json_bytes_new(const char *s, size_t len) {
         if (utf8_is_valid(s, len))
                 return json_stringn(s, len);
-        char *buf = NULL;
-        size_t blen = 0, cap = 0;
-        if (utf8_append_sanitized(s, len, &buf, &blen, &cap) < 0)
+        struct charvec buf = {};
+        if (utf8_append_sanitized(s, len, &buf) < 0)
                 return NULL;
-        json_t *j = json_stringn(buf, blen);
-        free(buf);
+        json_t *j = json_stringn(buf.v, buf.n);
+        vec_free(&buf);
         return j;
 }
 

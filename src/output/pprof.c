@@ -75,15 +75,14 @@ struct strings {
         struct pb_buf table;
         struct u64map index;
         uint64_t n;
-        char *tmp, *clean;
-        size_t tmp_cap, clean_cap;
+        struct charvec tmp, clean; /* scratch: one string at a time */
 };
 
 static void strings_release(struct strings *s) {
         pb_buf_release(&s->table);
         u64map_release(&s->index);
-        free(s->tmp);
-        free(s->clean);
+        vec_free(&s->tmp);
+        vec_free(&s->clean);
 }
 
 static int strings_add_literal(struct strings *s, const char *str, uint64_t *ret) {
@@ -100,7 +99,6 @@ static int strings_add_literal(struct strings *s, const char *str, uint64_t *ret
 static int strings_add(struct strings *s, const struct profile *p, uint32_t str_id,
                        const struct profile_frame *fr, uint64_t *ret) {
         uint64_t key, val;
-        size_t tlen = 0, clen = 0;
         int r;
 
         if (str_id == 0 && !fr) {
@@ -116,28 +114,22 @@ static int strings_add(struct strings *s, const struct profile *p, uint32_t str_
 
         if (fr) {
                 /* the folded name: the same text folded_frame_name() gives */
-                const char *suffix = frame_kind_suffix(fr->kind);
-                size_t nlen = profile_string_length(p, str_id), slen = strlen(suffix);
-                if (nlen + slen + 1 > s->tmp_cap) {
-                        char *nt = realloc(s->tmp, nlen + slen + 1);
-                        if (!nt)
-                                return -ENOMEM;
-                        s->tmp = nt;
-                        s->tmp_cap = nlen + slen + 1;
-                }
-                memcpy(s->tmp, profile_string(p, str_id), nlen);
-                memcpy(s->tmp + nlen, suffix, slen);
-                tlen = nlen + slen;
+                s->tmp.n = 0;
+                r = charvec_append(&s->tmp, profile_string(p, str_id), profile_string_length(p, str_id));
+                if (r >= 0)
+                        r = charvec_append_str(&s->tmp, frame_kind_suffix(fr->kind));
+                if (r < 0)
+                        return r;
         }
-        r = utf8_append_sanitized(fr ? s->tmp : profile_string(p, str_id),
-                                  fr ? tlen : profile_string_length(p, str_id),
-                                  &s->clean, &clen, &s->clean_cap);
+        s->clean.n = 0;
+        r = utf8_append_sanitized(fr ? s->tmp.v : profile_string(p, str_id),
+                                  fr ? s->tmp.n : profile_string_length(p, str_id), &s->clean);
         if (r < 0)
                 return r;
         r = u64map_put(&s->index, key, s->n);
         if (r < 0)
                 return r;
-        r = pb_bytes(&s->table, PROFILE_STRING_TABLE, s->clean, clen);
+        r = pb_bytes(&s->table, PROFILE_STRING_TABLE, s->clean.v, s->clean.n);
         if (r < 0)
                 return r;
         *ret = s->n++;
@@ -178,15 +170,15 @@ static int write_gzip(const struct pb_buf *parts, size_t nparts, FILE *f) {
         do {
                 /* avail_in is a uInt: feed large buffers in pieces */
                 while (zs.avail_in == 0 && part < nparts) {
-                        if (parts[part].len == 0) {
+                        if (parts[part].bytes.n == 0) {
                                 part++;
                                 continue;
                         }
-                        size_t chunk = MIN(parts[part].len - off, (size_t) 1 << 30);
-                        zs.next_in = parts[part].data + off;
+                        size_t chunk = MIN(parts[part].bytes.n - off, (size_t) 1 << 30);
+                        zs.next_in = parts[part].bytes.v + off;
                         zs.avail_in = (uInt) chunk;
                         off += chunk;
-                        if (off == parts[part].len) {
+                        if (off == parts[part].bytes.n) {
                                 part++;
                                 off = 0;
                         }

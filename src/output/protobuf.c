@@ -1,8 +1,6 @@
 #include "protobuf.h"
 
 #include <errno.h>
-#include <stdlib.h>
-#include <string.h>
 
 enum {
         WIRE_VARINT = 0,
@@ -10,27 +8,14 @@ enum {
 };
 
 void pb_buf_release(struct pb_buf *b) {
-        free(b->data);
-        *b = (struct pb_buf) {};
+        vec_free(&b->bytes);
 }
 
+/* Room for extra more bytes, so that the writes after it cannot fail. */
 static int pb_reserve(struct pb_buf *b, size_t extra) {
-        if (extra > SIZE_MAX - b->len)
+        if (extra > SIZE_MAX - b->bytes.n)
                 return -ENOMEM;
-        if (b->len + extra <= b->cap)
-                return 0;
-        size_t ncap = b->cap ? b->cap : 256;
-        while (ncap < b->len + extra) {
-                if (ncap > SIZE_MAX / 2)
-                        return -ENOMEM;
-                ncap *= 2;
-        }
-        uint8_t *nd = realloc(b->data, ncap);
-        if (!nd)
-                return -ENOMEM;
-        b->data = nd;
-        b->cap = ncap;
-        return 0;
+        return vec_reserve(&b->bytes, b->bytes.n + extra);
 }
 
 int pb_varint(struct pb_buf *b, uint64_t v) {
@@ -40,7 +25,7 @@ int pb_varint(struct pb_buf *b, uint64_t v) {
         do {
                 uint8_t byte = v & 0x7f;
                 v >>= 7;
-                b->data[b->len++] = byte | (v ? 0x80 : 0);
+                b->bytes.v[b->bytes.n++] = byte | (v ? 0x80 : 0);
         } while (v);
         return 0;
 }
@@ -77,10 +62,7 @@ int pb_bytes(struct pb_buf *b, uint32_t field, const void *data, size_t len) {
                 return r;
         (void) pb_key(b, field, WIRE_LEN);
         (void) pb_varint(b, len);
-        if (len > 0)
-                memcpy(b->data + b->len, data, len);
-        b->len += len;
-        return 0;
+        return vec_append(&b->bytes, (const uint8_t *) data, len); /* room reserved: cannot fail */
 }
 
 int pb_packed_uint64(struct pb_buf *b, uint32_t field, const uint64_t *v, size_t n) {

@@ -11,15 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/vec.h"
+
+/* bytes.v[0..bytes.n) is the encoded message so far. */
 struct pb_buf {
-        uint8_t *data;
-        size_t len, cap;
+        VEC(uint8_t) bytes;
 };
 
 void pb_buf_release(struct pb_buf *b);
 /* Empties the buffer but keeps its memory, for scratch buffers reused per item. */
 static inline void pb_buf_clear(struct pb_buf *b) {
-        b->len = 0;
+        b->bytes.n = 0;
 }
 
 int pb_varint(struct pb_buf *b, uint64_t v);
@@ -33,7 +35,7 @@ static inline int pb_int64(struct pb_buf *b, uint32_t field, int64_t v) {
  * even when empty (repeated strings need their empty entries). */
 int pb_bytes(struct pb_buf *b, uint32_t field, const void *data, size_t len);
 static inline int pb_message(struct pb_buf *b, uint32_t field, const struct pb_buf *msg) {
-        return pb_bytes(b, field, msg->data, msg->len);
+        return pb_bytes(b, field, msg->bytes.v, msg->bytes.n);
 }
 /* A packed repeated varint field (proto3's default encoding); nothing when n == 0. */
 int pb_packed_uint64(struct pb_buf *b, uint32_t field, const uint64_t *v, size_t n);

@@ -194,7 +194,7 @@ static size_t shown(size_t n, const struct report_options *o) {
 }
 
 static void write_table(const struct profile *p, const struct report *rep, FILE *f, bool self, bool process,
-                        const char *unit, const struct report_options *o, char **name, size_t *cap) {
+                        const char *unit, const struct report_options *o, struct charvec *name) {
         const uint32_t *rows = process ? rep->by_process : self ? rep->by_self : rep->by_total;
         size_t n = process ? rep->n_process : self ? rep->n_self : rep->n_total, k = shown(n, o);
         int width = (int) strlen(unit);
@@ -219,10 +219,10 @@ static void write_table(const struct profile *p, const struct report *rep, FILE 
         for (size_t i = 0; i < k; i++) {
                 const struct function *fn = &rep->fn.v[rows[i]];
                 double v = self ? fn->self : fn->total;
-                size_t len = 0;
 
                 format_value(num, sizeof(num), v);
-                if (folded_frame_name(p, fn->frame, true, name, &len, cap) < 0) {
+                name->n = 0;
+                if (folded_frame_name(p, fn->frame, true, name) < 0) {
                         /* only an allocation can fail; mark the row instead of losing it */
                         fprintf(f, "  %*s  %6.2f%%  %s\n", width, num, percent(v, rep->total), "?");
                         continue;
@@ -230,7 +230,7 @@ static void write_table(const struct profile *p, const struct report *rep, FILE 
                 fprintf(f, "  %*s  %6.2f%%  ", width, num, percent(v, rep->total));
                 if (process)
                         fprintf(f, "%-7s  ", kind_name(fn->kind));
-                fwrite(*name, 1, len, f);
+                fwrite(name->v, 1, name->n, f);
                 fputc('\n', f);
         }
 }
@@ -240,9 +240,8 @@ static const char *unit_name(const struct profile *p) {
 }
 
 int report_write_text(const struct profile *p, FILE *f, const struct report_options *o) {
-        _cleanup_free_ char *name = NULL;
+        _cleanup_(vec_freep) struct charvec name = {};
         struct report rep;
-        size_t cap = 0;
         char num[64];
         int r;
 
@@ -258,12 +257,12 @@ int report_write_text(const struct profile *p, FILE *f, const struct report_opti
         if (profile_value_count(p) > 1)
                 fputs(" (differential: after)", f);
         fputs("\n\n", f);
-        write_table(p, &rep, f, true, false, unit_name(p), o, &name, &cap);
+        write_table(p, &rep, f, true, false, unit_name(p), o, &name);
         fputc('\n', f);
-        write_table(p, &rep, f, false, false, unit_name(p), o, &name, &cap);
+        write_table(p, &rep, f, false, false, unit_name(p), o, &name);
         if (rep.n_process > 0) {
                 fputc('\n', f);
-                write_table(p, &rep, f, false, true, unit_name(p), o, &name, &cap);
+                write_table(p, &rep, f, false, true, unit_name(p), o, &name);
         }
 
         report_release(&rep);
@@ -278,8 +277,7 @@ static int json_table(const struct profile *p, const struct report *rep, bool se
         json_auto_t *arr = json_array();
         const uint32_t *rows = process ? rep->by_process : self ? rep->by_self : rep->by_total;
         size_t k = shown(process ? rep->n_process : self ? rep->n_self : rep->n_total, o);
-        _cleanup_free_ char *name = NULL;
-        size_t cap = 0;
+        _cleanup_(vec_freep) struct charvec name = {};
         int r;
 
         if (!arr)
@@ -287,15 +285,15 @@ static int json_table(const struct profile *p, const struct report *rep, bool se
         for (size_t i = 0; i < k; i++) {
                 const struct function *fn = &rep->fn.v[rows[i]];
                 double v = self ? fn->self : fn->total;
-                size_t len = 0;
                 json_t *row = json_object();
 
                 if (!row || json_array_append_new(arr, row) < 0)
                         return -ENOMEM;
-                r = folded_frame_name(p, fn->frame, true, &name, &len, &cap);
+                name.n = 0;
+                r = folded_frame_name(p, fn->frame, true, &name);
                 if (r < 0)
                         return r;
-                r = json_set_new(row, "name", json_bytes_new(name, len));
+                r = json_set_new(row, "name", json_bytes_new(name.v, name.n));
                 if (r >= 0)
                         r = json_set_new(row, "kind", json_string(kind_name(fn->kind)));
                 if (r >= 0)

@@ -19,28 +19,28 @@
 #include "output/json-util.h"
 #include "util/atomic-file.h"
 #include "util/cleanup.h"
+#include "util/vec.h"
 
 #define SPEEDSCOPE_SCHEMA "https://www.speedscope.app/file-format-schema.json"
 
 
 static int add_frames(const struct profile *p, json_t *frames) {
-        _cleanup_free_ char *name = NULL;
-        size_t cap = 0;
+        _cleanup_(vec_freep) struct charvec name = {};
         int r;
 
         for (uint32_t id = 0; id < profile_frame_count(p); id++) {
                 const struct profile_frame *fr = profile_frame(p, id);
-                size_t len = 0;
                 json_t *o;
 
-                r = folded_frame_name(p, id, false, &name, &len, &cap);
+                name.n = 0;
+                r = folded_frame_name(p, id, false, &name);
                 if (r < 0)
                         return r;
                 o = json_object();
                 r = json_append_new(frames, o);
                 if (r < 0)
                         return r;
-                r = json_set_new(o, "name", json_bytes_new(name, len));
+                r = json_set_new(o, "name", json_bytes_new(name.v, name.n));
                 if (r >= 0 && fr->file != 0)
                         r = json_set_new(o, "file", json_bytes_new(profile_string(p, fr->file),
                                                               profile_string_length(p, fr->file)));

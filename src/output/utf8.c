@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 size_t utf8_sequence_length(const unsigned char *s, size_t avail) {
@@ -48,25 +47,17 @@ bool utf8_is_valid(const char *s, size_t len) {
         return true;
 }
 
-int utf8_append_sanitized(const char *s, size_t len, char **buf, size_t *buf_len, size_t *cap) {
+int utf8_append_sanitized(const char *s, size_t len, struct charvec *buf) {
         const unsigned char *u = (const unsigned char *) s;
 
         /* worst case: every byte becomes the 3-byte replacement character */
-        if (len > (SIZE_MAX - *buf_len - 1) / 3)
+        if (len > (SIZE_MAX - buf->n - 1) / 3)
                 return -ENOMEM;
-        size_t need = *buf_len + 3 * len + 1;
-        if (need > *cap) {
-                size_t ncap = *cap ? *cap : 64;
-                while (ncap < need)
-                        ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
-                char *nb = realloc(*buf, ncap);
-                if (!nb)
-                        return -ENOMEM;
-                *buf = nb;
-                *cap = ncap;
-        }
+        int r = vec_reserve(buf, buf->n + 3 * len + 1);
+        if (r < 0)
+                return r;
 
-        char *out = *buf + *buf_len;
+        char *out = buf->v + buf->n;
         for (size_t i = 0; i < len;) {
                 size_t n = utf8_sequence_length(u + i, len - i);
                 if (n == 0) {
@@ -80,6 +71,6 @@ int utf8_append_sanitized(const char *s, size_t len, char **buf, size_t *buf_len
                 }
         }
         *out = '\0';
-        *buf_len = (size_t) (out - *buf);
+        buf->n = (size_t) (out - buf->v);
         return 0;
 }

@@ -8,11 +8,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "util/vec.h"
+
 /* Length of the well-formed UTF-8 sequence at s (1..4), 0 when s[0] does
  * not start one (overlong forms, surrogates and code points above
  * U+10FFFF are not well-formed). */
 size_t utf8_sequence_length(const unsigned char *s, size_t avail);
 bool utf8_is_valid(const char *s, size_t len);
-/* Appends the sanitised form of s to *buf (grown with realloc, kept
- * NUL-terminated). 0 or -ENOMEM. */
-int utf8_append_sanitized(const char *s, size_t len, char **buf, size_t *buf_len, size_t *cap);
+/* Appends the sanitised form of s to buf, keeping it NUL terminated.
+ * 0 or -ENOMEM (buf untouched). */
+int utf8_append_sanitized(const char *s, size_t len, struct charvec *buf);

@@ -2,6 +2,7 @@
  * perf_event_open when BPF cannot load (no CAP_BPF, old kernel, no BTF),
  * telling the caller why. */
 #include <errno.h>
+#include <limits.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "sampler-internal.h"
 #include "util/cleanup.h"
+#include "util/vec.h"
 
 struct sampler {
         const struct sampler_ops *ops;
@@ -28,8 +30,7 @@ void sampler_cpu_clock_attr(const struct sampler_options *o, struct perf_event_a
 
 int sampler_online_cpus(int **ret_cpus, int *ret_n) {
         _cleanup_fclose_ FILE *f = fopen("/sys/devices/system/cpu/online", "re");
-        _cleanup_free_ int *cpus = NULL;
-        int n = 0, cap = 0;
+        _cleanup_(vec_freep) VEC(int) cpus = {};
         char buf[4096];
 
         if (!f)
@@ -43,21 +44,14 @@ int sampler_online_cpus(int **ret_cpus, int *ret_n) {
                         b = a;
                 else if (k != 2)
                         return -EIO;
-                for (int c = a; c <= b; c++) {
-                        if (n == cap) {
-                                cap = cap ? cap * 2 : 16;
-                                int *nc = realloc(cpus, (size_t) cap * sizeof(int));
-                                if (!nc)
-                                        return -ENOMEM;
-                                cpus = nc;
-                        }
-                        cpus[n++] = c;
-                }
+                for (int c = a; c <= b; c++)
+                        if (cpus.n >= INT_MAX || vec_push(&cpus, c) < 0)
+                                return -ENOMEM;
         }
-        if (n == 0)
+        if (cpus.n == 0)
                 return -EIO;
-        *ret_cpus = TAKE_PTR(cpus);
-        *ret_n = n;
+        *ret_n = (int) cpus.n;
+        *ret_cpus = TAKE_PTR(cpus.v);
         return 0;
 }
 

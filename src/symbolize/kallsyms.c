@@ -8,12 +8,13 @@
 #include "util/cleanup.h"
 #include "util/parse.h"
 #include "util/read-file.h"
+#include "util/strpool.h"
 #include "util/vec.h"
 
 struct ksym {
         uint64_t addr;
-        uint32_t name;   /* offset in pool */
-        uint32_t module; /* offset in pool + 1, 0 for the kernel itself */
+        uint32_t name;   /* id in names */
+        uint32_t module; /* id in names, 0 ("") for the kernel itself */
         uint32_t seq;    /* input order, to keep sorting deterministic */
         uint8_t rank;    /* 2 x (0 global T, 1 weak W/w, 2 local t), +1 for a 32-bit alias;
                           * RANK_BOUNDARY for a module's data */
@@ -27,31 +28,17 @@ struct ksym {
 
 struct kallsyms {
         VEC(struct ksym) syms; /* boundaries included */
-        VEC(char) pool;
+        struct strpool names;  /* symbol and "[module]" names, each once */
         size_t n_boundaries;
         bool has_addresses;
 };
-
-static int pool_add(struct kallsyms *k, const char *s, size_t len, uint32_t *ret_off) {
-        if (k->pool.n + len + 1 > UINT32_MAX)
-                return -ENOMEM;
-        int r = vec_reserve(&k->pool, k->pool.n + len + 1);
-        if (r < 0)
-                return r;
-        *ret_off = (uint32_t) k->pool.n;
-        memcpy(k->pool.v + k->pool.n, s, len);
-        k->pool.v[k->pool.n + len] = '\0';
-        k->pool.n += len + 1;
-        return 0;
-}
 
 static bool is_space(char c) {
         return c == ' ' || c == '\t';
 }
 
 /* Returns 1 for a kept line, 0 for a skipped one, -ENOMEM. */
-static int parse_line(struct kallsyms *k, const char *s, const char *end, uint32_t *last_module,
-                      const char **last_module_s, size_t *last_module_len) {
+static int parse_line(struct kallsyms *k, const char *s, const char *end) {
         uint64_t addr = 0;
         int digits = 0;
 
@@ -120,23 +107,11 @@ static int parse_line(struct kallsyms *k, const char *s, const char *end, uint32
         struct ksym sym = { .addr = addr, .rank = rank };
         int r = 0;
         if (rank != RANK_BOUNDARY)
-                r = pool_add(k, name, name_len, &sym.name);
+                r = strpool_add(&k->names, name, name_len, &sym.name);
+        if (r >= 0 && mod_len > 0)
+                r = strpool_add(&k->names, mod, mod_len, &sym.module);
         if (r < 0)
                 return r;
-        if (mod_len > 0) {
-                /* module symbols come in runs: one copy per run */
-                if (!*last_module_s || *last_module_len != mod_len ||
-                    memcmp(*last_module_s, mod, mod_len) != 0) {
-                        uint32_t off;
-                        r = pool_add(k, mod, mod_len, &off);
-                        if (r < 0)
-                                return r;
-                        *last_module = off + 1;
-                        *last_module_s = mod;
-                        *last_module_len = mod_len;
-                }
-                sym.module = *last_module;
-        }
         sym.seq = (uint32_t) MIN(k->syms.n, (size_t) UINT32_MAX);
         r = vec_push(&k->syms, sym);
         if (r < 0)
@@ -158,16 +133,19 @@ static int ksym_cmp(const void *a, const void *b) {
 int kallsyms_parse(const char *buf, size_t len, struct kallsyms **ret) {
         struct kallsyms *k = calloc(1, sizeof(*k));
         const char *p = buf, *end = buf + len;
-        uint32_t last_module = 0;
-        const char *last_module_s = NULL;
-        size_t last_module_len = 0;
+        int r;
 
         if (!k)
                 return -ENOMEM;
+        r = strpool_init(&k->names); /* id 0 is "", the kernel's module */
+        if (r < 0) {
+                kallsyms_free(k);
+                return r;
+        }
         while (p < end) {
                 const char *nl = memchr(p, '\n', (size_t) (end - p));
                 const char *eol = nl ? nl : end;
-                int r = parse_line(k, p, eol, &last_module, &last_module_s, &last_module_len);
+                r = parse_line(k, p, eol);
                 if (r < 0) {
                         kallsyms_free(k);
                         return r;
@@ -201,7 +179,7 @@ struct kallsyms *kallsyms_free(struct kallsyms *k) {
         if (!k)
                 return NULL;
         vec_free(&k->syms);
-        vec_free(&k->pool);
+        strpool_release(&k->names);
         free(k);
         return NULL;
 }
@@ -243,9 +221,9 @@ int kallsyms_lookup(const struct kallsyms *k, uint64_t addr, const char **ret_na
         if (addr - c->addr >= extent)
                 return -ENOENT;
         if (ret_name)
-                *ret_name = k->pool.v + c->name;
+                *ret_name = strpool_get(&k->names, c->name);
         if (ret_module)
-                *ret_module = c->module ? k->pool.v + c->module - 1 : NULL;
+                *ret_module = c->module ? strpool_get(&k->names, c->module) : NULL;
         if (ret_start)
                 *ret_start = c->addr;
         return 0;

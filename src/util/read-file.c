@@ -10,23 +10,20 @@
 #include "cleanup.h"
 
 int read_full_fd(int fd, char **ret_buf, size_t *ret_len) {
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0, cap = 0;
+        _cleanup_(vec_freep) VEC(char) buf = {};
+        size_t want = 65536; /* room for the next read, and its NUL */
         struct stat st;
 
         /* one read for a regular file: no realloc of a large input */
         if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
-                cap = (size_t) st.st_size + 4096;
+                want = (size_t) st.st_size + 4096 + 1;
         for (;;) {
-                if (cap - len < 4096 || !buf) {
-                        size_t ncap = cap - len < 4096 ? (cap ? cap * 2 : 65536) : cap;
-                        char *nb = realloc(buf, ncap + 1);
-                        if (!nb)
-                                return -ENOMEM;
-                        buf = nb;
-                        cap = ncap;
+                if (buf.cap - buf.n < 4096 + 1) {
+                        int r = vec_reserve(&buf, MAX(want, buf.n + 4096 + 1));
+                        if (r < 0)
+                                return r;
                 }
-                ssize_t k = read(fd, buf + len, cap - len);
+                ssize_t k = read(fd, buf.v + buf.n, buf.cap - buf.n - 1);
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -34,11 +31,11 @@ int read_full_fd(int fd, char **ret_buf, size_t *ret_len) {
                 }
                 if (k == 0)
                         break;
-                len += (size_t) k;
+                buf.n += (size_t) k;
         }
-        buf[len] = '\0';
-        *ret_buf = TAKE_PTR(buf);
-        *ret_len = len;
+        buf.v[buf.n] = '\0';
+        *ret_len = buf.n;
+        *ret_buf = TAKE_PTR(buf.v);
         return 0;
 }
 
@@ -64,51 +61,48 @@ void line_reader_init(struct line_reader *lr, int fd, size_t max_line) {
 }
 
 void line_reader_release(struct line_reader *lr) {
-        free(lr->buf);
-        lr->buf = NULL;
-        lr->cap = lr->pos = lr->end = lr->last = 0;
+        vec_free(&lr->buf);
+        lr->pos = lr->last = 0;
 }
 
-/* Makes room after end (dropping what lies before the last line returned,
+/* Makes room after the data (dropping what lies before the last line returned,
  * then growing) and reads once. Returns bytes read, 0 at the end, -errno. */
 static ssize_t fill(struct line_reader *lr) {
         if (lr->eof)
                 return 0;
-        if (lr->end == lr->cap && lr->last > 0) {
-                memmove(lr->buf, lr->buf + lr->last, lr->end - lr->last);
+        if (lr->buf.n == lr->buf.cap && lr->last > 0) {
+                memmove(lr->buf.v, lr->buf.v + lr->last, lr->buf.n - lr->last);
                 lr->pos -= lr->last;
-                lr->end -= lr->last;
+                lr->buf.n -= lr->last;
                 lr->last = 0;
         }
-        if (lr->end == lr->cap) {
-                size_t ncap = lr->cap ? lr->cap * 2 : LINE_READER_CHUNK;
-                char *nb = realloc(lr->buf, ncap);
-                if (!nb)
-                        return -ENOMEM;
-                lr->buf = nb;
-                lr->cap = ncap;
+        if (lr->buf.n == lr->buf.cap) {
+                /* the first chunk, then doubling */
+                int r = vec_reserve(&lr->buf, MAX(lr->buf.cap + 1, (size_t) LINE_READER_CHUNK));
+                if (r < 0)
+                        return r;
         }
         for (;;) {
-                ssize_t k = read(lr->fd, lr->buf + lr->end, lr->cap - lr->end);
+                ssize_t k = read(lr->fd, lr->buf.v + lr->buf.n, lr->buf.cap - lr->buf.n);
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k < 0)
                         return -errno;
                 if (k == 0)
                         lr->eof = true;
-                lr->end += (size_t) k;
+                lr->buf.n += (size_t) k;
                 return k;
         }
 }
 
 int line_reader_peek(struct line_reader *lr, size_t want, const char **ret, size_t *ret_len) {
-        while (lr->end - lr->pos < want && !lr->eof) {
+        while (lr->buf.n - lr->pos < want && !lr->eof) {
                 ssize_t k = fill(lr);
                 if (k < 0)
                         return (int) k;
         }
-        *ret = lr->buf ? lr->buf + lr->pos : "";
-        *ret_len = MIN(lr->end - lr->pos, want);
+        *ret = lr->buf.v ? lr->buf.v + lr->pos : "";
+        *ret_len = MIN(lr->buf.n - lr->pos, want);
         return 0;
 }
 
@@ -116,9 +110,9 @@ int line_reader_next(struct line_reader *lr, const char **ret_line, size_t *ret_
         size_t scanned = lr->pos;
 
         for (;;) {
-                char *nl = lr->buf ? memchr(lr->buf + scanned, '\n', lr->end - scanned) : NULL;
+                char *nl = lr->buf.v ? memchr(lr->buf.v + scanned, '\n', lr->buf.n - scanned) : NULL;
                 if (nl) {
-                        size_t start = lr->pos, len = (size_t) (nl - lr->buf) - start;
+                        size_t start = lr->pos, len = (size_t) (nl - lr->buf.v) - start;
                         lr->pos = start + len + 1;
                         lr->lineno++;
                         if (lr->skipping) {
@@ -128,36 +122,36 @@ int line_reader_next(struct line_reader *lr, const char **ret_line, size_t *ret_
                                 continue;
                         }
                         lr->last = start;
-                        *ret_line = lr->buf + start;
+                        *ret_line = lr->buf.v + start;
                         *ret_len = len;
                         return 1;
                 }
-                if (lr->end - lr->pos > lr->max_line || (lr->skipping && lr->end > lr->pos)) {
+                if (lr->buf.n - lr->pos > lr->max_line || (lr->skipping && lr->buf.n > lr->pos)) {
                         /* drop the overlong line's bytes as they come, keeping
                          * only the previous line valid */
                         bool first = !lr->skipping;
-                        lr->end = lr->pos;
+                        lr->buf.n = lr->pos;
                         lr->skipping = true;
                         if (first)
                                 return -E2BIG;
                 }
-                scanned = lr->end;
+                scanned = lr->buf.n;
                 size_t pos_before = lr->pos;
                 ssize_t k = fill(lr);
                 if (k < 0)
                         return (int) k;
                 scanned -= pos_before - lr->pos; /* fill() may have moved the data */
                 if (k == 0) {
-                        if (lr->pos == lr->end) {
+                        if (lr->pos == lr->buf.n) {
                                 if (lr->skipping)
                                         lr->lineno++, lr->skipping = false;
                                 return 0;
                         }
-                        size_t start = lr->pos, len = lr->end - start;
-                        lr->pos = lr->end;
+                        size_t start = lr->pos, len = lr->buf.n - start;
+                        lr->pos = lr->buf.n;
                         lr->lineno++;
                         lr->last = start;
-                        *ret_line = lr->buf + start;
+                        *ret_line = lr->buf.v + start;
                         *ret_len = len;
                         return 1;
                 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vec.h"
+
 int read_full_fd(int fd, char **ret_buf, size_t *ret_len);
 /* -EISDIR for a directory; path "-" is not special here. */
 int read_full_file(const char *path, char **ret_buf, size_t *ret_len);
@@ -25,11 +27,9 @@ int read_full_file(const char *path, char **ret_buf, size_t *ret_len);
  * line with its predecessor or look ahead one line. */
 struct line_reader {
         int fd;
-        char *buf;
-        size_t cap;
-        size_t pos;  /* next unread byte */
-        size_t end;  /* end of the data read */
-        size_t last; /* start of the line returned last: kept valid */
+        VEC(char) buf; /* buf.n: end of the data read */
+        size_t pos;    /* next unread byte */
+        size_t last;   /* start of the line returned last: kept valid */
         size_t max_line;
         uint64_t lineno; /* lines returned (or skipped) so far */
         bool eof, skipping;

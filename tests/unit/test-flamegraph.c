@@ -116,6 +116,23 @@ static char *with_deep_stack(const char *body, int depth, const char *count) {
         return s;
 }
 
+/* The palette file's text, "" when it cannot be read. */
+static void read_palette(const char *path, char *buf, size_t size) {
+        FILE *f = fopen(path, "r");
+        size_t k = f ? fread(buf, 1, size - 1, f) : 0;
+        buf[k] = '\0';
+        if (f)
+                fclose(f);
+}
+
+static void write_palette(const char *path, const char *text) {
+        FILE *f = fopen(path, "w");
+        if (f) {
+                fputs(text, f);
+                fclose(f);
+        }
+}
+
 int main(void) {
         struct flamegraph_options o;
         struct frame a, b, c, m;
@@ -279,31 +296,36 @@ int main(void) {
         a = find(svg, "a");
         free(svg);
         char buf[4096] = "";
-        FILE *f = fopen(path, "r");
-        size_t k = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-        buf[k] = '\0';
-        if (f)
-                fclose(f);
+        read_palette(path, buf, sizeof(buf));
         char want[100];
         snprintf(want, sizeof(want), "a->rgb(%d,%d,%d)\n", a.r, a.g, a.b);
         CHECK(strncmp(buf, want, strlen(want)) == 0, "palette file starts with a's colour");
         CHECK(strstr(buf, "\nb->rgb(") && strstr(buf, "\nm->rgb("), "b and m written, sorted");
-        f = fopen(path, "w");
-        fputs("a->rgb(1,2,3)\noperator->()->rgb(4,5,6)\n", f);
-        fclose(f);
+        write_palette(path, "a->rgb(1,2,3)\noperator->()->rgb(4,5,6)\n");
         svg = render("m;a 1\nm;operator->() 1\n", &o, &r);
         a = find(svg, "a");
         b = find(svg, "operator-&gt;()");
         CHECK(a.r == 1 && a.g == 2 && a.b == 3, "palette colour used for a");
         CHECK(b.r == 4 && b.g == 5 && b.b == 6, "a name containing -> round trips");
         free(svg);
-        f = fopen(path, "r");
-        k = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-        buf[k] = '\0';
-        if (f)
-                fclose(f);
+        read_palette(path, buf, sizeof(buf));
         CHECK(strncmp(buf, "a->rgb(1,2,3)\nm->rgb(", 20) == 0 && strstr(buf, "operator->()->rgb(4,5,6)\n"),
               "palette keeps old entries and adds new ones");
+        /* an empty name is an entry only when a line names it, and a
+         * repeated name keeps its first colour */
+        write_palette(path, "z->rgb(7,7,7)\n->rgb(9,8,7)\nz->rgb(1,1,1)\n");
+        svg = render("m;z 1\n", &o, &r);
+        free(svg);
+        read_palette(path, buf, sizeof(buf));
+        CHECK(r == 0 && strncmp(buf, "->rgb(9,8,7)\nm->rgb(", 20) == 0 && strstr(buf, "\nz->rgb(7,7,7)\n") &&
+                      !strstr(buf, "z->rgb(1,1,1)"),
+              "empty and repeated palette names written back once, sorted");
+        write_palette(path, "z->rgb(7,7,7)\n");
+        svg = render("m;z 1\n", &o, &r);
+        free(svg);
+        read_palette(path, buf, sizeof(buf));
+        CHECK(r == 0 && strncmp(buf, "m->rgb(", 7) == 0 && !strstr(buf, "\n->rgb("),
+              "no empty entry appears when no line named one");
         unlink(path);
         o.palette_file = NULL;
 

@@ -124,7 +124,7 @@ int main(void) {
                 r = line_reader_next(&lr, &l, &n);
                 CHECK(r == 1 && n == 7 && memcmp(l, "after 2", 7) == 0, "reading goes on after it");
                 CHECK(lr.lineno == 3, "the skipped line counts as a line (%llu)", (unsigned long long) lr.lineno);
-                CHECK(lr.cap <= 4 * 256 * 1024, "buffer stays bounded (%zu bytes)", lr.cap);
+                CHECK(lr.buf.cap <= 4 * 256 * 1024, "buffer stays bounded (%zu bytes)", lr.buf.cap);
                 CHECK(line_reader_next(&lr, &l, &n) == 0, "then the end");
                 line_reader_release(&lr);
                 close(fds[0]);
@@ -141,10 +141,10 @@ int main(void) {
                 CHECK(r == 1 && n == 5 && memcmp(l, "a;b 1", 5) == 0, "lines start where the peek started");
 
                 /* endless: a million lines later the buffer has not grown */
-                size_t cap = lr.cap;
+                size_t cap = lr.buf.cap;
                 for (int i = 0; i < 1000000 && r > 0; i++)
                         r = line_reader_next(&lr, &l, &n);
-                CHECK(r == 1 && lr.cap == cap, "endless pipe: constant buffer (%zu -> %zu)", cap, lr.cap);
+                CHECK(r == 1 && lr.buf.cap == cap, "endless pipe: constant buffer (%zu -> %zu)", cap, lr.buf.cap);
                 line_reader_release(&lr);
                 reap(pid, fd);
         }
