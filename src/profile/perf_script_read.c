@@ -67,25 +67,25 @@ struct reader {
 
         /* the script's state between lines */
         bool have_pname;
-        VEC(char) pname;
+        struct charvec pname;
         bool pname_java;
         double period;
         uint32_t tid;
         struct span event_filter;
-        VEC(char) event_buf; /* the defaulted filter's text: lines do not last */
+        struct charvec event_buf; /* the defaulted filter's text: lines do not last */
         bool event_defaulted, event_warned;
         VEC(uint32_t) stack; /* frame ids, leaf first */
 
         /* the process frames of the last pname, reused while it repeats */
-        VEC(char) prev_pname;
+        struct charvec prev_pname;
         VEC(uint32_t) pname_ids;
 
         /* scratch, reused for every line */
-        VEC(char) func;
-        VEC(char) tmp;
+        struct charvec func;
+        struct charvec tmp;
         VEC(uint32_t) group;
         VEC(uint32_t) frames;
-        VEC(char) line_copy; /* a stack line, kept while -F+srcline reads on */
+        struct charvec line_copy; /* a stack line, kept while -F+srcline reads on */
         int samples;
 
         /* what the input looked like, to say why it gave no samples */
@@ -149,21 +149,6 @@ static int next_line(struct reader *rd, struct span *ret) {
         if (memchr(ret->s, '\0', ret->n))
                 return -EBADMSG;
         return 1;
-}
-
-static int buf_put(void *vec, const char *s, size_t n) {
-        VEC(char) *b = vec;
-        int r = vec_reserve(b, b->n + n + 1);
-        if (r < 0)
-                return r;
-        memcpy(b->v + b->n, s, n);
-        b->n += n;
-        b->v[b->n] = '\0';
-        return 0;
-}
-
-static int buf_puts(void *vec, const char *s) {
-        return buf_put(vec, s, strlen(s));
 }
 
 /* ---- the event header ---- */
@@ -261,7 +246,7 @@ static void handle_header(struct reader *rd, const char *s, size_t n, const stru
                         /* the first event seen decides, as mixing event
                          * types would give meaningless shares */
                         rd->event_buf.n = 0;
-                        if (buf_put(&rd->event_buf, event.s, event.n) < 0) {
+                        if (charvec_append(&rd->event_buf, event.s, event.n) < 0) {
                                 rd->have_pname = false;
                                 return;
                         }
@@ -283,7 +268,7 @@ static void handle_header(struct reader *rd, const char *s, size_t n, const stru
                         if (rd->filtered++ == 0 && !rd->event_defaulted) {
                                 /* the first other event, to name when nothing matched */
                                 rd->event_buf.n = 0;
-                                (void) buf_put(&rd->event_buf, event.s, event.n);
+                                (void) charvec_append(&rd->event_buf, event.s, event.n);
                         }
                         return;
                 }
@@ -316,15 +301,15 @@ static void handle_header(struct reader *rd, const char *s, size_t n, const stru
         rd->tid = parse_u32(tid);
 
         rd->pname.n = 0;
-        int r = buf_put(&rd->pname, h->comm.s, h->comm.n);
+        int r = charvec_append(&rd->pname, h->comm.s, h->comm.n);
         if (r >= 0 && o && (o->include_tid || o->include_pid)) {
-                r = buf_puts(&rd->pname, "-");
+                r = charvec_append_str(&rd->pname, "-");
                 if (r >= 0)
-                        r = buf_put(&rd->pname, pid.s, pid.n);
+                        r = charvec_append(&rd->pname, pid.s, pid.n);
                 if (r >= 0 && o->include_tid) {
-                        r = buf_puts(&rd->pname, "/");
+                        r = charvec_append_str(&rd->pname, "/");
                         if (r >= 0)
-                                r = buf_put(&rd->pname, tid.s, tid.n);
+                                r = charvec_append(&rd->pname, tid.s, tid.n);
                 }
         }
         if (r < 0) {
@@ -407,27 +392,27 @@ static int tidy_func(struct reader *rd, struct span field, struct span pc, struc
 
         f->n = 0;
         if (span_eq(field, "[unknown]")) {
-                r = buf_puts(f, "[");
+                r = charvec_append_str(f, "[");
                 if (r >= 0 && !span_eq(mod, "[unknown]")) {
                         /* s/.*\/// : the module's base name */
                         const char *slash = memrchr(mod.s, '/', mod.n);
                         const char *b = slash ? slash + 1 : mod.s;
-                        r = buf_put(f, b, (size_t) (mod.s + mod.n - b));
+                        r = charvec_append(f, b, (size_t) (mod.s + mod.n - b));
                 } else if (r >= 0) {
-                        r = buf_puts(f, "unknown");
+                        r = charvec_append_str(f, "unknown");
                         *is_unknown = true;
                 }
                 if (r >= 0 && rd->o && rd->o->include_addrs) {
-                        r = buf_puts(f, " <");
+                        r = charvec_append_str(f, " <");
                         if (r >= 0)
-                                r = buf_put(f, pc.s, pc.n);
+                                r = charvec_append(f, pc.s, pc.n);
                         if (r >= 0)
-                                r = buf_puts(f, ">");
+                                r = charvec_append_str(f, ">");
                 }
                 if (r >= 0)
-                        r = buf_puts(f, "]");
+                        r = charvec_append_str(f, "]");
         } else
-                r = buf_put(f, field.s, field.n);
+                r = charvec_append(f, field.s, field.n);
         if (r < 0)
                 return r;
 
@@ -490,10 +475,10 @@ static int append_srcline(struct reader *rd) {
                 b--;
         if (a == b)
                 return 0;
-        r = buf_puts(&rd->func, ":");
+        r = charvec_append_str(&rd->func, ":");
         if (r < 0)
                 return r;
-        return buf_put(&rd->func, t->v + a, b - a);
+        return charvec_append(&rd->func, t->v + a, b - a);
 }
 
 struct stack_line {
@@ -551,7 +536,7 @@ static int handle_stack_line(struct reader *rd, const struct stack_line *line) {
                 const char *hi = MAX(MAX(line->pc.s + line->pc.n, line->rawfunc.s + line->rawfunc.n),
                                      line->mod.s + line->mod.n);
                 rd->line_copy.n = 0;
-                r = buf_put(&rd->line_copy, lo, (size_t) (hi - lo));
+                r = charvec_append(&rd->line_copy, lo, (size_t) (hi - lo));
                 if (r < 0)
                         return r;
                 const char *b = rd->line_copy.v;
@@ -600,12 +585,12 @@ static int handle_stack_line(struct reader *rd, const struct stack_line *line) {
                 typeof(rd->func) *f = &rd->func;
                 if (nfields > 0) {
                         if (!contains(f->v, f->n, "_[i]"))
-                                r = buf_puts(f, "_[i]");
+                                r = charvec_append_str(f, "_[i]");
                 } else if (o && o->annotate_kernel && is_kernel_module(sl->mod))
-                        r = buf_puts(f, "_[k]");
+                        r = charvec_append_str(f, "_[k]");
                 else if (o && o->annotate_jit && is_perf_map(sl->mod.s, sl->mod.n)) {
                         if (!contains(f->v, f->n, "_[j]"))
-                                r = buf_puts(f, "_[j]");
+                                r = charvec_append_str(f, "_[j]");
                 }
                 if (r < 0)
                         return r;
@@ -638,7 +623,7 @@ static int end_sample(struct reader *rd) {
         if (rd->pname.n != rd->prev_pname.n || memcmp(rd->pname.v, rd->prev_pname.v, rd->pname.n) != 0) {
                 rd->prev_pname.n = 0;
                 rd->pname_ids.n = 0;
-                r = buf_put(&rd->prev_pname, rd->pname.v, rd->pname.n);
+                r = charvec_append(&rd->prev_pname, rd->pname.v, rd->pname.n);
                 if (r >= 0)
                         r = intern_pieces(rd->p, rd->pname.v, rd->pname.n, true, &rd->pname_ids);
                 if (r < 0) {

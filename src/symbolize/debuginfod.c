@@ -16,6 +16,7 @@
 #include "symbolize/debuginfod.h"
 #include "util/cleanup.h"
 #include "util/time-util.h"
+#include "util/vec.h"
 
 /* libdebuginfod is opened only when DEBUGINFOD_URLS asks for it, as
  * libdw does: linked, it brings libcurl and some thirty libraries with
@@ -64,8 +65,7 @@ struct fetch {
 struct debuginfod_fetcher {
         pthread_mutex_t lock;
         pthread_cond_t changed; /* a fetch was queued or finished, or stop */
-        struct fetch *fetches;
-        size_t n, cap;
+        VEC(struct fetch) fetches;
         size_t pending; /* queued + running */
         bool stop;
         atomic_bool cancel; /* read by the progress callback, unlocked */
@@ -77,9 +77,9 @@ struct debuginfod_fetcher {
 };
 
 static struct fetch *find(struct debuginfod_fetcher *f, const uint8_t *id, size_t len) {
-        for (size_t i = 0; i < f->n; i++)
-                if (f->fetches[i].len == len && memcmp(f->fetches[i].build_id, id, len) == 0)
-                        return &f->fetches[i];
+        for (size_t i = 0; i < f->fetches.n; i++)
+                if (f->fetches.v[i].len == len && memcmp(f->fetches.v[i].build_id, id, len) == 0)
+                        return &f->fetches.v[i];
         return NULL;
 }
 
@@ -135,9 +135,9 @@ static void *worker_main(void *arg) {
         pthread_mutex_lock(&f->lock);
         for (;;) {
                 struct fetch *next = NULL;
-                for (size_t i = 0; !f->stop && i < f->n && !next; i++)
-                        if (f->fetches[i].state == FETCH_QUEUED)
-                                next = &f->fetches[i];
+                for (size_t i = 0; !f->stop && i < f->fetches.n && !next; i++)
+                        if (f->fetches.v[i].state == FETCH_QUEUED)
+                                next = &f->fetches.v[i];
                 if (f->stop)
                         break;
                 if (!next) {
@@ -223,10 +223,10 @@ struct debuginfod_fetcher *debuginfod_fetcher_free(struct debuginfod_fetcher *f)
         }
         if (f->client)
                 lib.end(f->client);
-        for (size_t i = 0; i < f->n; i++)
-                if (f->fetches[i].state == FETCH_DONE)
-                        close(f->fetches[i].fd);
-        free(f->fetches);
+        for (size_t i = 0; i < f->fetches.n; i++)
+                if (f->fetches.v[i].state == FETCH_DONE)
+                        close(f->fetches.v[i].fd);
+        vec_free(&f->fetches);
         pthread_cond_destroy(&f->changed);
         pthread_mutex_destroy(&f->lock);
         free(f);
@@ -241,17 +241,10 @@ int debuginfod_fetcher_request(struct debuginfod_fetcher *f, const uint8_t *buil
         pthread_mutex_lock(&f->lock);
         if (find(f, build_id, len))
                 goto out;
-        if (f->n == f->cap) {
-                size_t ncap = f->cap ? f->cap * 2 : 16;
-                struct fetch *n = realloc(f->fetches, ncap * sizeof(*n));
-                if (!n) {
-                        r = -ENOMEM;
-                        goto out;
-                }
-                f->fetches = n;
-                f->cap = ncap;
-        }
-        struct fetch *e = &f->fetches[f->n++];
+        r = vec_reserve(&f->fetches, f->fetches.n + 1);
+        if (r < 0)
+                goto out;
+        struct fetch *e = &f->fetches.v[f->fetches.n++];
         memset(e, 0, sizeof(*e));
         memcpy(e->build_id, build_id, len);
         e->len = len;

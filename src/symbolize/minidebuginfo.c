@@ -7,6 +7,7 @@
 
 #include "symbolize/minidebuginfo.h"
 #include "util/cleanup.h"
+#include "util/vec.h"
 
 /* xz -9 needs 65 MiB of dictionary to decode; a header asking for more
  * than this is not a MiniDebugInfo section. */
@@ -20,8 +21,9 @@ static void lzma_endp(lzma_stream **s) {
 int minidebuginfo_decompress(const void *xz, size_t len, size_t max_image, Elf **ret_elf, void **ret_image) {
         lzma_stream strm = LZMA_STREAM_INIT;
         _cleanup_(lzma_endp) lzma_stream *sp = NULL;
-        _cleanup_free_ uint8_t *out = NULL;
-        size_t cap, used = 0;
+        _cleanup_(vec_freep) VEC(uint8_t) out = {};
+        size_t cap;
+        int r;
 
         if (!xz || len == 0)
                 return -EBADMSG;
@@ -33,27 +35,25 @@ int minidebuginfo_decompress(const void *xz, size_t len, size_t max_image, Elf *
 
         /* symtab-only images are typically 3-5x the xz size */
         cap = len < max_image / 4 ? MAX(len * 4, (size_t) 4096) : max_image;
-        out = malloc(cap);
-        if (!out)
-                return -ENOMEM;
+        r = vec_reserve(&out, cap);
+        if (r < 0)
+                return r;
         strm.next_in = xz;
         strm.avail_in = len;
 
         for (;;) {
-                if (used == cap) {
+                if (out.n == cap) {
                         if (cap >= max_image)
                                 return -EFBIG;
-                        size_t ncap = cap > max_image / 2 ? max_image : cap * 2;
-                        uint8_t *n = realloc(out, ncap);
-                        if (!n)
-                                return -ENOMEM;
-                        out = n;
-                        cap = ncap;
+                        cap = cap > max_image / 2 ? max_image : cap * 2;
+                        r = vec_reserve(&out, cap);
+                        if (r < 0)
+                                return r;
                 }
-                strm.next_out = out + used;
-                strm.avail_out = cap - used;
+                strm.next_out = out.v + out.n;
+                strm.avail_out = cap - out.n;
                 lzma_ret lr = lzma_code(&strm, LZMA_FINISH);
-                used = cap - strm.avail_out;
+                out.n = cap - strm.avail_out;
                 if (lr == LZMA_STREAM_END)
                         break;
                 if (lr == LZMA_MEM_ERROR)
@@ -64,7 +64,7 @@ int minidebuginfo_decompress(const void *xz, size_t len, size_t max_image, Elf *
                         return -EBADMSG;
         }
 
-        Elf *e = elf_memory((char *) out, used);
+        Elf *e = elf_memory((char *) out.v, out.n);
         if (!e)
                 return -EBADMSG;
         GElf_Ehdr eh;
@@ -73,7 +73,8 @@ int minidebuginfo_decompress(const void *xz, size_t len, size_t max_image, Elf *
                 return -EBADMSG;
         }
         *ret_elf = e;
-        *ret_image = TAKE_PTR(out);
+        *ret_image = TAKE_PTR(out.v);
+        out = (typeof(out)) {};
         return 0;
 }
 
