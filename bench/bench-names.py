@@ -12,7 +12,8 @@ the sample path. Two figures, cprof and perf in the same run:
                  -g` for D s, then `perf script | cprof collapse` (or
                  stackcollapse-perf.pl when it is installed): from the
                  workload's last line to perf record's exit, plus the
-                 post-processing.
+                 post-processing. "named %": the share of samples with a
+                 frame named names::..., the workload's own functions.
   no-loss        50 small libraries with DWARF (bench/workloads/names-lib.c)
                  dlopen()ed by a host that calls each one's hot function in
                  turn, 2 threads (bench/workloads/names-host.c), at 20,000 Hz
@@ -110,9 +111,14 @@ class Timed:
         try:
             self.p.wait()
         finally:
+            # interrupted: SIGTERM first, so that cprof ends its command
             if self.p.poll() is None:
-                self.p.kill()
-                self.p.wait()
+                self.p.terminate()
+                try:
+                    self.p.wait(5)
+                except subprocess.TimeoutExpired:
+                    self.p.kill()
+                    self.p.wait()
         self.t1 = time.monotonic()
         for r in self.readers:
             r.join()
@@ -130,6 +136,8 @@ class Timed:
         return "\n".join(line for _, line in self.lines)
 
 
+# cprof's command gets D + 60 s of work: `-d D` ends it at D, and nothing
+# outlives the bench if the bench itself is interrupted
 def run_cprof(cprof, hz, dur, workload, tmp):
     out = os.path.join(tmp, "cprof.folded")
     cap = max_rate()
@@ -150,8 +158,25 @@ def run_cprof(cprof, hz, dur, workload, tmp):
         "expected": int(m_exp.group(2)),
         "left": int(m_stop.group(1)), "naming": float(m_named.group(2)),
         "stop_wrote": wrote - stopped, "stop_exit": t.t1 - stopped,
-        "wall": t.t1 - t.t0, "post": 0.0, "cap": (cap, max_rate()),
+        "wall": t.t1 - t.t0, "post": 0.0, "cap": (cap, max_rate()), "folded": out,
     }
+
+
+def named_share(path, pattern):
+    """The share of the samples in a folded file with a frame named by the
+    workload's own symbols: a profile written fast but unnamed would not
+    count."""
+    total = named = 0
+    rx = re.compile(pattern)
+    with open(path) as f:
+        for line in f:
+            stack, _, n = line.rstrip("\n").rpartition(" ")
+            if not stack:
+                continue
+            total += int(n)
+            if rx.search(stack):
+                named += int(n)
+    return 100.0 * named / total if total else 0.0
 
 
 def perf_collapser(cprof):
@@ -194,7 +219,7 @@ def run_perf(cprof, hz, dur, workload, done_line, extra, tmp):
         "lost_chunks": int(m_chunks.group(1)) if m_chunks else 0,
         "stacks": stacks, "addrs": addrs, "left": None, "naming": None, "expected": None,
         "stop_wrote": t.t1 - done, "stop_exit": t.t1 - done + post,
-        "wall": t.t1 - t.t0, "post": post, "cap": (cap, max_rate()),
+        "wall": t.t1 - t.t0, "post": post, "cap": (cap, max_rate()), "folded": out,
     }
 
 
@@ -209,16 +234,19 @@ def fmt(v, spec):
 
 def end_to_folded(cprof, exe, dur, tmp):
     print(f"\n### end-to-folded: names-cxx (2 threads), 999 Hz, {dur} s, DWARF, debuginfod unset\n")
-    rows = [("cprof record", run_cprof(cprof, 999, dur, [exe, "0"], tmp))]
+    rows = [("cprof record", run_cprof(cprof, 999, dur, [exe, str(dur + 60)], tmp))]
+    rows[0][1]["named"] = named_share(rows[0][1]["folded"], r"names::")
     for extra in PERF_VARIANTS:
-        rows.append((" ".join(["perf record"] + extra),
-                     run_perf(cprof, 999, dur, [exe, str(dur)], "names-cxx: done", extra, tmp)))
-    print("| profiler | samples | expected | lost | unique stacks | unique addresses | left at stop | "
-          "naming after stop s | stop to folded s | wall - D s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+        r = run_perf(cprof, 999, dur, [exe, str(dur)], "names-cxx: done", extra, tmp)
+        r["named"] = named_share(r["folded"], r"names::")
+        rows.append((" ".join(["perf record"] + extra), r))
+    print("| profiler | samples | expected | lost | unique stacks | unique addresses | named % | "
+          "left at stop | naming after stop s | stop to folded s | wall - D s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, r in rows:
         over = r["wall"] - dur + r["post"]
         print(f"| {name} | {r['samples']} | {fmt(r['expected'], 'd')} | {r['lost']} | {r['stacks']} | {r['addrs']} | "
+              f"{r['named']:.1f} | "
               f"{fmt(r['left'], 'd')} | {fmt(r['naming'], '.3f')} | {r['stop_exit']:.3f} | "
               f"{over:+.3f} |", flush=True)
     print(f"\nperf rows: `perf script | {perf_collapser(cprof)[1]}` after `perf record`; stop to folded ="
@@ -230,18 +258,21 @@ def end_to_folded(cprof, exe, dur, tmp):
 
 def no_loss(cprof, host, libdir, dur, tmp):
     print(f"\n### no-loss: names-host, {NLIBS} libraries (2 threads), 20000 Hz, {dur} s\n")
-    c = run_cprof(cprof, 20000, dur, [host, libdir, str(NLIBS), "0"], tmp)
+    c = run_cprof(cprof, 20000, dur, [host, libdir, str(NLIBS), str(dur + 60)], tmp)
+    c["named"] = named_share(c["folded"], r"names_lib_hot_")
     rows = [("cprof record", c)]
     for extra in PERF_VARIANTS:
-        rows.append((" ".join(["perf record"] + extra),
-                     run_perf(cprof, 20000, dur, [host, libdir, str(NLIBS), str(dur)], "names-host: done",
-                              extra, tmp)))
-    print("| profiler | samples | expected | lost | unique addresses | wall s | wall - D s | "
-          "stop to exit s | naming after stop s | max_sample_rate before, after |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+        r = run_perf(cprof, 20000, dur, [host, libdir, str(NLIBS), str(dur)], "names-host: done",
+                     extra, tmp)
+        r["named"] = named_share(r["folded"], r"names_lib_hot_")
+        rows.append((" ".join(["perf record"] + extra), r))
+    print("| profiler | samples | expected | lost | unique addresses | in a names_lib_hot_* % | wall s | "
+          "wall - D s | stop to exit s | naming after stop s | max_sample_rate before, after |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, r in rows:
         lost = str(r["lost"]) + (f" ({r['lost_chunks']} chunks)" if r.get("lost_chunks") else "")
-        print(f"| {name} | {r['samples']} | {fmt(r['expected'], 'd')} | {lost} | {r['addrs']} | {r['wall']:.2f} | "
+        print(f"| {name} | {r['samples']} | {fmt(r['expected'], 'd')} | {lost} | {r['addrs']} | "
+              f"{r['named']:.1f} | {r['wall']:.2f} | "
               f"{r['wall'] - dur:+.2f} | {r['stop_wrote'] if name.startswith('perf') else r['stop_exit']:.3f} | "
               f"{fmt(r['naming'], '.3f')} | {r['cap'][0]}, {r['cap'][1]} |", flush=True)
     ok = c["lost"] == 0 and c["wall"] <= dur + 0.5
