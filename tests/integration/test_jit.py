@@ -110,7 +110,11 @@ def body(t):
         # /tmp, read through /proc/PID/root with the pid it has in there
         c = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "--mount",
                               "--mount-proc", "--propagation", "private", "sh", "-c",
-                              f"mount -t tmpfs none /tmp && exec node --perf-basic-prof {SCRIPT} 0"],
+                              # the script is copied into the new /tmp: the
+                              # checkout may itself be under /tmp (a CI clone)
+                              f"s=$(cat '{SCRIPT}') && mount -t tmpfs none /tmp && "
+                              "printf '%s\\n' \"$s\" > /tmp/dbg-jit.js && "
+                              "exec node --perf-basic-prof /tmp/dbg-jit.js 0"],
                              stdout=subprocess.PIPE, bufsize=0, cwd=t.tmp)
         t.procs.append(c)
         line = LineReader(c.stdout.fileno()).read(20)
