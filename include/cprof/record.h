@@ -34,6 +34,9 @@ struct record_progress {
         /* samples with a user frame outside every mapping known for its
          * process ("[unknown]"): what could not be named, counted */
         uint64_t unnamed_samples;
+        /* samples with a frame in anonymous executable memory (JIT code)
+         * that no perf map names */
+        uint64_t jit_unnamed_samples;
         /* samples with a frame in a module that no symbol or DWARF names
          * ("[libfoo.so]") */
         uint64_t nosym_samples;

@@ -53,6 +53,9 @@ void symbolizer_prepare_module(struct symbolizer *s, uint32_t module);
  * mount and PID namespace) and who owns it, while pid lives: call it when
  * a process's first JIT address is seen. */
 void symbolizer_prepare_jit(struct symbolizer *s, pid_t pid);
+/* Forgets what is known of pid's JIT code (its perf map), once its
+ * addresses are all named. */
+void symbolizer_forget_process(struct symbolizer *s, pid_t pid);
 /* Whether a fetch for the module is still in flight: its addresses are
  * better named later, while sampling goes on. Never blocks; a recording
  * that has ended names them with what it has. */

@@ -398,6 +398,10 @@ static void print_summary(struct recorder *rec, const char *output, size_t stack
         if (p.stats.children_missed)
                 log_warning("%" PRIu64 " child processes were not followed (more than 16384 at once)",
                             p.stats.children_missed);
+        if (p.jit_unnamed_samples)
+                log_notice("%" PRIu64 " of %" PRIu64 " samples have frames in JIT code without a perf map "
+                           "(/tmp/perf-PID.map: node --perf-basic-prof, python -X perf), shown as [unknown]",
+                           p.jit_unnamed_samples, p.stats.samples);
         if (p.unnamed_samples)
                 log_notice("%" PRIu64 " of %" PRIu64 " samples have frames outside every mapping known for "
                            "their process, shown as [unknown]", p.unnamed_samples, p.stats.samples);

@@ -259,7 +259,11 @@ int image_add_mapping(struct image_store *st, pid_t pid, uint32_t gen,
         struct process_image *p = image_get(st, pid, gen, true);
         if (!p)
                 return -ENOMEM;
-        if (info->path && info->path[0]) {
+        /* perf names anonymous memory "//anon" (and memfd code
+         * "/memfd:NAME (deleted)"): JIT code, not files */
+        bool anon = info->path && (strncmp(info->path, "//anon", 6) == 0 ||
+                                   strncmp(info->path, "/memfd:", 7) == 0);
+        if (info->path && info->path[0] && !anon) {
                 size_t n = strlen(info->path), k = sizeof(deleted_suffix) - 1;
                 m.deleted = n > k && strcmp(info->path + n - k, deleted_suffix) == 0;
                 r = strpool_add_str(&st->paths, info->path, m.deleted ? n - k : n, &m.path);
@@ -307,8 +311,10 @@ int image_resolve(struct image_store *st, pid_t pid, uint32_t gen, uint64_t addr
         const struct mapping *m = find_mapping(st, p, addr);
         if (!m)
                 return 0;
-        /* no file: JIT code, or pseudo mappings such as [stack] */
-        if (!m->path || (m->path[0] != '/' && strcmp(m->path, "[vdso]") != 0)) {
+        /* no file: JIT code (also in a memfd), or pseudo mappings such
+         * as [stack] */
+        if (!m->path || (m->path[0] != '/' && strcmp(m->path, "[vdso]") != 0) ||
+            strncmp(m->path, "/memfd:", 7) == 0) {
                 ret->kind = IMAGE_ADDR_ANON;
                 return 0;
         }

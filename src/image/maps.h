@@ -42,7 +42,7 @@ struct mapping {
         uint64_t dev, inode;
         const char *path; /* borrowed (see above); NULL for anonymous memory */
         bool deleted;
-        uint32_t module;  /* the owner's module id + 1; 0 = none */
+        uint32_t module;  /* the image module id (ids start at 1); 0 = none */
 };
 
 struct mapping_list {

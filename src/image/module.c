@@ -310,10 +310,10 @@ uint32_t image_module_for_mapping(struct image_store *st, pid_t pid, const struc
                 size_t other_len;
                 const uint8_t *other = image_module_build_id(known, &other_len);
                 if (other_len == bid_len && memcmp(other, bid, bid_len) == 0) {
-                        /* the same build in another file: read once */
+                        /* the same build in another file: read once (the
+                         * file index keeps the first file only: another
+                         * entry could not be removed with the module) */
                         module_free(mod);
-                        if (!u64map_get(&st->by_file, key, &id))
-                                (void) u64map_put(&st->by_file, key, known->id);
                         return known->id;
                 }
         }

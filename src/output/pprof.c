@@ -113,7 +113,8 @@ static int strings_add(struct strings *s, const struct profile *p, uint32_t str_
         }
 
         if (fr) {
-                /* the folded name: the same text folded_frame_name() gives */
+                /* the folded name without its line: the same text
+                 * folded_frame_name(with_line false) gives */
                 s->tmp.n = 0;
                 r = charvec_append(&s->tmp, profile_string(p, str_id), profile_string_length(p, str_id));
                 if (r >= 0)

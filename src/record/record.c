@@ -34,16 +34,18 @@ struct reload {
         unsigned round;
 };
 
-/* An image replaced by an exec, kept a while for samples taken before it */
+/* An image replaced by an exec, or a process that exited, kept a while
+ * for samples taken before it */
 struct old_image {
         pid_t pid;
-        uint32_t gen;
+        uint32_t gen; /* ALL_IMAGES: the whole process */
         uint64_t at_ns; /* when to forget it */
 };
 
 /* Samples reach us up to two drains (about 0.4 s) after they were taken:
  * an image is kept well past that */
 #define OLD_IMAGE_NS (2000 * 1000 * 1000ULL)
+#define ALL_IMAGES UINT32_MAX
 /* modules nothing maps any more are released this often */
 #define COLLECT_NS (1000 * 1000 * 1000ULL)
 
@@ -61,11 +63,13 @@ struct recorder {
         uint64_t start_ns, end_ns;
         uint64_t exit_seen_ns; /* when a process last exited */
         uint64_t unnamed_samples;
+        uint64_t jit_unnamed_samples;
         uint64_t nosym_samples;
         struct u64map nosym_modules; /* profile string id of a module path -> samples */
         uint64_t last_collect_ns;
         uint32_t unknown_name; /* string id of "[unknown]" */
         VEC(uint32_t) flush_ids; /* profile frame ids of one stack being flushed */
+        VEC(uint32_t) new_modules; /* seen in the drain, prepared at the next flush */
         const char *end_reason;
         bool started, finished;
         struct unwound_frame frames[UNWIND_MAX_FRAMES];
@@ -134,6 +138,7 @@ struct recorder *recorder_free(struct recorder *r) {
         addr_stacks_release(&r->stacks);
         u64map_release(&r->nosym_modules);
         vec_free(&r->flush_ids);
+        vec_free(&r->new_modules);
         profile_free(r->profile);
         vec_free(&r->roots);
         vec_free(&r->reloads);
@@ -219,7 +224,12 @@ static void forget_old_images(struct recorder *r) {
                         i++;
                         continue;
                 }
-                image_forget_image(r->img, o->pid, o->gen);
+                if (o->gen == ALL_IMAGES) {
+                        image_forget_process(r->img, o->pid);
+                        symbolizer_forget_process(r->sym, o->pid);
+                } else {
+                        image_forget_image(r->img, o->pid, o->gen);
+                }
                 r->old_images.v[i] = r->old_images.v[--r->old_images.n];
         }
 }
@@ -230,6 +240,13 @@ static void on_process_event(void *userdata, const struct process_event *e) {
 
         switch (e->type) {
         case PROCESS_EVENT_NEW: {
+                /* a reused pid: the old process's pending forget is not
+                 * this one's */
+                for (size_t i = 0; i < r->old_images.n;)
+                        if (r->old_images.v[i].pid == pid && r->old_images.v[i].gen == ALL_IMAGES)
+                                r->old_images.v[i] = r->old_images.v[--r->old_images.n];
+                        else
+                                i++;
                 /* until it execs, a child runs its parent's image, under
                  * its parent's name */
                 uint64_t parent_name;
@@ -270,6 +287,11 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                 for (size_t i = 0; i < r->roots.n; i++)
                         if (r->roots.v[i] == pid)
                                 r->exit_seen_ns = now_ns();
+                /* its samples may still be in the maps or rings: forget it
+                 * once they are surely drained; what is known of it is
+                 * then no longer needed (its addresses are resolved) */
+                (void) vec_push(&r->old_images, ((struct old_image) {
+                        .pid = pid, .gen = ALL_IMAGES, .at_ns = now_ns() + OLD_IMAGE_NS }));
                 break;
         }
 }
@@ -355,7 +377,11 @@ static int on_sample(void *userdata, const struct raw_sample *s) {
                 /* the module must outlive the address that names it */
                 if (fresh && key.kind == ADDR_MODULE) {
                         image_module_pin(r->img, key.id);
-                        symbolizer_prepare_module(r->sym, key.id);
+                        /* its debug files are looked for after the
+                         * drain, never in it */
+                        k = vec_push(&r->new_modules, key.id);
+                        if (k < 0)
+                                return k;
                 } else if (fresh && key.kind == ADDR_JIT) {
                         symbolizer_prepare_jit(r->sym, (pid_t) key.id);
                 }
@@ -517,8 +543,15 @@ static int flush(struct recorder *r, bool final) {
         size_t kept = 0;
         int k;
 
+        /* before naming anything: debug files found, fetches started */
+        for (size_t i = 0; i < r->new_modules.n; i++)
+                symbolizer_prepare_module(r->sym, r->new_modules.v[i]);
+        r->new_modules.n = 0;
         for (size_t i = 0; i < t->unsymbolized.n; i++) {
                 struct addr_entry *e = &t->addrs.v[t->unsymbolized.v[i]];
+                /* named by a flush that failed later */
+                if (e->symbolized)
+                        continue;
                 if (!final && e->key.kind == ADDR_MODULE && symbolizer_module_pending(r->sym, e->key.id)) {
                         t->unsymbolized.v[kept++] = t->unsymbolized.v[i];
                         continue;
@@ -532,8 +565,11 @@ static int flush(struct recorder *r, bool final) {
         for (size_t i = 0; i < t->dirty.n; i++) {
                 struct addr_stack *st = &t->stacks.v[t->dirty.v[i]];
                 const uint32_t *w = addr_stack_words(t, st), *addrs = w + st->n_prefix;
-                bool unknown = false, waiting = false;
+                bool unknown = false, waiting = false, jit_unnamed = false;
 
+                /* added by a flush that failed later */
+                if (st->pending == 0)
+                        continue;
                 for (size_t j = 0; j < st->n_addrs && !waiting; j++)
                         waiting = !t->addrs.v[addrs[j]].symbolized;
                 if (waiting) {
@@ -549,9 +585,9 @@ static int flush(struct recorder *r, bool final) {
                 }
                 for (size_t j = 0; j < st->n_addrs; j++) {
                         const struct addr_entry *e = &t->addrs.v[addrs[j]];
-                        unknown |= e->key.kind == ADDR_UNKNOWN ||
-                                   (e->key.kind == ADDR_JIT &&
-                                    profile_frame(r->profile, t->chains.v[e->chain])->name == r->unknown_name);
+                        unknown |= e->key.kind == ADDR_UNKNOWN;
+                        jit_unnamed |= e->key.kind == ADDR_JIT &&
+                                       profile_frame(r->profile, t->chains.v[e->chain])->name == r->unknown_name;
                         k = vec_reserve(&r->flush_ids, r->flush_ids.n + e->chain_len);
                         if (k < 0)
                                 return k;
@@ -561,6 +597,8 @@ static int flush(struct recorder *r, bool final) {
                 }
                 if (unknown)
                         r->unnamed_samples += st->pending;
+                if (jit_unnamed)
+                        r->jit_unnamed_samples += st->pending;
                 k = count_nosym(r, st, addrs);
                 if (k < 0)
                         return k;
@@ -685,6 +723,7 @@ void recorder_get_progress(const struct recorder *r, struct record_progress *ret
                 .elapsed_ns = (r->finished ? r->end_ns : now_ns()) - r->start_ns,
                 .processes = r->names.count,
                 .unnamed_samples = r->unnamed_samples,
+                .jit_unnamed_samples = r->jit_unnamed_samples,
                 .nosym_samples = r->nosym_samples,
         };
         sampler_get_stats(r->sampler, &ret->stats);

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "image/maps.h"
 #include "util/cleanup.h"
 #include "util/parse.h"
 #include "util/read-file.h"

@@ -5,9 +5,10 @@
  *
  * The order for a module address: DWARF (inline chain, lines) from the
  * separate debug file, else from the binary; the function's own name
- * from the best symbol table (debug file's .symtab, then the binary's
- * .symtab, then MiniDebugInfo, then .dynsym), which also names code that
- * DWARF does not cover. */
+ * from the module's symbol table, which also names code DWARF does not
+ * cover: a separate debug file's .symtab when one is found, else the
+ * MiniDebugInfo .symtab when the binary has one, else the binary's own
+ * (.symtab, else .dynsym). */
 #include "cprof/symbolize.h"
 
 #include <errno.h>
@@ -45,7 +46,10 @@ struct module_syms {
 struct jit_map {
         pid_t pid;
         struct perf_map *map;
-        char path[96];
+        /* the process's root directory, held open: its /tmp stays
+         * reachable after the process is gone */
+        int root_fd;
+        char path[128];
         bool path_known;
 };
 
@@ -83,8 +87,10 @@ struct symbolizer *symbolizer_free(struct symbolizer *s) {
                 return NULL;
         debuginfod_fetcher_free(s->debuginfod);
         kallsyms_free(s->kallsyms);
-        for (size_t i = 0; i < s->jit.n; i++)
+        for (size_t i = 0; i < s->jit.n; i++) {
                 perf_map_free(s->jit.v[i].map);
+                closep(&s->jit.v[i].root_fd);
+        }
         vec_free(&s->jit);
         u64map_release(&s->jit_index);
         u64map_release(&s->demangled);
@@ -167,8 +173,14 @@ static void search_debug(struct symbolizer *s, struct image_module *m, struct mo
         _cleanup_close_ int fd = -1;
 
         ms->searched = true;
-        if (image_module_pid(m) > 0)
+        /* a process gone since has no root to look under: then only our
+         * own filesystem (right for a process that shared it; a wrong
+         * file there fails the build-id or CRC check) */
+        if (image_module_pid(m) > 0) {
                 snprintf(root, sizeof(root), "/proc/%d/root", (int) image_module_pid(m));
+                if (access(root, F_OK) < 0)
+                        root[0] = '\0';
+        }
         (void) debug_file_read_debuglink(elf_module_elf(elf), &link, &crc);
         struct debug_query q = {
                 .root = root[0] ? root : NULL,
@@ -327,7 +339,7 @@ static struct jit_map *jit_map(struct symbolizer *s, pid_t pid) {
         uint64_t idx;
         if (u64map_get(&s->jit_index, (uint64_t) pid, &idx))
                 return &s->jit.v[idx];
-        struct jit_map j = { .pid = pid };
+        struct jit_map j = { .pid = pid, .root_fd = -1 };
         if (perf_map_new(&j.map) < 0)
                 return NULL;
         if (vec_push(&s->jit, j) < 0 || u64map_put(&s->jit_index, (uint64_t) pid, s->jit.n - 1) < 0) {
@@ -342,17 +354,40 @@ static struct jit_map *jit_map(struct symbolizer *s, pid_t pid) {
 /* Where the process writes its map, and who it is: learnt while it
  * lives. A process gone before that has no map we could trust. */
 static void jit_locate(struct jit_map *j) {
-        char proc[32];
+        char proc[32], full[128];
         struct stat st;
 
         j->path_known = true;
+        j->path[0] = '\0';
         snprintf(proc, sizeof(proc), "/proc/%d", (int) j->pid);
-        if (stat(proc, &st) < 0 || perf_map_path(j->pid, j->path, sizeof(j->path)) < 0) {
-                j->path[0] = '\0';
+        if (stat(proc, &st) < 0 || perf_map_path(j->pid, full, sizeof(full)) < 0)
                 return;
-        }
+        /* "/proc/PID/root/tmp/perf-NSPID.map" -> the same under our fd of
+         * that root, which outlives the process */
+        size_t plen = strlen(proc) + strlen("/root");
+        snprintf(proc + strlen(proc), sizeof(proc) - strlen(proc), "/root");
+        j->root_fd = open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (j->root_fd >= 0 && strlen(full) > plen)
+                snprintf(j->path, sizeof(j->path), "/proc/self/fd/%d%s", j->root_fd, full + plen);
+        else
+                snprintf(j->path, sizeof(j->path), "%s", full);
         /* a map another user planted in a sticky /tmp is not the JIT's */
         perf_map_set_owner(j->map, st.st_uid);
+}
+
+void symbolizer_forget_process(struct symbolizer *s, pid_t pid) {
+        uint64_t idx;
+        if (!u64map_get(&s->jit_index, (uint64_t) pid, &idx))
+                return;
+        perf_map_free(s->jit.v[idx].map);
+        closep(&s->jit.v[idx].root_fd);
+        u64map_remove(&s->jit_index, (uint64_t) pid);
+        /* the last one fills the hole */
+        if (idx != s->jit.n - 1) {
+                s->jit.v[idx] = s->jit.v[s->jit.n - 1];
+                (void) u64map_put(&s->jit_index, (uint64_t) s->jit.v[idx].pid, idx);
+        }
+        s->jit.n--;
 }
 
 void symbolizer_prepare_jit(struct symbolizer *s, pid_t pid) {
