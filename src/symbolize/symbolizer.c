@@ -270,8 +270,13 @@ static const char *display_name(struct symbolizer *s, const char *raw) {
         uint32_t id;
         uint64_t shown;
 
-        if (!raw || strpool_add(&s->names, raw, strlen(raw), &id) < 0)
+        /* "clock_gettime@@GLIBC_2.17": the symbol version is no part of
+         * the function's name (perf and addr2line show none) */
+        const char *at = raw ? strchr(raw, '@') : NULL;
+        size_t len = raw ? (at && at > raw ? (size_t) (at - raw) : strlen(raw)) : 0;
+        if (!raw || strpool_add(&s->names, raw, len, &id) < 0)
                 return raw;
+        raw = strpool_get(&s->names, id);
         if (s->opts.no_demangle)
                 return strpool_get(&s->names, id);
         if (u64map_get(&s->demangled, id, &shown))
