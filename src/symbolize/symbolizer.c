@@ -38,6 +38,10 @@
 struct module_syms {
         bool searched;    /* local debug files were looked for */
         bool has_debug;   /* a separate debug file (or MiniDebugInfo) names it */
+        /* MiniDebugInfo kept back while debuginfod may bring the full
+         * debug file (a module takes one): used when the fetch fails, or
+         * when its addresses are named before the fetch ends */
+        bool mini_deferred;
         bool fetching;    /* a debuginfod fetch is in flight */
         struct dwarf_lines *dwarf;
 };
@@ -193,6 +197,8 @@ static void search_debug(struct symbolizer *s, struct image_module *m, struct mo
         if ((q.binary_path || bid_len) && debug_file_find(&s->dirs, &q, &fd, NULL) >= 0 &&
             attach_debug_fd(elf, fd, "debug file"))
                 ms->has_debug = true;
+        else if (s->debuginfod && bid_len)
+                ms->mini_deferred = true;
         else if (attach_minidebuginfo(elf))
                 ms->has_debug = true;
 }
@@ -235,6 +241,12 @@ static struct module_syms *module_ready(struct symbolizer *s, struct image_modul
         }
         if (ms->fetching)
                 poll_debuginfod(s, m, ms);
+        /* naming now: with what the disk has, if the server brought nothing */
+        if (ms->mini_deferred && !ms->has_debug) {
+                ms->mini_deferred = false;
+                if (attach_minidebuginfo(image_module_elf(m)))
+                        ms->has_debug = true;
+        }
         return ms;
 }
 

@@ -4,7 +4,10 @@ here on loopback over a scratch directory) when DEBUGINFOD_URLS names it,
 with a scratch DEBUGINFOD_CACHE_PATH; a second recording is served from
 that cache. A server that accepts and never answers, with
 DEBUGINFOD_TIMEOUT=30, does not delay a 2 s recording: it ends as fast as
-one without debuginfod, and the frames are [dbg-hot]."""
+one without debuginfod, and the frames are [dbg-hot]. A MiniDebugInfo
+build (names, no DWARF) still asks the server: its lines come from the
+fetched debug file, and with a silent server it keeps its MiniDebugInfo
+names."""
 import os
 import re
 
@@ -27,6 +30,9 @@ def body(t):
     os.makedirs(scan)
     os.rename(debug, os.path.join(scan, "dbg-hot.debug"))
     args = ["-d", "2", "-F", "499", "--", binary, "0"]
+    os.makedirs(t.path("mini"))
+    mini = t.path("mini/dbg-hot")
+    du.minidebuginfo(src, mini, t.path("mini-work"))
 
     # without a server: unnamed, and how long a 2 s recording takes here
     f, base = du.record(t, args, t.path("none.folded"), "no DEBUGINFOD_URLS")
@@ -44,6 +50,9 @@ def body(t):
         du.unnamed(t, f, "silent server", r)
         t.check(silent.accepted() >= 1,
                 f"silent server: cprof connected to it ({silent.accepted()} connections)")
+        f, r = du.record(t, ["-d", "2", "-F", "499", "--", mini, "0"], t.path("silent-mini.folded"),
+                         "silent server, MiniDebugInfo")
+        du.named(t, f, "silent server, MiniDebugInfo", r)
     finally:
         silent.stop()
 
@@ -72,6 +81,12 @@ def body(t):
                          "warm cache")
         du.named(t, f, "warm cache", r)
         t.check(gets(log, bid) == before, "warm cache: no new request to the server")
+        # MiniDebugInfo has names but no lines: the server's file has both
+        f, r = du.record(t, ["--lines", "-d", "3", "-F", "499", "--", mini, "0"],
+                         t.path("mini-lines.folded"), "MiniDebugInfo, real server")
+        spin = [x for x in f.of("dbg-hot").frames() if x.startswith("dbg_spin_a")] if f else []
+        t.check(spin and all(re.fullmatch(r"dbg_spin_a \(dbg-hot\.c:\d+\)", x) for x in spin),
+                "MiniDebugInfo, real server: dbg_spin_a has its lines (DWARF from the server)", spin)
     finally:
         srv.stop()
 
