@@ -30,10 +30,16 @@ def check_lib(t, f, label):
     t.check(spin.total() >= 0.85 * f.total(),
             f"{label}: dl_spin is the leaf of {spin.total()} of {f.total()} "
             "samples (want >= 85%)", f.top())
-    bad = [f"{';'.join(s)} {c}" for s, c in spin.stacks
+    # a sample in dl_spin's prologue, before its frame is set up, skips
+    # its caller in a frame-pointer walk (CFI unwinding is issue 11): a
+    # few such stacks are allowed
+    bad = [(s, c) for s, c in spin.stacks
            if tuple(x for x in s if not is_kernel(x))[-4:] != CHAIN]
-    t.check(not bad, f"{label}: ...;{';'.join(CHAIN)} (the library's frames "
-            "below the host's)", "\n".join(bad[:10]))
+    nbad = sum(c for _, c in bad)
+    t.check(nbad <= max(2, 0.03 * spin.total()),
+            f"{label}: ...;{';'.join(CHAIN)} (the library's frames below the "
+            f"host's) in all but {nbad} of {spin.total()} samples (want <= 3%)",
+            "\n".join(f"{';'.join(s)} {c}" for s, c in bad[:10]))
 
 
 def body(t):
