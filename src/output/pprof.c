@@ -207,7 +207,8 @@ static int write_gzip(const struct pb_buf *parts, size_t nparts, FILE *f) {
 
 static int write_profile(const struct profile *p, struct pb_buf *msg, struct strings *s) {
         struct pb_buf m = {}, line = {};
-        struct u64map mappings = {}; /* module string id -> mapping id */
+        struct u64map mappings = {};    /* module string id -> mapping id */
+        struct u64map module_bits = {}; /* module string id -> has files, lines */
         _cleanup_free_ uint64_t *locs = NULL;
         size_t nframes = profile_frame_count(p), nstacks = profile_stack_count(p);
         unsigned vi = profile_value_count(p) - 1;
@@ -257,6 +258,17 @@ static int write_profile(const struct profile *p, struct pb_buf *msg, struct str
                         goto out;
         }
 
+        /* what any frame of a module has: files, lines (bit 0, bit 1) */
+        for (uint32_t id = 0; id < nframes; id++) {
+                const struct profile_frame *fr = profile_frame(p, id);
+                uint64_t bits = 0;
+                if (fr->module == 0)
+                        continue;
+                (void) u64map_get(&module_bits, fr->module, &bits);
+                r = u64map_put(&module_bits, fr->module, bits | (fr->file ? 1 : 0) | (fr->line ? 2 : 0));
+                if (r < 0)
+                        goto out;
+        }
         /* Mappings: one per module string, numbered in order of first use */
         for (uint32_t id = 0; id < nframes; id++) {
                 const struct profile_frame *fr = profile_frame(p, id);
@@ -279,9 +291,11 @@ static int write_profile(const struct profile *p, struct pb_buf *msg, struct str
                         r = pb_int64(&m, MAPPING_BUILD_ID, (int64_t) build_id);
                 if (r >= 0)
                         r = pb_uint64(&m, MAPPING_HAS_FUNCTIONS, 1);
-                if (r >= 0 && fr->file)
+                uint64_t bits = 0;
+                (void) u64map_get(&module_bits, fr->module, &bits);
+                if (r >= 0 && (bits & 1))
                         r = pb_uint64(&m, MAPPING_HAS_FILENAMES, 1);
-                if (r >= 0 && fr->line)
+                if (r >= 0 && (bits & 2))
                         r = pb_uint64(&m, MAPPING_HAS_LINE_NUMBERS, 1);
                 if (r >= 0)
                         r = pb_message(msg, PROFILE_MAPPING, &m);
@@ -350,6 +364,7 @@ out:
         pb_buf_release(&m);
         pb_buf_release(&line);
         u64map_release(&mappings);
+        u64map_release(&module_bits);
         return r;
 }
 

@@ -19,7 +19,9 @@ struct decoded {
         size_t nstrings;
         struct { uint64_t locs[MAXN]; size_t nlocs; int64_t values[4]; size_t nvalues; } samples[MAXN];
         size_t nsamples;
-        struct { uint64_t id, function, line; } locations[MAXN];
+        struct { uint64_t id, mapping, function, line; } locations[MAXN];
+        struct { uint64_t id, filename, build_id, has_functions, has_filenames, has_lines; } mappings[MAXN];
+        size_t nmappings;
         size_t nlocations;
         struct { uint64_t id, name, system_name, filename; } functions[MAXN];
         size_t nfunctions;
@@ -130,6 +132,8 @@ static bool decode(const uint8_t *data, size_t len, struct decoded *d) {
                                         return false;
                                 if (sf == 1)
                                         loc->id = sv;
+                                if (sf == 2)
+                                        loc->mapping = sv;
                                 if (sf == 4) {
                                         uint64_t pair[2];
                                         if (sw != 2 || !decode_pair(ss, pair))
@@ -152,6 +156,23 @@ static bool decode(const uint8_t *data, size_t len, struct decoded *d) {
                                 if (sf == 2) fn->name = sv;
                                 if (sf == 3) fn->system_name = sv;
                                 if (sf == 4) fn->filename = sv;
+                        }
+                        break;
+                }
+                case 3: {
+                        if (w != 2 || d->nmappings >= MAXN)
+                                return false;
+                        __typeof__(d->mappings[0]) *mp = &d->mappings[d->nmappings++];
+                        while (s.len > 0) {
+                                uint32_t sf; unsigned sw; uint64_t sv; struct msg ss;
+                                if (!field(&s, &sf, &sw, &sv, &ss) || sw != 0)
+                                        return false;
+                                if (sf == 1) mp->id = sv;
+                                if (sf == 5) mp->filename = sv;
+                                if (sf == 6) mp->build_id = sv;
+                                if (sf == 7) mp->has_functions = sv;
+                                if (sf == 8) mp->has_filenames = sv;
+                                if (sf == 9) mp->has_lines = sv;
                         }
                         break;
                 }
@@ -288,9 +309,15 @@ int main(void) {
                 struct profile_frame fr = { .kind = FRAME_USER, .line = 42 };
                 profile_intern_string(p, "baz", 3, &fr.name);
                 profile_intern_string(p, "src/baz.c", 9, &fr.file);
-                uint32_t baz;
+                /* a module with a build-id; its other frame has no line */
+                profile_intern_string(p, "/usr/lib/libbaz.so", 18, &fr.module);
+                profile_set_build_id(p, fr.module, "00aa11bb");
+                uint32_t baz, baz2;
+                profile_intern_frame(p, &(struct profile_frame) { .name = fr.name, .module = fr.module,
+                                                                  .kind = FRAME_INLINE }, &baz2);
                 profile_intern_frame(p, &fr, &baz);
                 add(p, (uint32_t[]) { mainf, baz }, 2, 4, 0);
+                (void) baz2; /* in no stack: still its module's frame */
         }
         add(p, (uint32_t[]) { mainf, foo, bar }, 3, 1, 0);
         add(p, (uint32_t[]) { mainf, foo }, 2, 2, 0);
@@ -308,6 +335,15 @@ int main(void) {
         CHECK(sample_value_of(&d, "foo;main") == 2, "inner stack value");
         CHECK(sample_value_of(&d, "sys_read_[k];main") == 2, "kernel suffix, fractional value rounded");
         CHECK(sample_value_of(&d, "baz;main") == 4, "frame with file and line");
+        CHECK(d.nmappings == 1, "one Mapping: the one module frames name (got %zu)", d.nmappings);
+        CHECK(d.nmappings == 1 && !strcmp(str(&d, d.mappings[0].filename), "/usr/lib/libbaz.so") &&
+                      !strcmp(str(&d, d.mappings[0].build_id), "00aa11bb") && d.mappings[0].has_functions &&
+                      d.mappings[0].has_filenames && d.mappings[0].has_lines,
+              "the Mapping has the module's file name, build-id, and has_* from any of its frames");
+        size_t with_mapping = 0;
+        for (size_t i = 0; i < d.nlocations; i++)
+                with_mapping += d.nmappings && d.locations[i].mapping == d.mappings[0].id;
+        CHECK(with_mapping == 2, "the module's two frames point at its Mapping (%zu)", with_mapping);
         CHECK(sample_value_of(&d, "zero;main") == -1, "zero stack left out");
         CHECK_STREQ(function_field(&d, "sys_read_[k]", 0), "sys_read", "system_name is the bare name");
         CHECK_STREQ(function_field(&d, "baz", 1), "src/baz.c", "filename from the frame");
