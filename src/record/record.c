@@ -700,14 +700,14 @@ int recorder_run(struct recorder *r, volatile sig_atomic_t *stop,
         if (k >= 0)
                 k = k2;
         uint64_t stopped = now_ns();
-        size_t todo = r->stacks.unsymbolized.n;
-        log_debug("record: sampling stopped, %zu addresses left to name", todo);
+        size_t left = r->stacks.unsymbolized.n;
+        log_debug("record: sampling stopped, %zu addresses left to name", left);
         /* whatever the stop brought in, and all of it on an error: the
          * samples taken so far are still written */
         k2 = flush(r, true);
         if (k >= 0)
                 k = k2;
-        log_debug("record: %zu addresses named in %.3f s after sampling stopped (%zu in all)", todo,
+        log_debug("record: %zu addresses named in %.3f s after sampling stopped (%zu in all)", left,
                   (double) (now_ns() - stopped) / 1e9, r->stacks.addrs.n);
         profile_set_duration_ns(r->profile, r->end_ns - r->start_ns);
         r->finished = true;
