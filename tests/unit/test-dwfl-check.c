@@ -284,6 +284,7 @@ static void test_cut(struct dwfl_check *c, const struct owned_sample *main_s,
 static void test_dead_pid(struct dwfl_check *c, const struct owned_sample *main_s) {
         uint64_t pcs[MAX_FRAMES];
         struct dwfl_check_sample s = main_s->s;
+        fflush(stdout);
         pid_t pid = fork();
 
         if (pid < 0)
@@ -381,6 +382,20 @@ static void test_forget_and_time(struct dwfl_check *c, const struct owned_sample
         CHECK(same == 1000, "1000 unwinds of one sample agree (%d)", same);
         printf("# libdwfl reference: %.1f us per sample (%d frames, 1000 samples)\n",
                (double) dt / 1000.0 / 1000.0, main_n);
+
+        /* what a process's first sample costs: maps read, modules opened,
+         * their CFI parsed again */
+        same = 0;
+        t0 = now_ns();
+        for (int i = 0; i < 20; i++) {
+                dwfl_check_forget(c, main_s->s.pid);
+                n = dwfl_check_unwind(c, &main_s->s, pcs, MAX_FRAMES);
+                same += n == main_n && memcmp(pcs, main_pcs, (size_t) n * 8) == 0;
+        }
+        dt = now_ns() - t0;
+        CHECK(same == 20, "20 first samples of a fresh Dwfl agree (%d)", same);
+        printf("# libdwfl reference, first sample of a process: %.1f us\n",
+               (double) dt / 20.0 / 1000.0);
 }
 
 int main(void) {
