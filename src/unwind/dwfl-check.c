@@ -54,6 +54,7 @@ struct dwfl_proc {
         /* the unwind in progress: set by dwfl_check_unwind, read by the
          * callbacks */
         const struct dwfl_check_sample *cur;
+        pid_t tid;
         uint64_t *pcs;
         size_t max, n;
         bool outside; /* a pc fell outside every module */
@@ -190,6 +191,9 @@ static int proc_report(struct dwfl_proc *p) {
         size_t len;
         int r;
 
+        /* failures count too: a process that is gone is not asked
+         * again on its every sample */
+        p->reported_ns = now_ns();
         snprintf(path, sizeof(path), "/proc/%d/maps", (int) p->pid);
         r = read_full_file(path, &maps, &len);
         if (r == -ENOENT || r == -ESRCH)
@@ -207,7 +211,10 @@ static int proc_report(struct dwfl_proc *p) {
         dwfl_report_begin(p->dwfl);
         r = dwfl_linux_proc_maps_report(p->dwfl, f);
         uint64_t vs, ve;
-        if (r == 0 && p->check->vdso && maps_find_vdso(maps, &vs, &ve) > 0) {
+        /* a mapping smaller than our image is not the same vDSO (a
+         * 32-bit process's) */
+        if (r == 0 && p->check->vdso && maps_find_vdso(maps, &vs, &ve) > 0 &&
+            ve - vs >= p->check->vdso_len) {
                 Dwfl_Module *mod = dwfl_report_module(p->dwfl, "[vdso]", vs, ve);
                 void **userdata;
 
@@ -217,7 +224,6 @@ static int proc_report(struct dwfl_proc *p) {
         }
         if (dwfl_report_end(p->dwfl, NULL, NULL) != 0 && r == 0)
                 r = -1;
-        p->reported_ns = now_ns();
         if (r > 0)
                 return -r;
         if (r < 0) {
@@ -236,7 +242,7 @@ static pid_t next_thread(Dwfl *dwfl, void *arg, void **thread_argp) {
         if (*thread_argp)
                 return 0;
         *thread_argp = p;
-        return p->cur->tid;
+        return p->tid;
 }
 
 static bool set_initial_registers(Dwfl_Thread *thread, void *thread_arg) {
@@ -292,6 +298,8 @@ static int frame_cb(Dwfl_Frame *frame, void *arg) {
 static size_t proc_unwind(struct dwfl_proc *p, const struct dwfl_check_sample *s, uint64_t *pcs,
                           size_t max) {
         p->cur = s;
+        /* a sample without a tid is taken as its process's main thread */
+        p->tid = s->tid > 0 ? s->tid : s->pid;
         p->pcs = pcs;
         p->max = max;
         p->n = 0;
@@ -300,7 +308,7 @@ static size_t proc_unwind(struct dwfl_proc *p, const struct dwfl_check_sample *s
          * address is undefined: the end of the copy, a pc without CFI
          * whose frame-pointer step fails, ... The frames before it are
          * the answer either way. */
-        if (dwfl_getthread_frames(p->dwfl, s->tid > 0 ? s->tid : s->pid, frame_cb, p) < 0)
+        if (dwfl_getthread_frames(p->dwfl, p->tid, frame_cb, p) < 0)
                 log_debug("libdwfl unwind of pid %d ended after %zu frames: %s",
                           (int) s->pid, p->n, dwfl_errmsg(-1));
         if (p->n == 0) {

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* One struct dwfl_check serves one thread at a time: the process's Dwfl
+ * reads the sample being unwound through a pointer in its entry. */
 struct dwfl_check;
 
 int dwfl_check_new(struct dwfl_check **ret);

@@ -9,7 +9,7 @@
  *   chain_c chain_b chain_a thread_fn start_thread __clone3   (pthread)
  *   chain_c chain_b dso_call run_dso test_dlopen main ...   (dlopen'd library)
  * Names come from a second Dwfl of our own (libc's local names from
- * libc6-dbg). Also: a copy cut to 64 and 0 bytes, a frame limit, a pid
+ * libc6-dbg). Also: a copy cut to 64 and 0 bytes, no tid, a frame limit, a pid
  * that is gone, a pc in the vDSO, forgetting a process, and the cost of
  * 1000 unwinds of one sample. */
 #include <dlfcn.h>
@@ -275,6 +275,12 @@ static void test_cut(struct dwfl_check *c, const struct owned_sample *main_s,
         s.stack = NULL;
         n = dwfl_check_unwind(c, &s, pcs, MAX_FRAMES);
         CHECK(n == 1 && pcs[0] == s.ip, "no copy at all: just the ip (%d frames)", n);
+
+        s = main_s->s;
+        s.tid = 0;
+        n = dwfl_check_unwind(c, &s, pcs, MAX_FRAMES);
+        CHECK(n == main_n && memcmp(pcs, main_pcs, (size_t) n * sizeof(*pcs)) == 0,
+              "no tid: unwound as the main thread (%d frames)", n);
 
         n = dwfl_check_unwind(c, &main_s->s, pcs, 3);
         CHECK(n == 3 && memcmp(pcs, main_pcs, 3 * sizeof(*pcs)) == 0,
