@@ -727,6 +727,65 @@ static void test_program(const char *name, const char *flags, bool want_debug_fr
         file_close(&f);
 }
 
+static bool same_rule(const struct cfi_row *a, const struct cfi_row *b) {
+        if (!a || !b)
+                return a == b;
+        return a->cfa == b->cfa && a->cfa_off == b->cfa_off && a->ra == b->ra && a->ra_off == b->ra_off &&
+               a->rbp == b->rbp && a->rbp_off == b->rbp_off && a->flags == b->flags &&
+               a->plt_threshold == b->plt_threshold;
+}
+
+/* .eh_frame and .debug_frame describing the same code differently: the
+ * frame-pointer build's .debug_frame added to the no-frame-pointer build
+ * (same addresses, other rules). Where .eh_frame covers an address its
+ * rule wins; elsewhere .debug_frame's fills in. */
+static void test_overlap(void) {
+        char nofp[512], fpdbg[512], both[512], cmd[2048];
+        struct file a, b, c;
+
+        snprintf(nofp, sizeof(nofp), "%s/nofp", tmpdir);
+        snprintf(fpdbg, sizeof(fpdbg), "%s/fpdbg", tmpdir);
+        snprintf(both, sizeof(both), "%s/both", tmpdir);
+        bool ok = compile("fpdbg", "-O2 -g -fno-omit-frame-pointer -fno-asynchronous-unwind-tables -fno-unwind-tables");
+        snprintf(cmd, sizeof(cmd),
+                 "objcopy --dump-section .debug_frame='%s/fp.debug_frame' '%s' && "
+                 "objcopy --add-section .debug_frame='%s/fp.debug_frame' '%s' '%s'",
+                 tmpdir, fpdbg, tmpdir, nofp, both);
+        ok = ok && system(cmd) == 0;
+        CHECK(ok, "both: the no-frame-pointer build with the frame-pointer build's .debug_frame");
+        if (!ok)
+                return;
+        bool built = build(&a, nofp) & build(&b, fpdbg) & build(&c, both);
+        CHECK(built, "both: tables built");
+        if (built) {
+                size_t checked = 0, bad = 0, from_debug = 0, conflicts = 0;
+                const struct cfi_table *ts[] = { a.t, b.t, c.t };
+                for (size_t k = 0; k < ELEMENTSOF(ts); k++) {
+                        const struct cfi_row *rows;
+                        size_t n = cfi_table_rows(ts[k], &rows);
+                        for (size_t i = 0; i < n; i++)
+                                for (uint64_t addr = rows[i].start - 1; addr <= rows[i].start; addr++) {
+                                        const struct cfi_row *eh = cfi_table_find(a.t, addr);
+                                        const struct cfi_row *dbg = cfi_table_find(b.t, addr);
+                                        const struct cfi_row *want = eh ? eh : dbg;
+                                        checked++;
+                                        from_debug += !eh && dbg;
+                                        conflicts += eh && dbg && !same_rule(eh, dbg);
+                                        if (!same_rule(cfi_table_find(c.t, addr), want) && bad++ < 5)
+                                                printf("# both: 0x%" PRIx64 " differs\n", addr);
+                                }
+                }
+                CHECK(conflicts > 0 && from_debug > 0,
+                      "both: the two sections disagree at %zu addresses; .debug_frame alone covers %zu", conflicts,
+                      from_debug);
+                CHECK(bad == 0, "both: .eh_frame wins where it covers, .debug_frame fills the rest (%zu addresses)",
+                      checked);
+        }
+        file_close(&a);
+        file_close(&b);
+        file_close(&c);
+}
+
 /* Files without CFI, or not x86-64 ELF at all, give an empty table. */
 static void test_empty(void) {
         char path[600];
@@ -760,6 +819,7 @@ int main(void) {
         test_program("fp", "-O2 -fno-omit-frame-pointer", false, true);
         test_program("debugframe", "-O2 -g -fomit-frame-pointer -fno-asynchronous-unwind-tables -fno-unwind-tables",
                      true, true);
+        test_overlap();
         test_empty();
         cleanup();
         return tap_done();
