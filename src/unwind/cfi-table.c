@@ -201,12 +201,22 @@ static bool rows_equal(const struct cfi_row *a, const struct cfi_row *b) {
                a->plt_threshold == b->plt_threshold;
 }
 
-/* Walks [lo, hi) of one FDE row by row. A row libdw cannot compute ends
- * the FDE: what came before it is kept. */
-static int walk_fde(Dwarf_CFI *cfi, uint64_t lo, uint64_t hi, uint64_t *seq, piece_vec *out) {
-        uint64_t addr = lo;
+/* libdw runs an FDE's program from its start for every row, so a row
+ * costs the whole program (the CIE's initial program is run once and
+ * kept). Past this many instruction bytes (and state copies) run for
+ * one FDE, its remaining rows are dropped, so crafted CFI cannot make a
+ * build take minutes; the largest real FDEs stay far below it. */
+#define FDE_WORK_MAX ((size_t) 1 << 27)
 
-        while (addr < hi) {
+/* Walks [lo, hi) of one FDE row by row; row_cost is what libdw runs for
+ * one row. A row libdw cannot compute ends the FDE: what came before it
+ * is kept. */
+static int walk_fde(Dwarf_CFI *cfi, uint64_t lo, uint64_t hi, size_t row_cost, uint64_t *seq, piece_vec *out) {
+        uint64_t addr = lo;
+        size_t work = 0;
+
+        while (addr < hi && row_cost <= FDE_WORK_MAX - work) {
+                work += row_cost;
                 Dwarf_Frame *f = NULL;
                 Dwarf_Addr start, end;
                 bool signal = false;
@@ -386,6 +396,112 @@ static bool cie_fde_encoding(const Dwarf_CIE *cie, uint8_t *ret) {
         return true;
 }
 
+/* Register numbers above this make the CFI unusable here: x86-64 has
+ * about 150, and libdw grows every frame state to the highest register
+ * named (up to 2 GiB for one DW_CFA_offset_extended), for every row. */
+#define CFI_MAX_REGISTER 255
+
+/* What libdw would be asked to run for one CIE or FDE program. */
+struct program_cost {
+        size_t bytes;     /* instruction bytes */
+        size_t remembers; /* DW_CFA_remember_state: libdw copies the state */
+};
+
+/* Checks a CFI program before libdw runs it: every register operand at
+ * most CFI_MAX_REGISTER, every operand inside the program. An opcode not
+ * known here ends the scan: libdw stops at it too, so nothing after it
+ * runs. fde_enc sizes DW_CFA_set_loc's operand. */
+static bool program_ok(const uint8_t *p, const uint8_t *end, uint8_t fde_enc, struct program_cost *cost) {
+        uint64_t reg, v;
+        int64_t sv;
+
+        cost->bytes += (size_t) (end - p);
+        while (p < end) {
+                uint8_t op = *p++;
+                switch (op >> 6) {
+                case 1: /* DW_CFA_advance_loc */
+                        continue;
+                case 2: /* DW_CFA_offset */
+                        if (!read_uleb(&p, end, &v))
+                                return false;
+                        continue;
+                case 3: /* DW_CFA_restore */
+                        continue;
+                }
+                switch (op) {
+                case DW_CFA_nop:
+                case DW_CFA_restore_state:
+                case DW_CFA_GNU_window_save:
+                        break;
+                case DW_CFA_remember_state:
+                        cost->remembers++;
+                        break;
+                case DW_CFA_set_loc:
+                        if (!read_encoded(fde_enc, &p, end, 0, false, &v))
+                                return false;
+                        break;
+                case DW_CFA_advance_loc1:
+                case DW_CFA_advance_loc2:
+                case DW_CFA_advance_loc4:
+                case DW_CFA_MIPS_advance_loc8: {
+                        size_t n = op == DW_CFA_advance_loc1 ? 1 : op == DW_CFA_advance_loc2 ? 2
+                                                             : op == DW_CFA_advance_loc4 ? 4 : 8;
+                        if ((size_t) (end - p) < n)
+                                return false;
+                        p += n;
+                        break;
+                }
+                case DW_CFA_def_cfa_offset:
+                case DW_CFA_GNU_args_size:
+                        if (!read_uleb(&p, end, &v))
+                                return false;
+                        break;
+                case DW_CFA_def_cfa_offset_sf:
+                        if (!read_sleb(&p, end, &sv))
+                                return false;
+                        break;
+                case DW_CFA_restore_extended:
+                case DW_CFA_undefined:
+                case DW_CFA_same_value:
+                case DW_CFA_def_cfa_register:
+                        if (!read_uleb(&p, end, &reg) || reg > CFI_MAX_REGISTER)
+                                return false;
+                        break;
+                case DW_CFA_offset_extended:
+                case DW_CFA_register:
+                case DW_CFA_def_cfa:
+                case DW_CFA_val_offset:
+                case DW_CFA_GNU_negative_offset_extended:
+                        if (!read_uleb(&p, end, &reg) || reg > CFI_MAX_REGISTER || !read_uleb(&p, end, &v))
+                                return false;
+                        if (op == DW_CFA_register && v > CFI_MAX_REGISTER)
+                                return false;
+                        break;
+                case DW_CFA_offset_extended_sf:
+                case DW_CFA_def_cfa_sf:
+                case DW_CFA_val_offset_sf:
+                        if (!read_uleb(&p, end, &reg) || reg > CFI_MAX_REGISTER || !read_sleb(&p, end, &sv))
+                                return false;
+                        break;
+                case DW_CFA_def_cfa_expression:
+                        if (!read_uleb(&p, end, &v) || v > (uint64_t) (end - p))
+                                return false;
+                        p += v;
+                        break;
+                case DW_CFA_expression:
+                case DW_CFA_val_expression:
+                        if (!read_uleb(&p, end, &reg) || reg > CFI_MAX_REGISTER || !read_uleb(&p, end, &v) ||
+                            v > (uint64_t) (end - p))
+                                return false;
+                        p += v;
+                        break;
+                default:
+                        return true;
+                }
+        }
+        return true;
+}
+
 /* Reads every FDE of one CFI section (.eh_frame when eh, else
  * .debug_frame) at ELF address sec_vaddr into out. */
 static int read_section(Dwarf_CFI *cfi, const unsigned char *ident, Elf_Data *data, uint64_t sec_vaddr, bool eh,
@@ -393,7 +509,7 @@ static int read_section(Dwarf_CFI *cfi, const unsigned char *ident, Elf_Data *da
         /* one CIE usually serves every FDE: remember the last one read */
         Dwarf_Off cie_off = (Dwarf_Off) -1;
         uint8_t cie_enc = 0;
-        bool cie_ok = false;
+        bool cie_ok = false, cie_z = false;
         const uint8_t *base = data->d_buf;
 
         for (Dwarf_Off off = 0;;) {
@@ -411,25 +527,36 @@ static int read_section(Dwarf_CFI *cfi, const unsigned char *ident, Elf_Data *da
                 if (e.fde.CIE_pointer != cie_off) {
                         Dwarf_CFI_Entry c;
                         Dwarf_Off cnext;
+                        struct program_cost cost = {};
                         cie_off = e.fde.CIE_pointer;
                         cie_ok = cie_off < data->d_size &&
                                  dwarf_next_cfi(ident, data, eh, cie_off, &cnext, &c) == 0 &&
-                                 dwarf_cfi_cie_p(&c) && cie_fde_encoding(&c.cie, &cie_enc);
+                                 dwarf_cfi_cie_p(&c) && cie_fde_encoding(&c.cie, &cie_enc) &&
+                                 program_ok(c.cie.initial_instructions, c.cie.initial_instructions_end, cie_enc,
+                                            &cost);
+                        cie_z = cie_ok && c.cie.augmentation[0] == 'z';
                 }
                 if (!cie_ok)
                         continue;
 
                 const uint8_t *p = e.fde.start, *end = e.fde.end;
-                uint64_t lo, range;
+                uint64_t lo, range, aug_len;
                 if (p < base || end > base + data->d_size || p > end)
                         continue;
                 if (!read_encoded(cie_enc, &p, end, sec_vaddr + (uint64_t) (e.fde.start - base), true, &lo) ||
                     !read_encoded(cie_enc, &p, end, 0, false, &range))
                         continue;
                 stats->fdes++;
+                if (cie_z && (!read_uleb(&p, end, &aug_len) || aug_len > (uint64_t) (end - p)))
+                        continue;
+                if (cie_z)
+                        p += aug_len;
+                struct program_cost cost = {};
+                if (!program_ok(p, end, cie_enc, &cost))
+                        continue;
                 if (range == 0 || lo > UINT64_MAX - range)
                         continue;
-                int k = walk_fde(cfi, lo, lo + range, seq, out);
+                int k = walk_fde(cfi, lo, lo + range, cost.bytes + 1 + cost.remembers * 64, seq, out);
                 if (k < 0)
                         return k;
         }
