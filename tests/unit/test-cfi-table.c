@@ -1,7 +1,7 @@
 /* CFI tables against binutils' readelf: for Debian's libc.so.6 and for
  * tests/data/cfi/frames.c compiled here (gcc -O2 -fomit-frame-pointer,
  * -fno-omit-frame-pointer, and -g without unwind tables so its functions
- * have .debug_frame only), every row `readelf --debug-dump=frames-interp`
+ * have .debug_frame only), and libstdc++.so.6, every row `readelf --debug-dump=frames-interp`
  * prints (LOC, CFA, rbp, ra) must be what cfi_table_find gives at LOC.
  * Where readelf only says "exp", the expression is read from the raw
  * `readelf --debug-dump=frames` of the same FDE and must be one the table
@@ -665,6 +665,25 @@ static void test_libc(void) {
         file_close(&f);
 }
 
+/* A C++ library: CIEs with "zPLR" (personality and LSDA before the FDE
+ * encoding in the augmentation data). */
+static void test_readelf_only(const char *name, const char *path) {
+        struct file f;
+        _cleanup_(vec_freep) fde_vec fdes = {};
+        struct counts c = {};
+
+        bool built = build(&f, path);
+        CHECK(built, "%s: table built", name);
+        if (built) {
+                check_invariants(name, f.t);
+                CHECK(compare_with_readelf(name, path, f.t, &fdes, &c), "%s: readelf ran", name);
+                CHECK(c.rows > 10000 && c.bad == 0 && c.skipped_ambiguous == 0,
+                      "%s: all %zu readelf rows agree (%zu differ)", name, c.rows, c.bad);
+                check_coverage(name, f.t, &fdes);
+        }
+        file_close(&f);
+}
+
 static bool compile(const char *out, const char *flags) {
         char cmd[2048];
         snprintf(cmd, sizeof(cmd), "gcc %s -o '%s/%s' '%s/tests/data/cfi/frames.c'", flags, tmpdir, out, SRCDIR);
@@ -815,6 +834,7 @@ int main(void) {
                 return 1;
         }
         test_libc();
+        test_readelf_only("libstdc++", "/usr/lib/x86_64-linux-gnu/libstdc++.so.6");
         test_program("nofp", "-O2 -fomit-frame-pointer", false, true);
         test_program("fp", "-O2 -fno-omit-frame-pointer", false, true);
         test_program("debugframe", "-O2 -g -fomit-frame-pointer -fno-asynchronous-unwind-tables -fno-unwind-tables",
