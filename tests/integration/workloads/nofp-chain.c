@@ -16,7 +16,8 @@
  *
  * Usage: nofp-chain SECONDS [NTHREADS]  (SECONDS of wall time, 0: until
  *   killed; NTHREADS chains in all, default 1). Prints "nofp-chain: ready
- *   pid N" first. */
+ *   pid N" first and "nofp-chain: cpu SECONDS" (the process's CPU time)
+ *   when done. */
 #include <pthread.h>
 
 #include "common.h"
@@ -122,5 +123,6 @@ int main(int argc, char **argv) {
         sink = x;
         for (long i = 1; i < n; i++)
                 pthread_join(tids[i], NULL);
+        printf("nofp-chain: cpu %.3f\n", (double) clock_ns(CLOCK_PROCESS_CPUTIME_ID) / 1e9);
         return 0;
 }
