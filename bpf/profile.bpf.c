@@ -18,6 +18,11 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile bool user_stacks = true;
 const volatile bool kernel_stacks = true;
 const volatile bool follow_children = true;
+/* bytes of user stack to copy per sample (a multiple of the page size);
+ * 0: frame-pointer stacks walked by the kernel, aggregated here */
+const volatile __u32 stack_copy = 0;
+/* wake userspace when this much waits in the copy ring */
+const volatile __u64 copies_wakeup = 1 << 20;
 /* cprof's PID namespace (the inode of /proc/self/ns/pid) when it is not
  * the initial one: every pid the program hands out or looks up is a pid
  * as cprof sees it, so targets, events and samples agree with /proc */
@@ -84,6 +89,28 @@ struct {
         __uint(type, BPF_MAP_TYPE_RINGBUF);
         __uint(max_entries, 256 * 1024);
 } events SEC(".maps");
+
+/* Samples with a stack copy, one record each. */
+struct {
+        __uint(type, BPF_MAP_TYPE_RINGBUF);
+        __uint(max_entries, 16 * 1024 * 1024); /* resized by userspace */
+} copies SEC(".maps");
+
+/* A sample record is built here (too big for the BPF stack and for a
+ * per-CPU value, whose limit is 32 KiB) and then copied into the ring at
+ * its real length: reserving the maximum would fill the ring with
+ * unused bytes. One entry per CPU (max_entries set by userspace). */
+struct copy_scratch {
+        struct profile_sample h;
+        __u8 stack[PROFILE_MAX_COPY];
+};
+
+struct {
+        __uint(type, BPF_MAP_TYPE_ARRAY);
+        __type(key, __u32);
+        __type(value, struct copy_scratch);
+        __uint(max_entries, 1);
+} copy_scratch SEC(".maps");
 
 static __always_inline struct profile_stats *get_stats(void) {
         __u32 zero = 0;
@@ -174,6 +201,83 @@ static __always_inline __u64 store_stack(void *store, struct profile_stack *stac
         return ~0ULL;
 }
 
+#define PAGE 4096ULL
+
+static long vma_end(struct task_struct *task, struct vm_area_struct *vma, void *data) {
+        *(__u64 *) data = BPF_CORE_READ(vma, vm_end);
+        return 0;
+}
+
+/* One sample with the user registers and a copy of the user stack, for
+ * userspace to unwind with DWARF CFI. The copy runs page by page from the
+ * page holding sp to the end of the stack's mapping (bpf_find_vma) or
+ * stack_copy bytes: a single read fails as a whole on a page that is not
+ * resident, and pages are where such holes are. */
+static __always_inline int copy_sample(struct bpf_perf_event_data *ctx, struct task_struct *task,
+                                       __u32 tgid, __u32 tid, __u32 gen, struct profile_stats *st) {
+        __u32 cpu = bpf_get_smp_processor_id();
+        struct copy_scratch *sc = bpf_map_lookup_elem(&copy_scratch, &cpu);
+        struct profile_sample *h;
+        __u64 end = 0;
+        long k;
+
+        if (!sc)
+                return 0;
+        h = &sc->h;
+        h->tgid = tgid;
+        h->tid = tid;
+        h->exec_gen = gen;
+        h->time_ns = bpf_ktime_get_ns();
+        h->flags = 0;
+        h->copy_len = 0;
+        h->n_kstack = 0;
+        bpf_get_current_comm(h->comm, sizeof(h->comm));
+        BPF_CORE_READ_STR_INTO(&h->process_comm, task, group_leader, comm);
+        if (kernel_stacks) {
+                k = bpf_get_stack(ctx, h->kstack, sizeof(h->kstack), 0);
+                if (k > 0)
+                        h->n_kstack = (__u32) (k / 8);
+        }
+
+        struct task_struct *t = bpf_get_current_task_btf();
+        struct pt_regs *regs = (struct pt_regs *) bpf_task_pt_regs(t);
+        if (user_stacks && regs && BPF_CORE_READ(t, mm)) {
+                h->ip = BPF_CORE_READ(regs, ip);
+                h->sp = BPF_CORE_READ(regs, sp);
+                h->bp = BPF_CORE_READ(regs, bp);
+                h->flags = PROFILE_COPY_REGS;
+                __u64 base = h->sp & ~(PAGE - 1);
+                h->copy_addr = base;
+                bpf_find_vma(t, h->sp, vma_end, &end, 0);
+                __u32 pages = stack_copy / PAGE;
+                for (__u32 i = 0; i < PROFILE_MAX_COPY / PAGE; i++) {
+                        if (i >= pages) {
+                                h->flags |= PROFILE_COPY_FULL;
+                                break;
+                        }
+                        if (base + (i + 1) * PAGE > end)
+                                break;
+                        if (bpf_probe_read_user(&sc->stack[i * PAGE], PAGE, (void *) (base + i * PAGE)) < 0)
+                                break;
+                        h->copy_len = (i + 1) * PAGE;
+                }
+        }
+
+        __u64 len = sizeof(*h) + h->copy_len;
+        if (len > sizeof(*sc))
+                return 0;
+        __u64 flags = bpf_ringbuf_query(&copies, BPF_RB_AVAIL_DATA) + len >= copies_wakeup ?
+                BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+        if (bpf_ringbuf_output(&copies, sc, len, flags) < 0) {
+                if (st)
+                        __sync_fetch_and_add(&st->lost_copies, 1);
+                return 0;
+        }
+        if (st)
+                __sync_fetch_and_add(&st->samples, 1);
+        return 0;
+}
+
 SEC("perf_event")
 int on_sample(struct bpf_perf_event_data *ctx) {
         struct task_struct *task = (struct task_struct *) bpf_get_current_task();
@@ -192,6 +296,8 @@ int on_sample(struct bpf_perf_event_data *ctx) {
         if (!gen)
                 return 0;
         st = get_stats();
+        if (stack_copy)
+                return copy_sample(ctx, task, tgid, tid, *gen, st);
         sc = bpf_map_lookup_elem(&scratch, &zero);
         if (!sc)
                 return 0;

@@ -38,6 +38,27 @@ struct profile_event {
         char comm[PROFILE_COMM_LEN];
 };
 
+/* With a stack copy (DWARF unwinding in userspace), each sample is one
+ * record in the `copies` ring: this header, then copy_len bytes of user
+ * memory from copy_addr (the page holding sp) up. */
+#define PROFILE_MAX_COPY (512 * 1024) /* SAMPLE_BPF_MAX_COPY */
+#define PROFILE_COPY_REGS 0x1 /* regs and the copy are there (a user task) */
+#define PROFILE_COPY_FULL 0x2 /* the copy stopped at its size, not at the stack's end */
+
+struct profile_sample {
+        __u32 tgid, tid; /* in cprof's PID namespace */
+        __u32 exec_gen;
+        __u32 n_kstack; /* kernel frames in kstack */
+        __u32 copy_len;
+        __u32 flags;    /* PROFILE_COPY_* */
+        __u64 time_ns;
+        __u64 ip, sp, bp; /* user registers */
+        __u64 copy_addr;
+        char comm[PROFILE_COMM_LEN];
+        char process_comm[PROFILE_COMM_LEN];
+        __u64 kstack[PROFILE_MAX_STACK];
+};
+
 /* Per-CPU counters of what the program could not record. */
 struct profile_stats {
         __u64 samples;
@@ -45,4 +66,5 @@ struct profile_stats {
         __u64 lost_counts;   /* aggregation map full */
         __u64 lost_events;   /* ring buffer full */
         __u64 lost_targets;  /* a child not followed: target set full */
+        __u64 lost_copies;   /* stack copy ring full */
 };

@@ -11,6 +11,7 @@
 #include "cprof/profile.h"
 #include "cprof/sample.h"
 #include "cprof/symbolize.h"
+#include "cprof/unwind.h"
 
 struct record_options {
         struct sampler_options sampler;
@@ -22,6 +23,11 @@ struct record_options {
          * the output, seconds past the duration. */
         bool realtime;
         struct symbolizer_options symbolize;
+        /* how user stacks are unwound; sampler.stack_copy must be set for
+         * any mode but UNWIND_FP */
+        struct unwinder_options unwind;
+        /* unwind every sample with libdwfl too and count agreement */
+        bool unwind_check;
         /* frames without a name keep their address: "[libc.so.6+0x27249]"
          * instead of "[libc.so.6]" */
         bool addrs;
@@ -40,6 +46,15 @@ struct record_progress {
         /* samples with a frame in a module that no symbol or DWARF names
          * ("[libfoo.so]") */
         uint64_t nosym_samples;
+        /* samples whose user stack was unwound here (DWARF), and how each
+         * ended (UNWIND_END_COMPLETE: reached the outermost frame) */
+        uint64_t unwound_samples;
+        uint64_t unwind_ends[_UNWIND_END_MAX];
+        /* of the NOT_COPIED ones: the copy had reached its size limit */
+        uint64_t unwind_copy_limited;
+        /* --unwind-check: samples compared with libdwfl, and agreeing */
+        uint64_t check_samples, check_agree;
+        struct unwinder_stats unwinder;
 };
 
 struct recorder;

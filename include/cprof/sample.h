@@ -28,6 +28,13 @@ struct raw_frame {
         uint32_t kind; /* enum frame_kind */
 };
 
+enum sample_reg {
+        SAMPLE_REG_IP,
+        SAMPLE_REG_SP,
+        SAMPLE_REG_BP,
+        SAMPLE_NREGS,
+};
+
 struct raw_sample {
         uint32_t tgid, tid;
         uint64_t count;   /* samples aggregated into this record */
@@ -42,12 +49,17 @@ struct raw_sample {
         uint32_t n_kstack;
         const uint64_t *ustack;
         uint32_t n_ustack;
-        /* for DWARF unwinding: user registers and a copy of the user stack
-         * from the stack pointer up (NULL/0 when not captured) */
+        /* for DWARF unwinding (sampler_options.stack_copy): the user
+         * registers (SAMPLE_NREGS, indexed by enum sample_reg; NULL when
+         * not captured: a kernel thread, or no copy asked for) and a copy
+         * of user memory from ustack_copy_addr up, which holds the stack
+         * from the stack pointer up to where the copy ended */
         const uint64_t *uregs;
-        uint32_t n_uregs;
         const void *ustack_copy;
+        uint64_t ustack_copy_addr;
         uint32_t ustack_copy_len;
+        /* the copy stopped at its size limit, not at the end of the stack */
+        bool ustack_copy_full;
         /* extra frames (NULL/0 when none) */
         const struct raw_frame *extra;
         uint32_t n_extra;
@@ -90,7 +102,23 @@ struct sampler_options {
         bool user_stacks;   /* collect user stacks */
         bool kernel_stacks; /* collect kernel stacks */
         bool children;      /* follow processes forked by the targets */
+        /* 0: user stacks are frame-pointer chains the kernel walked.
+         * Else each sample carries the user registers and a copy of up to
+         * this many bytes of user stack (for DWARF unwinding); the copy
+         * ends earlier at the end of the stack. The perf backend's limit
+         * is SAMPLE_PERF_MAX_COPY. */
+        uint32_t stack_copy;
 };
+
+/* sampler_options.stack_copy: the backend's default size */
+#define SAMPLE_COPY_DEFAULT UINT32_MAX
+#define SAMPLE_BPF_DEFAULT_COPY (256u * 1024u)
+#define SAMPLE_PERF_DEFAULT_COPY (16u * 1024u)
+/* What perf_event_open copies at most (sample_stack_user is a u16 record
+ * size in the kernel, less the record's other fields). */
+#define SAMPLE_PERF_MAX_COPY 65528u
+/* What the BPF program copies at most: its per-CPU scratch. */
+#define SAMPLE_BPF_MAX_COPY (512u * 1024u)
 
 struct sampler_stats {
         uint64_t samples;       /* samples delivered */

@@ -29,6 +29,8 @@ DEFINE_FREEP(struct recorder, recorder_free)
 #define MAX_FREQUENCY 100000
 /* how long a stopped command may take to exit after SIGTERM */
 #define STOP_GRACE_S 2
+#define DEFAULT_MAX_DEPTH 4096
+#define MAX_MAX_DEPTH 65536
 
 static VEC(pid_t) arg_pids;
 static uint64_t arg_duration_ns;
@@ -41,6 +43,10 @@ static enum sampler_backend arg_backend = SAMPLER_BACKEND_AUTO;
 static char **arg_command;
 static VEC(const char *) arg_debug_dirs;
 static bool arg_no_demangle, arg_lines, arg_addrs;
+static enum unwind_mode arg_unwind = UNWIND_AUTO;
+static unsigned arg_max_depth = DEFAULT_MAX_DEPTH;
+static uint32_t arg_stack_copy = SAMPLE_COPY_DEFAULT;
+static bool arg_unwind_check;
 
 static volatile sig_atomic_t stop_requested;
 
@@ -71,6 +77,17 @@ static void help(void) {
                "                         ([libfoo.so+0x1a2b] instead of [libfoo.so])\n"
                "      --debug-dir DIR    also look for debug files in DIR (repeat; after\n"
                "                         /usr/lib/debug; DEBUGINFOD_URLS enables debuginfod)\n"
+               "      --unwind MODE      how user stacks are unwound: auto (default: DWARF CFI\n"
+               "                         from .eh_frame, frame pointers where there is none, as\n"
+               "                         in JIT code), dwarf (CFI only) or fp (frame pointers\n"
+               "                         only, walked by the kernel, at most %d frames)\n"
+               "      --max-depth N      user frames kept per stack with CFI (default %d); a\n"
+               "                         stack cut short starts with a [truncated] frame\n"
+               "      --stack-copy SIZE  user stack copied per sample for CFI unwinding, e.g.\n"
+               "                         64K (default %uK for bpf, %uK for perf, which allows\n"
+               "                         at most %uK); copies end at the stack's end\n"
+               "      --unwind-check     unwind every sample with libdwfl too and report how\n"
+               "                         many agree (slow: for checking the unwinder)\n"
                "  -q, --quiet            no progress line, no summary\n"
                "  -v, --verbose          debug messages\n"
                "  -h, --help             show this help\n"
@@ -90,7 +107,9 @@ static void help(void) {
                "  cprof record --pid 1234 --duration 30        # writes out.folded\n"
                "  cprof flamegraph out.folded > graph.svg\n"
                "  cprof record -F 999 -o graph.svg -- ./myprog --flag\n",
-               DEFAULT_FREQUENCY, MAX_FREQUENCY, STOP_GRACE_S);
+               DEFAULT_FREQUENCY, MAX_FREQUENCY, SAMPLE_MAX_STACK, DEFAULT_MAX_DEPTH,
+               SAMPLE_BPF_DEFAULT_COPY / 1024, SAMPLE_PERF_DEFAULT_COPY / 1024, SAMPLE_PERF_MAX_COPY / 1024,
+               STOP_GRACE_S);
 }
 
 enum {
@@ -105,6 +124,10 @@ enum {
         OPT_NO_DEMANGLE,
         OPT_ADDRS,
         OPT_DEBUG_DIR,
+        OPT_UNWIND,
+        OPT_MAX_DEPTH,
+        OPT_STACK_COPY,
+        OPT_UNWIND_CHECK,
         OPT_VERSION,
 };
 
@@ -144,6 +167,10 @@ static int parse_argv(int argc, char **argv) {
                 { "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE },
                 { "addrs", no_argument, NULL, OPT_ADDRS },
                 { "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
+                { "unwind", required_argument, NULL, OPT_UNWIND },
+                { "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
+                { "stack-copy", required_argument, NULL, OPT_STACK_COPY },
+                { "unwind-check", no_argument, NULL, OPT_UNWIND_CHECK },
                 { "quiet", no_argument, NULL, 'q' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
@@ -230,6 +257,33 @@ static int parse_argv(int argc, char **argv) {
                                 return log_error_errno(ENOMEM, "out of memory");
                         break;
                 }
+                case OPT_UNWIND:
+                        if (strcmp(optarg, "auto") == 0)
+                                arg_unwind = UNWIND_AUTO;
+                        else if (strcmp(optarg, "dwarf") == 0)
+                                arg_unwind = UNWIND_DWARF;
+                        else if (strcmp(optarg, "fp") == 0)
+                                arg_unwind = UNWIND_FP;
+                        else
+                                return log_error("invalid unwind mode '%s': expected auto, dwarf or fp", optarg),
+                                       -EINVAL;
+                        break;
+                case OPT_MAX_DEPTH:
+                        if (parse_uint(optarg, 1, MAX_MAX_DEPTH, &arg_max_depth) < 0)
+                                return log_error("invalid depth '%s': expected 1 to %d frames", optarg,
+                                                 MAX_MAX_DEPTH), -EINVAL;
+                        break;
+                case OPT_STACK_COPY: {
+                        uint64_t sz;
+                        if (parse_size(optarg, &sz) < 0 || sz < 4096 || sz > SAMPLE_BPF_MAX_COPY)
+                                return log_error("invalid stack copy size '%s': expected 4K to %uK", optarg,
+                                                 SAMPLE_BPF_MAX_COPY / 1024), -EINVAL;
+                        arg_stack_copy = (uint32_t) sz;
+                        break;
+                }
+                case OPT_UNWIND_CHECK:
+                        arg_unwind_check = true;
+                        break;
                 case 'q':
                         arg_quiet = true;
                         break;
@@ -252,6 +306,13 @@ static int parse_argv(int argc, char **argv) {
                 return log_error("nothing to profile: give --pid PID or a command (see 'cprof record --help')"), -EINVAL;
         if (arg_children < 0)
                 arg_children = arg_command != NULL;
+        if (arg_backend == SAMPLER_BACKEND_PERF && arg_stack_copy != SAMPLE_COPY_DEFAULT &&
+            arg_stack_copy > SAMPLE_PERF_MAX_COPY)
+                return log_error("invalid stack copy size for the perf backend: the kernel copies at most "
+                                 "%u bytes (%uK)", SAMPLE_PERF_MAX_COPY, SAMPLE_PERF_MAX_COPY / 1024), -EINVAL;
+        if (arg_unwind == UNWIND_FP && (arg_unwind_check || arg_stack_copy != SAMPLE_COPY_DEFAULT))
+                return log_error("--%s needs --unwind auto or dwarf",
+                                 arg_unwind_check ? "unwind-check" : "stack-copy"), -EINVAL;
         /* a usage error like any other bad option, found before any work */
         if (format) {
                 if (output_format_from_name(format, &arg_output_format) < 0)
@@ -371,6 +432,36 @@ static void print_nosym(struct recorder *rec, const struct record_progress *p) {
                    p->stats.samples ? 100.0 * (double) p->nosym_samples / (double) p->stats.samples : 0.0, list);
 }
 
+/* How far the user stacks unwound here got, and why the others ended. */
+static void print_unwind(const struct record_progress *p) {
+        uint64_t complete = p->unwind_ends[UNWIND_END_COMPLETE];
+        char why[256] = "";
+        size_t len = 0;
+
+        for (int e = 0; e < _UNWIND_END_MAX; e++) {
+                if (e == UNWIND_END_COMPLETE || !p->unwind_ends[e])
+                        continue;
+                int k = snprintf(why + len, sizeof(why) - len, "%s%" PRIu64 " %s", len ? ", " : "; cut short: ",
+                                 p->unwind_ends[e], unwind_end_name((enum unwind_end) e));
+                if (k < 0 || (size_t) k >= sizeof(why) - len)
+                        break;
+                len += (size_t) k;
+        }
+        log_info("%" PRIu64 " of %" PRIu64 " user stacks complete (%.1f%%)%s", complete, p->unwound_samples,
+                 100.0 * (double) complete / (double) p->unwound_samples, why);
+        if (p->unwind_copy_limited)
+                log_notice("%" PRIu64 " stacks were deeper than the stack copy: raise --stack-copy%s",
+                           p->unwind_copy_limited,
+                           arg_backend == SAMPLER_BACKEND_PERF ? " (the perf backend copies at most 64K)" : "");
+        if (arg_unwind_check)
+                log_info("unwind check: %" PRIu64 " of %" PRIu64 " samples agree with libdwfl (%.1f%%)",
+                         p->check_agree, p->check_samples,
+                         p->check_samples ? 100.0 * (double) p->check_agree / (double) p->check_samples : 0.0);
+        log_debug("unwind: tables for %" PRIu64 " modules, %" PRIu64 " rows, %.1f MiB, built in %.1f ms",
+                  p->unwinder.tables, p->unwinder.table_rows, (double) p->unwinder.table_bytes / (1 << 20),
+                  (double) p->unwinder.table_build_ns / 1e6);
+}
+
 static void print_summary(struct recorder *rec, const char *output, size_t stacks, uint64_t cpu_ns) {
         struct record_progress p;
         recorder_get_progress(rec, &p);
@@ -407,6 +498,8 @@ static void print_summary(struct recorder *rec, const char *output, size_t stack
                            "their process, shown as [unknown]", p.unnamed_samples, p.stats.samples);
         if (p.nosym_samples)
                 print_nosym(rec, &p);
+        if (p.unwound_samples)
+                print_unwind(&p);
         /* our CPU time is a lower bound (children count once reaped), so
          * only a shortfall says something */
         double expected = expected_samples(cpu_ns);
@@ -543,7 +636,10 @@ static int run(void) {
                         .user_stacks = arg_user,
                         .kernel_stacks = arg_kernel,
                         .children = arg_children > 0,
+                        .stack_copy = arg_unwind == UNWIND_FP ? 0 : arg_stack_copy,
                 },
+                .unwind = { .mode = arg_unwind, .max_depth = arg_max_depth },
+                .unwind_check = arg_unwind_check,
                 .threads = arg_threads,
                 .duration_ns = arg_duration_ns,
                 .realtime = true,

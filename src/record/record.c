@@ -19,6 +19,7 @@
 #include "cprof/target.h"
 #include "cprof/unwind.h"
 #include "record/addr-stacks.h"
+#include "unwind/dwfl-check.h"
 #include "util/cleanup.h"
 #include "util/hash.h"
 #include "util/log.h"
@@ -54,6 +55,8 @@ struct recorder {
         struct sampler *sampler;
         struct image_store *img;
         struct symbolizer *sym;
+        struct unwinder *unw;
+        struct dwfl_check *check; /* --unwind-check */
         struct addr_stacks stacks;
         struct profile *profile;
         VEC(pid_t) roots;
@@ -65,6 +68,11 @@ struct recorder {
         uint64_t unnamed_samples;
         uint64_t jit_unnamed_samples;
         uint64_t nosym_samples;
+        uint64_t unwound_samples;
+        uint64_t unwind_ends[_UNWIND_END_MAX];
+        uint64_t unwind_copy_limited;
+        uint64_t check_samples, check_agree;
+        uint32_t truncated_name; /* string id of "[truncated]" */
         struct u64map nosym_modules; /* profile string id of a module path -> samples */
         uint64_t last_collect_ns;
         uint32_t unknown_name; /* string id of "[unknown]" */
@@ -72,8 +80,10 @@ struct recorder {
         VEC(uint32_t) new_modules; /* seen in the drain, prepared at the next flush */
         const char *end_reason;
         bool started, finished;
-        struct unwound_frame frames[UNWIND_MAX_FRAMES];
-        uint32_t addr_ids[UNWIND_MAX_FRAMES];
+        /* one sample's frames (unwinder_max_frames) */
+        struct unwound_frame *frames;
+        uint32_t *addr_ids;
+        uint64_t *check_pcs;
 };
 
 
@@ -110,6 +120,18 @@ int recorder_new(const struct record_options *o, struct recorder **ret,
         if (k >= 0)
                 k = symbolizer_new(&o->symbolize, r->img, &r->sym);
         if (k >= 0)
+                k = unwinder_new(r->img, &o->unwind, &r->unw);
+        if (k >= 0 && o->unwind_check)
+                k = dwfl_check_new(&r->check);
+        if (k >= 0) {
+                size_t max = unwinder_max_frames(r->unw);
+                r->frames = calloc(max, sizeof(*r->frames));
+                r->addr_ids = calloc(max, sizeof(*r->addr_ids));
+                r->check_pcs = calloc(max, sizeof(*r->check_pcs));
+                if (!r->frames || !r->addr_ids || !r->check_pcs)
+                        k = -ENOMEM;
+        }
+        if (k >= 0)
                 k = sampler_new(&o->sampler, &r->sampler, ret_fallback_reason);
         if (k < 0) {
                 recorder_free(r);
@@ -119,6 +141,9 @@ int recorder_new(const struct record_options *o, struct recorder **ret,
                 symbolizer_load_kernel(r->sym);
         profile_set_frequency_hz(r->profile, o->sampler.frequency_hz);
         k = profile_intern_string(r->profile, "[unknown]", strlen("[unknown]"), &r->unknown_name);
+        if (k >= 0)
+                k = profile_intern_string(r->profile, "[truncated]", strlen("[truncated]"),
+                                          &r->truncated_name);
         if (k < 0) {
                 recorder_free(r);
                 return k;
@@ -134,6 +159,11 @@ struct recorder *recorder_free(struct recorder *r) {
                 return NULL;
         sampler_free(r->sampler);
         symbolizer_free(r->sym);
+        unwinder_free(r->unw);
+        dwfl_check_free(r->check);
+        free(r->frames);
+        free(r->addr_ids);
+        free(r->check_pcs);
         image_store_free(r->img);
         addr_stacks_release(&r->stacks);
         u64map_release(&r->nosym_modules);
@@ -226,6 +256,8 @@ static void forget_old_images(struct recorder *r) {
                 }
                 if (o->gen == ALL_IMAGES) {
                         image_forget_process(r->img, o->pid);
+                        if (r->check)
+                                dwfl_check_forget(r->check, o->pid);
                         symbolizer_forget_process(r->sym, o->pid);
                 } else {
                         image_forget_image(r->img, o->pid, o->gen);
@@ -260,6 +292,8 @@ static void on_process_event(void *userdata, const struct process_event *e) {
         }
         case PROCESS_EVENT_EXEC:
                 (void) image_exec_process(r->img, pid, e->exec_gen);
+                if (r->check)
+                        dwfl_check_forget(r->check, pid);
                 if (e->exec_gen > 0)
                         (void) vec_push(&r->old_images, ((struct old_image) {
                                 .pid = pid, .gen = e->exec_gen - 1, .at_ns = now_ns() + OLD_IMAGE_NS }));
@@ -345,23 +379,82 @@ static int frame_key(struct recorder *r, const struct raw_sample *s, const struc
         return 0;
 }
 
-/* In the drain: only image lookups and counting, no symbolization. */
+/* --unwind-check: libdwfl unwinds the same sample; agreement is the same
+ * user pcs in the same order. */
+static void check_unwind(struct recorder *r, const struct raw_sample *s, const struct unwound_frame *user,
+                         size_t n_user) {
+        struct dwfl_check_sample ds = {
+                .pid = (pid_t) s->tgid, .tid = (pid_t) s->tid,
+                .ip = s->uregs[SAMPLE_REG_IP], .sp = s->uregs[SAMPLE_REG_SP], .bp = s->uregs[SAMPLE_REG_BP],
+                .stack = s->ustack_copy, .stack_addr = s->ustack_copy_addr, .stack_len = s->ustack_copy_len,
+        };
+        int n = dwfl_check_unwind(r->check, &ds, r->check_pcs, unwinder_max_frames(r->unw));
+        if (n < 0)
+                return; /* gone before we looked: not compared */
+        r->check_samples += s->count;
+        bool same = (size_t) n == n_user;
+        for (size_t i = 0; same && i < n_user; i++)
+                same = r->check_pcs[i] == user[i].addr;
+        if (same) {
+                r->check_agree += s->count;
+                return;
+        }
+        if (log_get_max_level() >= LOG_LEVEL_DEBUG) {
+                size_t i = 0;
+                while (i < n_user && i < (size_t) n && r->check_pcs[i] == user[i].addr)
+                        i++;
+                log_debug("unwind check: pid %u: %zu frames here, %d by libdwfl, first difference at "
+                          "frame %zu (0x%" PRIx64 " here, 0x%" PRIx64 " libdwfl)", s->tgid, n_user, n, i,
+                          i < n_user ? user[i].addr : 0, i < (size_t) n ? r->check_pcs[i] : 0);
+        }
+}
+
+/* In the drain: unwinding, image lookups and counting, no symbolization. */
 static int on_sample(void *userdata, const struct raw_sample *s) {
         struct recorder *r = userdata;
-        size_t n = unwind_sample(s, r->opts.sampler.user_stacks, r->opts.sampler.kernel_stacks, r->frames);
-        uint32_t prefix[2], name;
+        uint32_t prefix[3], name;
         size_t n_prefix = 0;
+        enum unwind_end end;
+        bool unwound, cut;
         int k;
 
+        /* first: a process seen for the first time has its maps read,
+         * which the unwinder needs */
         k = process_name(r, s, &name);
         if (k < 0)
                 return k;
+        size_t n = unwinder_unwind(r->unw, s, r->opts.sampler.user_stacks, r->opts.sampler.kernel_stacks,
+                                   r->frames, &end, &unwound);
+        if (unwound) {
+                r->unwound_samples += s->count;
+                r->unwind_ends[end] += s->count;
+                if (end == UNWIND_END_NOT_COPIED && s->ustack_copy_full)
+                        r->unwind_copy_limited += s->count;
+                cut = end != UNWIND_END_COMPLETE;
+                if (r->check) {
+                        size_t nk = 0;
+                        while (nk < n && r->frames[nk].kernel)
+                                nk++;
+                        check_unwind(r, s, r->frames + nk, n - nk);
+                }
+        } else {
+                /* the kernel stops its frame-pointer walk at this depth */
+                cut = r->opts.sampler.user_stacks && s->n_ustack >= SAMPLE_MAX_STACK;
+        }
+
         struct profile_frame pf = { .name = name, .kind = FRAME_PROCESS };
         k = profile_intern_frame(r->profile, &pf, &prefix[n_prefix++]);
         if (k < 0)
                 return k;
         if (r->opts.threads) {
                 k = thread_frame(r, s, &prefix[n_prefix++]);
+                if (k < 0)
+                        return k;
+        }
+        /* a stack that does not reach its root says so at the root */
+        if (cut) {
+                struct profile_frame tf = { .name = r->truncated_name, .kind = FRAME_USER };
+                k = profile_intern_frame(r->profile, &tf, &prefix[n_prefix++]);
                 if (k < 0)
                         return k;
         }
@@ -725,7 +818,13 @@ void recorder_get_progress(const struct recorder *r, struct record_progress *ret
                 .unnamed_samples = r->unnamed_samples,
                 .jit_unnamed_samples = r->jit_unnamed_samples,
                 .nosym_samples = r->nosym_samples,
+                .unwound_samples = r->unwound_samples,
+                .unwind_copy_limited = r->unwind_copy_limited,
+                .check_samples = r->check_samples,
+                .check_agree = r->check_agree,
         };
+        memcpy(ret->unwind_ends, r->unwind_ends, sizeof(ret->unwind_ends));
+        unwinder_get_stats(r->unw, &ret->unwinder);
         sampler_get_stats(r->sampler, &ret->stats);
 }
 

@@ -34,6 +34,10 @@
 #define STACK_MAP_ENTRIES 16384
 #define COUNT_MAP_ENTRIES 16384
 #define DRAIN_INTERVAL_NS (200 * 1000 * 1000ULL)
+/* The stack copy ring, and how full it gets before it wakes us: at 999 Hz
+ * on two CPUs samples of a few KiB each fill 1 MiB in about 100 ms. */
+#define COPY_RING_BYTES (32u << 20)
+#define COPY_RING_WAKEUP (1u << 20)
 
 
 struct bpf_sampler {
@@ -53,6 +57,7 @@ struct bpf_sampler {
          * records: mappings are known from the moment they are made */
         struct perf_side *side;
         uint64_t side_lost;
+        bool side_fresh; /* side events delivered in this poll */
         bool started, stopped;
 };
 
@@ -96,6 +101,53 @@ static int handle_event(void *ctx, void *data, size_t size) {
         return vec_push(&b->exited, e->pid) < 0 ? -ENOMEM : 0;
 }
 
+static int deliver_side_events(struct bpf_sampler *b);
+
+/* A sample with a stack copy. Side events first: the mapping a sample
+ * ran in was made before it, so its record is in the side rings. */
+static int handle_copy(void *ctx, void *data, size_t size) {
+        struct bpf_sampler *b = ctx;
+        const struct profile_sample *h = data;
+        char comm[PROFILE_COMM_LEN + 1], pcomm[PROFILE_COMM_LEN + 1];
+        uint64_t regs[SAMPLE_NREGS];
+
+        if (size < sizeof(*h) || h->copy_len > size - sizeof(*h) || h->n_kstack > PROFILE_MAX_STACK)
+                return 0;
+        if (!b->side_fresh) {
+                int r = deliver_side_events(b);
+                if (r < 0)
+                        return r;
+                b->side_fresh = true;
+        }
+        memcpy(comm, h->comm, PROFILE_COMM_LEN);
+        comm[PROFILE_COMM_LEN] = '\0';
+        memcpy(pcomm, h->process_comm, PROFILE_COMM_LEN);
+        pcomm[PROFILE_COMM_LEN] = '\0';
+        struct raw_sample s = {
+                .tgid = h->tgid,
+                .tid = h->tid,
+                .count = 1,
+                .time_ns = h->time_ns,
+                .exec_gen = h->exec_gen,
+                .comm = comm,
+                .process_comm = pcomm,
+                .kstack = (const uint64_t *) h->kstack,
+                .n_kstack = h->n_kstack,
+        };
+        if (h->flags & PROFILE_COPY_REGS) {
+                regs[SAMPLE_REG_IP] = h->ip;
+                regs[SAMPLE_REG_SP] = h->sp;
+                regs[SAMPLE_REG_BP] = h->bp;
+                s.uregs = regs;
+                s.ustack_copy = (const char *) data + sizeof(*h);
+                s.ustack_copy_addr = h->copy_addr;
+                s.ustack_copy_len = h->copy_len;
+                s.ustack_copy_full = h->flags & PROFILE_COPY_FULL;
+        }
+        b->delivered++;
+        return b->cb && b->cb->sample ? b->cb->sample(b->cb->userdata, &s) : 0;
+}
+
 static int bpf_open(const struct sampler_options *o, void **ret_state) {
         struct bpf_sampler *b = calloc(1, sizeof(*b));
         /* declared before the first goto: cleanup must never see garbage */
@@ -126,6 +178,19 @@ static int bpf_open(const struct sampler_options *o, void **ret_state) {
         bpf_map__set_max_entries(b->skel->maps.stacks1, STACK_MAP_ENTRIES);
         bpf_map__set_max_entries(b->skel->maps.counts0, COUNT_MAP_ENTRIES);
         bpf_map__set_max_entries(b->skel->maps.counts1, COUNT_MAP_ENTRIES);
+        if (o->user_stacks && o->stack_copy > 0) {
+                uint32_t copy = o->stack_copy == SAMPLE_COPY_DEFAULT ? SAMPLE_BPF_DEFAULT_COPY :
+                                MIN(o->stack_copy, (uint32_t) PROFILE_MAX_COPY);
+                b->skel->rodata->stack_copy = MAX(copy / 4096u, 1u) * 4096u;
+                b->skel->rodata->copies_wakeup = COPY_RING_WAKEUP;
+                bpf_map__set_max_entries(b->skel->maps.copies, COPY_RING_BYTES);
+                int ncpu = libbpf_num_possible_cpus();
+                bpf_map__set_max_entries(b->skel->maps.copy_scratch, ncpu > 0 ? (uint32_t) ncpu : 1);
+        } else {
+                /* unused: the smallest a ring and an array can be */
+                bpf_map__set_max_entries(b->skel->maps.copies, 4096);
+                bpf_map__set_max_entries(b->skel->maps.copy_scratch, 1);
+        }
 
         r = profile_bpf__load(b->skel);
         if (r < 0) {
@@ -145,6 +210,11 @@ static int bpf_open(const struct sampler_options *o, void **ret_state) {
         if (!b->events) {
                 r = -errno;
                 goto fail;
+        }
+        if (b->skel->rodata->stack_copy) {
+                r = ring_buffer__add(b->events, bpf_map__fd(b->skel->maps.copies), handle_copy, b);
+                if (r < 0)
+                        goto fail;
         }
 
         r = sampler_online_cpus(&cpus, &b->ncpus);
@@ -395,10 +465,20 @@ static int bpf_poll(void *state, int timeout_ms, const struct sampler_callbacks 
         int r;
 
         b->cb = cb;
+        b->side_fresh = false;
         r = ring_buffer__poll(b->events, timeout_ms);
         if (r < 0 && r != -EINTR) {
                 b->cb = NULL;
                 return r;
+        }
+        /* stack copies are submitted without a wakeup until a batch waits:
+         * take what is there now */
+        if (b->skel->rodata->stack_copy) {
+                r = ring_buffer__consume(b->events);
+                if (r < 0) {
+                        b->cb = NULL;
+                        return r;
+                }
         }
         /* often, so that mappings are opened while their process lives */
         r = deliver_side_events(b);
@@ -418,7 +498,12 @@ static int bpf_stop(void *state, const struct sampler_callbacks *cb) {
         for (int i = 0; i < b->ncpus; i++)
                 ioctl(b->perf_fds[i], PERF_EVENT_IOC_DISABLE, 0);
         b->cb = cb;
-        ring_buffer__consume(b->events);
+        b->side_fresh = false;
+        r = ring_buffer__consume(b->events);
+        if (r < 0) {
+                b->cb = NULL;
+                return r;
+        }
         /* the events are off: once the programs still running are done,
          * both sets are idle and can be drained without a flip */
         wait_for_programs();
@@ -448,10 +533,11 @@ static void bpf_get_stats(const void *state, struct sampler_stats *ret) {
                         ret->lost_counts += per[i].lost_counts;
                         ret->lost_events += per[i].lost_events;
                         ret->children_missed += per[i].lost_targets;
+                        ret->lost_ring += per[i].lost_copies;
                 }
         free(per);
         ret->lost_events += b->side_lost;
-        ret->lost = ret->lost_stackmap + ret->lost_counts;
+        ret->lost = ret->lost_stackmap + ret->lost_counts + ret->lost_ring;
 }
 
 const struct sampler_ops sampler_bpf_ops = {

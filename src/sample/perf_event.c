@@ -102,12 +102,43 @@ static void perf_close(void *state) {
         free(ps);
 }
 
+/* x86-64 perf register numbers (arch/x86/include/uapi/asm/perf_regs.h):
+ * a record's registers come in the order of their bits */
+#define PERF_REG_BP 6
+#define PERF_REG_SP 7
+#define PERF_REG_IP 8
+#define PERF_REGS_MASK ((1ULL << PERF_REG_BP) | (1ULL << PERF_REG_SP) | (1ULL << PERF_REG_IP))
+
+static bool copies_stack(const struct perf_sampler *ps) {
+        return ps->opts.user_stacks && ps->opts.stack_copy > 0;
+}
+
+/* Data pages per ring: a stack copy takes its full size in the ring
+ * whatever was copied, so the ring holds as many records as without. */
+static size_t ring_pages_for(const struct perf_sampler *ps, size_t pages) {
+        if (!copies_stack(ps))
+                return pages;
+        size_t want = pages * (1 + ps->opts.stack_copy / 4096);
+        size_t p = 1;
+        while (p < want && p < 16384)
+                p <<= 1;
+        return p;
+}
+
 /* The attr of every sampling event of this backend. */
 static void sample_attr(const struct perf_sampler *ps, struct perf_event_attr *attr) {
         sampler_cpu_clock_attr(&ps->opts, attr);
         attr->sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CALLCHAIN;
         perf_attr_side_records(attr);
-        attr->exclude_callchain_user = !ps->opts.user_stacks;
+        if (copies_stack(ps)) {
+                /* after TID|TIME in the record: REGS_USER and STACK_USER
+                 * come after every bit perf_attr_side_records adds */
+                attr->sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+                attr->sample_regs_user = PERF_REGS_MASK;
+                attr->sample_stack_user = ps->opts.stack_copy;
+        }
+        /* with a stack copy the user stack is unwound here, not walked */
+        attr->exclude_callchain_user = !ps->opts.user_stacks || copies_stack(ps);
         attr->exclude_callchain_kernel = !ps->opts.kernel_stacks;
         attr->exclude_kernel = ps->exclude_kernel;
         attr->exclude_hv = ps->exclude_kernel;
@@ -127,7 +158,7 @@ static void sample_attr(const struct perf_sampler *ps, struct perf_event_attr *a
 static int open_system_wide(struct perf_sampler *ps) {
         int r = 0;
 
-        ps->ring_pages = SYSTEM_WIDE_RING_PAGES;
+        ps->ring_pages = ring_pages_for(ps, SYSTEM_WIDE_RING_PAGES);
         for (int i = 0; i < ps->ncpus && r >= 0; i++) {
                 struct perf_event_attr attr;
                 sample_attr(ps, &attr);
@@ -157,6 +188,8 @@ static int perf_open(const struct sampler_options *o, void **ret_state) {
         if (!ps)
                 return -ENOMEM;
         ps->opts = *o;
+        ps->opts.stack_copy = o->stack_copy == SAMPLE_COPY_DEFAULT ? SAMPLE_PERF_DEFAULT_COPY :
+                              MIN(o->stack_copy, SAMPLE_PERF_MAX_COPY) & ~7u;
         ps->procs.children = o->children;
         ps->rng = (uint64_t) getpid() * 0x9e3779b97f4a7c15ULL ^ (uint64_t) time(NULL);
         r = sampler_online_cpus(&ps->cpus, &ps->ncpus);
@@ -180,7 +213,7 @@ static int perf_open(const struct sampler_options *o, void **ret_state) {
 
         unsigned thin = PER_TASK_MAX_HZ / o->frequency_hz;
         ps->thin = MAX(1u, MIN(thin, (unsigned) PER_TASK_OVERSAMPLE));
-        ps->ring_pages = perf_ring_pages_allowed(RING_PAGES);
+        ps->ring_pages = perf_ring_pages_allowed(ring_pages_for(ps, RING_PAGES));
 
         /* Fail now, with the reason, rather than at the first target:
          * an event on ourselves needs the same permission. */
@@ -407,6 +440,43 @@ static int handle_sample(struct perf_sampler *ps, const char *rec, size_t size,
                         dst[(*dn)++] = ip;
         }
 
+        p += nr * 8;
+
+        /* REGS_USER (abi, then bp, sp, ip when the task has user state),
+         * STACK_USER (size, the bytes, then how many are real) */
+        uint64_t regs[SAMPLE_NREGS];
+        const char *copy = NULL;
+        uint64_t copy_len = 0, copy_size = 0;
+        bool have_regs = false;
+        if (copies_stack(ps)) {
+                uint64_t abi, r3[3];
+                if (p + 8 > end)
+                        return 0;
+                memcpy(&abi, p, 8);
+                p += 8;
+                if (abi != PERF_SAMPLE_REGS_ABI_NONE) {
+                        if (p + sizeof(r3) > end)
+                                return 0;
+                        memcpy(r3, p, sizeof(r3));
+                        p += sizeof(r3);
+                        regs[SAMPLE_REG_BP] = r3[0];
+                        regs[SAMPLE_REG_SP] = r3[1];
+                        regs[SAMPLE_REG_IP] = r3[2];
+                        have_regs = true;
+                }
+                if (p + 8 > end)
+                        return 0;
+                memcpy(&copy_size, p, 8);
+                p += 8;
+                if (copy_size > 0) {
+                        if (copy_size > (uint64_t) (end - p) || (uint64_t) (end - p) - copy_size < 8)
+                                return 0;
+                        copy = p;
+                        memcpy(&copy_len, p + copy_size, 8);
+                        copy_len = MIN(copy_len, copy_size);
+                }
+        }
+
         ps->stats.samples++;
         struct raw_sample s = {
                 .tgid = pid, .tid = tid, .count = 1, .time_ns = time,
@@ -414,6 +484,14 @@ static int handle_sample(struct perf_sampler *ps, const char *rec, size_t size,
                 .exec_gen = proc->exec_gen,
                 .kstack = kstack, .n_kstack = nk, .ustack = ustack, .n_ustack = nu,
         };
+        if (have_regs) {
+                s.uregs = regs;
+                s.ustack_copy = copy;
+                s.ustack_copy_addr = regs[SAMPLE_REG_SP];
+                s.ustack_copy_len = (uint32_t) copy_len;
+                /* the kernel copies up to the end of the stack's mapping */
+                s.ustack_copy_full = copy_len == copy_size && copy_size > 0;
+        }
         return cb && cb->sample ? cb->sample(cb->userdata, &s) : 0;
 }
 

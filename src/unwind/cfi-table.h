@@ -63,7 +63,17 @@ struct cfi_table_stats {
 
 /* Builds the table of one ELF file. A file without CFI gives an empty
  * table, not an error; CFI that libdw cannot read gives what was read
- * before it. -ENOMEM. */
+ * before it. -ENOMEM. -EINVAL for a NULL elf.
+ *
+ * Details an unwinder may rely on: a file that is not x86-64 ELF64
+ * little-endian gives an empty table. Where .eh_frame and .debug_frame
+ * both cover an address, .eh_frame's row is kept. val_offset rules, and
+ * a register rule that names another register, are UNSUPPORTED; so is
+ * an offset that does not fit the row's field. An FDE whose program names
+ * a register above 255, or whose pointers use a base other than absolute
+ * or pc-relative, is left out (its range then has no row); an FDE so long
+ * that libdw would run its program for minutes keeps only its first
+ * rows. elf stays the caller's and may be freed once this returns. */
 int cfi_table_build(Elf *elf, struct cfi_table **ret);
 struct cfi_table *cfi_table_free(struct cfi_table *t);
 

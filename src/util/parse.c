@@ -19,6 +19,37 @@ int parse_uint64(const char *s, uint64_t *ret) {
         return 0;
 }
 
+int parse_size(const char *s, uint64_t *ret) {
+        char *end;
+
+        if (!s || *s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        unsigned shift = 0;
+        if (*end == 'K' || *end == 'k')
+                shift = 10;
+        else if (*end == 'M' || *end == 'm')
+                shift = 20;
+        else if (*end == 'G' || *end == 'g')
+                shift = 30;
+        if (shift) {
+                end++;
+                if (*end == 'i' && end[1] == 'B')
+                        end += 2;
+                else if (*end == 'B')
+                        end++;
+        }
+        if (*end)
+                return -EINVAL;
+        if (v > (UINT64_MAX >> shift))
+                return -ERANGE;
+        *ret = (uint64_t) v << shift;
+        return 0;
+}
+
 int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret) {
         uint64_t v;
         int r = parse_uint64(s, &v);

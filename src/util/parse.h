@@ -6,6 +6,9 @@
 
 int parse_uint64(const char *s, uint64_t *ret);
 int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret);
+/* Bytes, with an optional K, M or G suffix (powers of 1024; "64K",
+ * "64KiB", "1M"). */
+int parse_size(const char *s, uint64_t *ret);
 int parse_pid(const char *s, int *ret);
 /* The longest duration parse_seconds() takes: 115 days, far below where
  * nanoseconds overflow 64 bits. */

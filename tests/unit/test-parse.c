@@ -37,5 +37,16 @@ int main(void) {
 
         CHECK(hex_digit('0') == 0 && hex_digit('f') == 15 && hex_digit('F') == 15 && hex_digit('g') == -1,
               "hex digits");
+        uint64_t sz;
+        CHECK(parse_size("4096", &sz) == 0 && sz == 4096, "size in bytes");
+        CHECK(parse_size("64K", &sz) == 0 && sz == 65536, "size in KiB");
+        CHECK(parse_size("64KiB", &sz) == 0 && sz == 65536, "size with KiB");
+        CHECK(parse_size("2m", &sz) == 0 && sz == 2u << 20, "size in MiB");
+        CHECK(parse_size("1G", &sz) == 0 && sz == 1u << 30, "size in GiB");
+        CHECK(parse_size("12X", &sz) == -EINVAL, "unknown size suffix");
+        CHECK(parse_size("K", &sz) == -EINVAL, "suffix without a number");
+        CHECK(parse_size("-1K", &sz) == -EINVAL, "negative size");
+        CHECK(parse_size("99999999999999999999G", &sz) == -ERANGE, "size too large");
+        CHECK(parse_size("17179869184G", &sz) == -ERANGE, "size overflowing by the suffix");
         return tap_done();
 }
