@@ -12,11 +12,14 @@ CHAIN = MAIN_PREFIX + ("sorter",)
 
 
 def through_libc(u):
-    """sorter;<libc's qsort frames>;cmp_slow, with msort_with_tmp between"""
+    """sorter;<libc's qsort frames>;cmp_slow, with msort_with_tmp between
+    (its recursion, named with its clones and inlined copies: msort_with_tmp,
+    msort_with_tmp.part.0, msort_with_tmp_[i])"""
     if u[-1:] != ("cmp_slow",) or "sorter" not in u:
         return False
     between = u[u.index("sorter") + 1:-1]
-    return bool(between) and "msort_with_tmp" in between and "cmp_slow" not in between
+    return (any(x.startswith("msort_with_tmp") for x in between) and
+            "cmp_slow" not in between)
 
 
 def body(t):
