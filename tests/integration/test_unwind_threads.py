@@ -7,8 +7,8 @@ dwarf --unwind-check: >= 99% complete, all 4 threads seen, >= 99% agree
 with libdwfl."""
 import re
 
-from cprof_test import (THREAD_PREFIX, Test, check_agreement, check_unwound,
-                        unwind_record)
+from cprof_test import (MAIN_PREFIX, THREAD_PREFIX, Test, check_agreement, check_unwound,
+                        has_run, unwind_record, user_part)
 
 CHAIN = THREAD_PREFIX + ("worker",)
 
@@ -19,12 +19,16 @@ def body(t):
         for mode in ([], ["--threads"], ["--unwind", "dwarf", "--unwind-check"]):
             label = f"{backend} {' '.join(mode) or 'default'}"
             threads = "--threads" in mode
-            _, f, s = unwind_record(t, ["--backend", backend, *mode, "-F", "299", "--", w,
+            _, f, s = unwind_record(t, ["--backend", backend, *mode, "-F", "499", "--", w,
                                         "4", "1.5"], t.path(f"{backend}-{len(mode)}.folded"),
                                     label)
             p = f.of("nofp-threads")
-            check_unwound(t, label, p, s, CHAIN, threads=threads,
-                          extra=lambda u: len(u) > 3 and u[3] in ("work_a", "work_b"))
+            # the main thread may have a sample of its own (start, exit)
+            check_unwound(t, label, p, s, [CHAIN, MAIN_PREFIX], threads=threads)
+            bad = p.where(lambda st: ("work_a" in st or "work_b" in st) and not has_run(
+                user_part(st, threads), CHAIN + (("work_a", "work_b"),)))
+            t.check(bad.total() == 0, f"{label}: work_a and work_b are always right "
+                    f"under worker ({bad.total()} samples elsewhere)", bad.top())
             t.share_within(p.share("work_a"), 2 / 3, 0.1, f"{label}: work_a share", p.top())
             if threads:
                 # the workers' tids (the main thread may have a sample or
