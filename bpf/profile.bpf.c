@@ -498,9 +498,9 @@ static long walk_step(__u32 i, void *data) {
                 return walk_end(w, e - 1);
         if (!known)
                 return walk_end(w, UNWIND_END_BAD_FRAME_);
+        /* as in userspace (dwarf.c): an unreadable rbp slot makes rbp
+         * unknown, it does not end the walk */
         e = saved_reg(row->rbp, row->rbp_off, cfa, w->sp, &bp, &bp_known);
-        if (e == UNWIND_END_NOT_COPIED_ + 1)
-                return walk_end(w, UNWIND_END_NOT_COPIED_);
         if (row->rbp == UNWIND_REG_SAME)
                 bp_known = w->bp_known;
         else if (e)

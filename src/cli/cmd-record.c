@@ -30,6 +30,9 @@ DEFINE_FREEP(struct recorder, recorder_free)
 /* how long a stopped command may take to exit after SIGTERM */
 #define STOP_GRACE_S 2
 #define DEFAULT_MAX_DEPTH 4096
+/* what --stack-copy takes for the perf backend: 64K is cut to the
+ * kernel's SAMPLE_PERF_MAX_COPY */
+#define PERF_COPY_LIMIT (64u * 1024u)
 #define MAX_MAX_DEPTH 65536
 
 static VEC(pid_t) arg_pids;
@@ -110,7 +113,7 @@ static void help(void) {
                "  cprof flamegraph out.folded > graph.svg\n"
                "  cprof record -F 999 -o graph.svg -- ./myprog --flag\n",
                DEFAULT_FREQUENCY, MAX_FREQUENCY, SAMPLE_MAX_STACK, DEFAULT_MAX_DEPTH,
-               SAMPLE_BPF_DEFAULT_COPY / 1024, SAMPLE_PERF_DEFAULT_COPY / 1024, SAMPLE_PERF_MAX_COPY / 1024,
+               SAMPLE_BPF_DEFAULT_COPY / 1024, SAMPLE_PERF_DEFAULT_COPY / 1024, PERF_COPY_LIMIT / 1024,
                STOP_GRACE_S);
 }
 
@@ -314,9 +317,9 @@ static int parse_argv(int argc, char **argv) {
         if (arg_children < 0)
                 arg_children = arg_command != NULL;
         if (arg_backend == SAMPLER_BACKEND_PERF && arg_stack_copy != SAMPLE_COPY_DEFAULT &&
-            arg_stack_copy > SAMPLE_PERF_MAX_COPY)
+            arg_stack_copy > PERF_COPY_LIMIT)
                 return log_error("invalid stack copy size for the perf backend: the kernel copies at most "
-                                 "%u bytes (%uK)", SAMPLE_PERF_MAX_COPY, SAMPLE_PERF_MAX_COPY / 1024), -EINVAL;
+                                 "64K (%u bytes)", SAMPLE_PERF_MAX_COPY), -EINVAL;
         if (arg_unwind == UNWIND_FP && (arg_unwind_check || arg_user_unwind || arg_stack_copy != SAMPLE_COPY_DEFAULT))
                 return log_error("--%s needs --unwind auto or dwarf",
                                  arg_unwind_check ? "unwind-check" : arg_user_unwind ? "user-unwind" : "stack-copy"),

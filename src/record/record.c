@@ -424,7 +424,7 @@ static int frame_key(struct recorder *r, const struct raw_sample *s, const struc
 /* --unwind-check: libdwfl unwinds the same sample; agreement is the same
  * user pcs in the same order. */
 static void check_unwind(struct recorder *r, const struct raw_sample *s, const struct unwound_frame *user,
-                         size_t n_user) {
+                         size_t n_user, enum unwind_end end) {
         struct dwfl_check_sample ds = {
                 .pid = (pid_t) s->tgid, .tid = (pid_t) s->tid,
                 .ip = s->uregs[SAMPLE_REG_IP], .sp = s->uregs[SAMPLE_REG_SP], .bp = s->uregs[SAMPLE_REG_BP],
@@ -445,9 +445,11 @@ static void check_unwind(struct recorder *r, const struct raw_sample *s, const s
                 size_t i = 0;
                 while (i < n_user && i < (size_t) n && r->check_pcs[i] == user[i].addr)
                         i++;
-                log_debug("unwind check: pid %u: %zu frames here, %d by libdwfl, first difference at "
-                          "frame %zu (0x%" PRIx64 " here, 0x%" PRIx64 " libdwfl)", s->tgid, n_user, n, i,
-                          i < n_user ? user[i].addr : 0, i < (size_t) n ? r->check_pcs[i] : 0);
+                log_debug("unwind check: pid %u: %zu frames here (%s, %s), %d by libdwfl, first difference "
+                          "at frame %zu (0x%" PRIx64 " here, 0x%" PRIx64 " libdwfl), copy of %u bytes, pc 0x%" PRIx64 " sp 0x%" PRIx64,
+                          s->tgid, n_user, s->ustack_unwound ? "kernel" : "user", unwind_end_name(end), n, i,
+                          i < n_user ? user[i].addr : 0, i < (size_t) n ? r->check_pcs[i] : 0,
+                          s->ustack_copy_len, s->uregs[SAMPLE_REG_IP], s->uregs[SAMPLE_REG_SP]);
         }
 }
 
@@ -473,11 +475,13 @@ static int on_sample(void *userdata, const struct raw_sample *s) {
                 if (end == UNWIND_END_NOT_COPIED && s->ustack_copy_full)
                         r->unwind_copy_limited += s->count;
                 cut = end != UNWIND_END_COMPLETE;
-                if (r->check) {
+                /* a checked sample has a copy, unless its task had no
+                 * user memory left to copy (it was exiting) */
+                if (r->check && s->uregs) {
                         size_t nk = 0;
                         while (nk < n && r->frames[nk].kernel)
                                 nk++;
-                        check_unwind(r, s, r->frames + nk, n - nk);
+                        check_unwind(r, s, r->frames + nk, n - nk, end);
                 }
         } else {
                 /* the kernel stops its frame-pointer walk at this depth */

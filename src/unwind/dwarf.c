@@ -198,9 +198,11 @@ static enum unwind_end step_cfi(const struct copy *c, const struct cfi_row *row,
                 return e;
         if (!known) /* "same value" for the return address: no caller */
                 return UNWIND_END_BAD_FRAME;
+        /* rbp is needed only by a caller whose CFA is rbp-based: a slot
+         * it cannot be read from makes it unknown, not the stack cut
+         * (epilogues keep the rule for a slot already popped, below sp,
+         * where a copy from sp does not reach) */
         e = saved_reg(c, row->rbp, row->rbp_off, cfa, r, &bp, &bp_known);
-        if (e == UNWIND_END_NOT_COPIED)
-                return e;
         if (row->rbp == CFI_REG_SAME)
                 bp_known = r->bp_known;
         else if (e != UNWIND_END_COMPLETE)
