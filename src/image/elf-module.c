@@ -481,7 +481,8 @@ static int read_plt_slots(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, unsigned 
                 if (vec_push(slots, slot) < 0)
                         return -ENOMEM;
         }
-        qsort(slots->v, slots->n, sizeof(*slots->v), plt_slot_cmp);
+        if (slots->n > 1)
+                qsort(slots->v, slots->n, sizeof(*slots->v), plt_slot_cmp);
         return 0;
 }
 
@@ -544,6 +545,11 @@ static int name_plt_stubs(struct elf_module *m, Elf_Scn *scn, const GElf_Shdr *s
         return 0;
 }
 
+/* The stub of .rela.plt's relocation i sits at .plt.sec + 16 * i, or at
+ * .plt + 16 * (i + 1) without .plt.sec; rather than trust that layout,
+ * every stub is decoded and named after the relocation of the slot it
+ * really jumps through (as objdump does), so a stub that does not match
+ * its slot is skipped, never misnamed. */
 static int read_plt(struct elf_module *m) {
         _cleanup_(vec_freep) struct plt_slots jump = {};
         _cleanup_(vec_freep) struct plt_slots glob = {};
@@ -596,7 +602,8 @@ static int read_plt(struct elf_module *m) {
         }
         if (r < 0)
                 return r;
-        qsort(m->plt.v, m->plt.n, sizeof(*m->plt.v), elf_plt_cmp);
+        if (m->plt.n > 1)
+                qsort(m->plt.v, m->plt.n, sizeof(*m->plt.v), elf_plt_cmp);
         return 0;
 }
 
