@@ -46,7 +46,7 @@ static bool arg_no_demangle, arg_lines, arg_addrs;
 static enum unwind_mode arg_unwind = UNWIND_AUTO;
 static unsigned arg_max_depth = DEFAULT_MAX_DEPTH;
 static uint32_t arg_stack_copy = SAMPLE_COPY_DEFAULT;
-static bool arg_unwind_check;
+static bool arg_unwind_check, arg_user_unwind;
 
 static volatile sig_atomic_t stop_requested;
 
@@ -86,6 +86,8 @@ static void help(void) {
                "      --stack-copy SIZE  user stack copied per sample for CFI unwinding, e.g.\n"
                "                         64K (default %uK for bpf, %uK for perf, which allows\n"
                "                         at most %uK); copies end at the stack's end\n"
+               "      --user-unwind      bpf: unwind in cprof from stack copies rather than in\n"
+               "                         the kernel (the perf backend always does)\n"
                "      --unwind-check     unwind every sample with libdwfl too and report how\n"
                "                         many agree (slow: for checking the unwinder)\n"
                "  -q, --quiet            no progress line, no summary\n"
@@ -128,6 +130,7 @@ enum {
         OPT_MAX_DEPTH,
         OPT_STACK_COPY,
         OPT_UNWIND_CHECK,
+        OPT_USER_UNWIND,
         OPT_VERSION,
 };
 
@@ -171,6 +174,7 @@ static int parse_argv(int argc, char **argv) {
                 { "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
                 { "stack-copy", required_argument, NULL, OPT_STACK_COPY },
                 { "unwind-check", no_argument, NULL, OPT_UNWIND_CHECK },
+                { "user-unwind", no_argument, NULL, OPT_USER_UNWIND },
                 { "quiet", no_argument, NULL, 'q' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
@@ -284,6 +288,9 @@ static int parse_argv(int argc, char **argv) {
                 case OPT_UNWIND_CHECK:
                         arg_unwind_check = true;
                         break;
+                case OPT_USER_UNWIND:
+                        arg_user_unwind = true;
+                        break;
                 case 'q':
                         arg_quiet = true;
                         break;
@@ -310,9 +317,10 @@ static int parse_argv(int argc, char **argv) {
             arg_stack_copy > SAMPLE_PERF_MAX_COPY)
                 return log_error("invalid stack copy size for the perf backend: the kernel copies at most "
                                  "%u bytes (%uK)", SAMPLE_PERF_MAX_COPY, SAMPLE_PERF_MAX_COPY / 1024), -EINVAL;
-        if (arg_unwind == UNWIND_FP && (arg_unwind_check || arg_stack_copy != SAMPLE_COPY_DEFAULT))
+        if (arg_unwind == UNWIND_FP && (arg_unwind_check || arg_user_unwind || arg_stack_copy != SAMPLE_COPY_DEFAULT))
                 return log_error("--%s needs --unwind auto or dwarf",
-                                 arg_unwind_check ? "unwind-check" : "stack-copy"), -EINVAL;
+                                 arg_unwind_check ? "unwind-check" : arg_user_unwind ? "user-unwind" : "stack-copy"),
+                       -EINVAL;
         /* a usage error like any other bad option, found before any work */
         if (format) {
                 if (output_format_from_name(format, &arg_output_format) < 0)
@@ -460,6 +468,11 @@ static void print_unwind(const struct record_progress *p) {
         log_debug("unwind: tables for %" PRIu64 " modules, %" PRIu64 " rows, %.1f MiB, built in %.1f ms",
                   p->unwinder.tables, p->unwinder.table_rows, (double) p->unwinder.table_bytes / (1 << 20),
                   (double) p->unwinder.table_build_ns / 1e6);
+        if (p->kernel_modules)
+                log_debug("unwind: %" PRIu64 " stacks unwound in the kernel, %" PRIu64 " sent as copies; "
+                          "tables of %" PRIu64 " modules in the kernel (%" PRIu64 " did not fit), %.1f MiB",
+                          p->stats.kernel_unwound, p->stats.copy_fallback, p->kernel_modules,
+                          p->kernel_modules_not_loaded, (double) p->kernel_table_bytes / (1 << 20));
 }
 
 static void print_summary(struct recorder *rec, const char *output, size_t stacks, uint64_t cpu_ns) {
@@ -637,6 +650,10 @@ static int run(void) {
                         .kernel_stacks = arg_kernel,
                         .children = arg_children > 0,
                         .stack_copy = arg_unwind == UNWIND_FP ? 0 : arg_stack_copy,
+                        .kernel_unwind = arg_unwind != UNWIND_FP && !arg_user_unwind,
+                        .dwarf_only = arg_unwind == UNWIND_DWARF,
+                        .check_walk = arg_unwind_check,
+                        .max_depth = arg_max_depth,
                 },
                 .unwind = { .mode = arg_unwind, .max_depth = arg_max_depth },
                 .unwind_check = arg_unwind_check,

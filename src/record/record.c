@@ -20,6 +20,7 @@
 #include "cprof/unwind.h"
 #include "record/addr-stacks.h"
 #include "unwind/dwfl-check.h"
+#include "unwind/kernel-tables.h"
 #include "util/cleanup.h"
 #include "util/hash.h"
 #include "util/log.h"
@@ -57,6 +58,10 @@ struct recorder {
         struct symbolizer *sym;
         struct unwinder *unw;
         struct dwfl_check *check; /* --unwind-check */
+        /* the in-kernel unwinder's tables (NULL: unwinding in userspace),
+         * and the process images whose entry must be written again */
+        struct kernel_tables *kt;
+        VEC(struct old_image) ksync;
         struct addr_stacks stacks;
         struct profile *profile;
         VEC(pid_t) roots;
@@ -133,6 +138,9 @@ int recorder_new(const struct record_options *o, struct recorder **ret,
         }
         if (k >= 0)
                 k = sampler_new(&o->sampler, &r->sampler, ret_fallback_reason);
+        struct sampler_unwind_maps um;
+        if (k >= 0 && sampler_unwind_maps(r->sampler, &um) >= 0)
+                k = kernel_tables_new(r->unw, r->img, &um, &r->kt);
         if (k < 0) {
                 recorder_free(r);
                 return k;
@@ -159,6 +167,8 @@ struct recorder *recorder_free(struct recorder *r) {
                 return NULL;
         sampler_free(r->sampler);
         symbolizer_free(r->sym);
+        kernel_tables_free(r->kt);
+        vec_free(&r->ksync);
         unwinder_free(r->unw);
         dwfl_check_free(r->check);
         free(r->frames);
@@ -176,6 +186,29 @@ struct recorder *recorder_free(struct recorder *r) {
         u64map_release(&r->names);
         free(r);
         return NULL;
+}
+
+/* The kernel unwinder must learn what the image layer just learnt of a
+ * process: its entry is written at the next flush, off the drain path
+ * (that is where new modules' tables are built). */
+static void kernel_mark(struct recorder *r, pid_t pid, uint32_t gen) {
+        if (!r->kt)
+                return;
+        for (size_t i = 0; i < r->ksync.n; i++)
+                if (r->ksync.v[i].pid == pid && r->ksync.v[i].gen == gen)
+                        return;
+        (void) vec_push(&r->ksync, ((struct old_image) { .pid = pid, .gen = gen }));
+}
+
+static void kernel_sync(struct recorder *r) {
+        for (size_t i = 0; i < r->ksync.n; i++) {
+                int k = kernel_tables_sync(r->kt, r->ksync.v[i].pid, r->ksync.v[i].gen);
+                log_debug("unwind: pid %d image %u given to the kernel: %d", (int) r->ksync.v[i].pid, r->ksync.v[i].gen, k);
+                if (k < 0 && k != -ESRCH)
+                        log_debug_errno(k, "unwind: cannot give pid %d to the kernel unwinder: %s",
+                                        (int) r->ksync.v[i].pid, strerror(-k));
+        }
+        r->ksync.n = 0;
 }
 
 static int set_name(struct recorder *r, pid_t pid, const char *name) {
@@ -204,6 +237,7 @@ static int process_name(struct recorder *r, const struct raw_sample *s, uint32_t
         }
         /* first sight of this process: learn its maps while it lives */
         (void) image_load_process(r->img, pid);
+        kernel_mark(r, pid, s->exec_gen);
         if (s->process_comm && *s->process_comm)
                 snprintf(buf, sizeof(buf), "%s", s->process_comm);
         else if (target_comm(pid, buf, sizeof(buf)) < 0) {
@@ -235,7 +269,10 @@ static void run_reloads(struct recorder *r) {
                         i++;
                         continue;
                 }
-                if (image_load_process(r->img, rl->pid) >= 0 && rl->round < 3) {
+                int loaded = image_load_process(r->img, rl->pid);
+                if (loaded >= 0)
+                        kernel_mark(r, rl->pid, image_current_gen(r->img, rl->pid));
+                if (loaded >= 0 && rl->round < 3) {
                         rl->round++;
                         rl->at_ns = now + 10000000ULL * (rl->round == 1 ? 5 : rl->round == 2 ? 25 : 125);
                         i++;
@@ -254,6 +291,8 @@ static void forget_old_images(struct recorder *r) {
                         i++;
                         continue;
                 }
+                if (r->kt)
+                        kernel_tables_forget(r->kt, o->pid, o->gen == ALL_IMAGES ? KERNEL_TABLES_ALL : o->gen);
                 if (o->gen == ALL_IMAGES) {
                         image_forget_process(r->img, o->pid);
                         if (r->check)
@@ -284,6 +323,7 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                 uint64_t parent_name;
                 (void) image_fork_process(r->img, (pid_t) e->ppid, pid);
                 (void) image_load_process(r->img, pid);
+                kernel_mark(r, pid, 0);
                 if (e->comm)
                         (void) set_name(r, pid, e->comm);
                 else if (u64map_get(&r->names, e->ppid, &parent_name))
@@ -298,6 +338,7 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                         (void) vec_push(&r->old_images, ((struct old_image) {
                                 .pid = pid, .gen = e->exec_gen - 1, .at_ns = now_ns() + OLD_IMAGE_NS }));
                 (void) image_load_process(r->img, pid);
+                kernel_mark(r, pid, e->exec_gen);
                 if (e->comm)
                         (void) set_name(r, pid, e->comm);
                 schedule_reloads(r, pid);
@@ -312,6 +353,7 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                         .dev = e->dev, .inode = e->inode, .path = e->path,
                 };
                 (void) image_add_mapping(r->img, pid, e->exec_gen, &m);
+                kernel_mark(r, pid, e->exec_gen);
                 break;
         }
         case PROCESS_EVENT_EXIT:
@@ -636,6 +678,9 @@ static int flush(struct recorder *r, bool final) {
         size_t kept = 0;
         int k;
 
+        /* the kernel unwinder first: its samples wait for it */
+        if (r->kt)
+                kernel_sync(r);
         /* before naming anything: debug files found, fetches started */
         for (size_t i = 0; i < r->new_modules.n; i++)
                 symbolizer_prepare_module(r->sym, r->new_modules.v[i]);
@@ -710,6 +755,12 @@ int recorder_add_pid(struct recorder *r, pid_t pid, bool root) {
         if (k < 0)
                 return k;
         (void) image_load_process(r->img, pid);
+        /* before sampling starts, so that its first samples are unwound
+         * in the kernel */
+        if (r->kt) {
+                kernel_mark(r, pid, image_current_gen(r->img, pid));
+                kernel_sync(r);
+        }
         if (root) {
                 k = vec_push(&r->roots, pid);
                 if (k < 0)
@@ -825,6 +876,13 @@ void recorder_get_progress(const struct recorder *r, struct record_progress *ret
         };
         memcpy(ret->unwind_ends, r->unwind_ends, sizeof(ret->unwind_ends));
         unwinder_get_stats(r->unw, &ret->unwinder);
+        if (r->kt) {
+                struct kernel_tables_stats ks;
+                kernel_tables_get_stats(r->kt, &ks);
+                ret->kernel_modules = ks.modules;
+                ret->kernel_modules_not_loaded = ks.modules_not_loaded;
+                ret->kernel_table_bytes = ks.bytes;
+        }
         sampler_get_stats(r->sampler, &ret->stats);
 }
 

@@ -38,6 +38,13 @@
  * on two CPUs samples of a few KiB each fill 1 MiB in about 100 ms. */
 #define COPY_RING_BYTES (32u << 20)
 #define COPY_RING_WAKEUP (1u << 20)
+/* In-kernel unwinding: table rows (16 bytes each; libc has 28,000),
+ * process images, and the chunks user stacks are stored in */
+#define UNWIND_ROWS (1u << 20)
+#define UNWIND_PROCS 4096
+#define CHUNK_MAP_ENTRIES 16384
+/* frames the kernel walks per sample before it sends a copy instead */
+#define KERNEL_UNWIND_BUDGET 256
 
 
 struct bpf_sampler {
@@ -52,6 +59,9 @@ struct bpf_sampler {
         uint64_t delivered;
         VEC(uint64_t) frames;      /* the stacks of the set being drained */
         struct u64map stack_ids;   /* store id -> offset << 8 | length in frames */
+        VEC(struct unwind_chunk) chunks; /* the chunks of the set being drained */
+        struct u64map chunk_ids;   /* chunk id -> index in chunks */
+        VEC(uint64_t) user;        /* one kernel-unwound user stack, rebuilt */
         VEC(uint32_t) exited; /* tgids whose last thread exited, still in the target set */
         /* The process events (fork, exec, mmap, exit) come from perf
          * records: mappings are known from the moment they are made */
@@ -85,6 +95,9 @@ static void bpf_close(void *state) {
         profile_bpf__destroy(b->skel);
         vec_free(&b->frames);
         u64map_release(&b->stack_ids);
+        vec_free(&b->chunks);
+        u64map_release(&b->chunk_ids);
+        vec_free(&b->user);
         vec_free(&b->exited);
         perf_side_free(b->side);
         free(b);
@@ -111,7 +124,8 @@ static int handle_copy(void *ctx, void *data, size_t size) {
         char comm[PROFILE_COMM_LEN + 1], pcomm[PROFILE_COMM_LEN + 1];
         uint64_t regs[SAMPLE_NREGS];
 
-        if (size < sizeof(*h) || h->copy_len > size - sizeof(*h) || h->n_kstack > PROFILE_MAX_STACK)
+        if (size < sizeof(*h) || h->copy_len > size - sizeof(*h) || h->n_kstack > PROFILE_MAX_STACK ||
+            h->n_walk > (size - sizeof(*h) - h->copy_len) / 8)
                 return 0;
         if (!b->side_fresh) {
                 int r = deliver_side_events(b);
@@ -143,6 +157,12 @@ static int handle_copy(void *ctx, void *data, size_t size) {
                 s.ustack_copy_addr = h->copy_addr;
                 s.ustack_copy_len = h->copy_len;
                 s.ustack_copy_full = h->flags & PROFILE_COPY_FULL;
+        }
+        if (h->walk_end) {
+                s.ustack = (const uint64_t *) ((const char *) data + sizeof(*h) + h->copy_len);
+                s.n_ustack = h->n_walk;
+                s.ustack_unwound = true;
+                s.ustack_end = (uint8_t) (h->walk_end - 1);
         }
         b->delivered++;
         return b->cb && b->cb->sample ? b->cb->sample(b->cb->userdata, &s) : 0;
@@ -186,7 +206,21 @@ static int bpf_open(const struct sampler_options *o, void **ret_state) {
                 bpf_map__set_max_entries(b->skel->maps.copies, COPY_RING_BYTES);
                 int ncpu = libbpf_num_possible_cpus();
                 bpf_map__set_max_entries(b->skel->maps.copy_scratch, ncpu > 0 ? (uint32_t) ncpu : 1);
-        } else {
+        }
+        if (o->user_stacks && o->stack_copy > 0 && o->kernel_unwind) {
+                int ncpu = libbpf_num_possible_cpus();
+                b->skel->rodata->kernel_unwind = true;
+                b->skel->rodata->dwarf_only = o->dwarf_only;
+                b->skel->rodata->check_mode = o->check_walk;
+                b->skel->rodata->unwind_budget = KERNEL_UNWIND_BUDGET;
+                b->skel->rodata->max_depth = o->max_depth ? o->max_depth : 4096;
+                bpf_map__set_max_entries(b->skel->maps.unwind_rows, UNWIND_ROWS);
+                bpf_map__set_max_entries(b->skel->maps.unwind_procs, UNWIND_PROCS);
+                bpf_map__set_max_entries(b->skel->maps.chunks0, CHUNK_MAP_ENTRIES);
+                bpf_map__set_max_entries(b->skel->maps.chunks1, CHUNK_MAP_ENTRIES);
+                bpf_map__set_max_entries(b->skel->maps.walks, ncpu > 0 ? (uint32_t) ncpu : 1);
+        }
+        if (!(o->user_stacks && o->stack_copy > 0)) {
                 /* unused: the smallest a ring and an array can be */
                 bpf_map__set_max_entries(b->skel->maps.copies, 4096);
                 bpf_map__set_max_entries(b->skel->maps.copy_scratch, 1);
@@ -303,6 +337,8 @@ static int deliver_sample(struct bpf_sampler *b, const struct profile_key *k, ui
                 .n_kstack = nk,
                 .ustack = ustack,
                 .n_ustack = nu,
+                .ustack_unwound = k->user_end != 0,
+                .ustack_end = (uint8_t) (k->user_end ? k->user_end - 1 : 0),
         };
         b->delivered += count;
         return b->cb && b->cb->sample ? b->cb->sample(b->cb->userdata, &s) : 0;
@@ -382,6 +418,31 @@ static uint32_t find_stack(struct bpf_sampler *b, uint64_t id, const uint64_t **
         return (uint32_t) (v & 0xff);
 }
 
+static int take_chunk(struct bpf_sampler *b, const void *key, const void *value) {
+        uint64_t id;
+
+        memcpy(&id, value, sizeof(id));
+        int r = vec_push(&b->chunks, *(const struct unwind_chunk *) key);
+        return r < 0 ? r : u64map_put(&b->chunk_ids, id, b->chunks.n - 1);
+}
+
+/* A user stack unwound in the kernel, from its leaf chunk to the root:
+ * into b->user. A chunk missing (the store was full) ends it there. */
+static uint32_t rebuild_user(struct bpf_sampler *b, uint64_t id) {
+        b->user.n = 0;
+        for (size_t guard = 0; id && guard < b->chunks.n; guard++) {
+                uint64_t i;
+                if (!u64map_get(&b->chunk_ids, id, &i))
+                        break;
+                const struct unwind_chunk *c = &b->chunks.v[i];
+                for (int j = 0; j < UNWIND_CHUNK && c->ips[j]; j++)
+                        if (vec_push(&b->user, c->ips[j]) < 0)
+                                return (uint32_t) b->user.n;
+                id = c->prev;
+        }
+        return (uint32_t) b->user.n;
+}
+
 static int take_count(struct bpf_sampler *b, const void *key, const void *value) {
         const struct profile_key *k = key;
         const uint64_t *kstack, *ustack;
@@ -391,6 +452,10 @@ static int take_count(struct bpf_sampler *b, const void *key, const void *value)
         if (count == 0)
                 return 0;
         uint32_t nk = find_stack(b, k->kernel_stack_id, &kstack);
+        if (k->user_end) {
+                uint32_t nu = rebuild_user(b, k->user_stack_id);
+                return deliver_sample(b, k, count, kstack, nk, b->user.v, nu);
+        }
         uint32_t nu = find_stack(b, k->user_stack_id, &ustack);
         return deliver_sample(b, k, count, kstack, nk, ustack, nu);
 }
@@ -405,7 +470,12 @@ static int drain_set(struct bpf_sampler *b, unsigned set) {
 
         b->frames.n = 0;
         u64map_clear(&b->stack_ids);
+        b->chunks.n = 0;
+        u64map_clear(&b->chunk_ids);
         r = drain_map(stacks_fd, sizeof(struct profile_stack), sizeof(uint64_t), take_stack, b);
+        if (r >= 0 && b->skel->rodata->kernel_unwind)
+                r = drain_map(bpf_map__fd(set ? b->skel->maps.chunks1 : b->skel->maps.chunks0),
+                              sizeof(struct unwind_chunk), sizeof(uint64_t), take_chunk, b);
         if (r >= 0)
                 r = drain_map(counts_fd, sizeof(struct profile_key), sizeof(uint64_t), take_count, b);
         return r;
@@ -534,13 +604,30 @@ static void bpf_get_stats(const void *state, struct sampler_stats *ret) {
                         ret->lost_events += per[i].lost_events;
                         ret->children_missed += per[i].lost_targets;
                         ret->lost_ring += per[i].lost_copies;
+                        ret->kernel_unwound += per[i].kernel_unwound;
+                        ret->copy_fallback += per[i].copy_fallback;
                 }
         free(per);
         ret->lost_events += b->side_lost;
         ret->lost = ret->lost_stackmap + ret->lost_counts + ret->lost_ring;
 }
 
+static int bpf_unwind_maps(const void *state, struct sampler_unwind_maps *ret) {
+        const struct bpf_sampler *b = state;
+
+        if (!b->skel->rodata->kernel_unwind)
+                return -EOPNOTSUPP;
+        *ret = (struct sampler_unwind_maps) {
+                .rows_fd = bpf_map__fd(b->skel->maps.unwind_rows),
+                .rows_max = bpf_map__max_entries(b->skel->maps.unwind_rows),
+                .procs_fd = bpf_map__fd(b->skel->maps.unwind_procs),
+                .procs_max = bpf_map__max_entries(b->skel->maps.unwind_procs),
+        };
+        return 0;
+}
+
 const struct sampler_ops sampler_bpf_ops = {
+        .unwind_maps = bpf_unwind_maps,
         .name = "bpf",
         .open = bpf_open,
         .close = bpf_close,
