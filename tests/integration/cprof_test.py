@@ -398,8 +398,15 @@ def has_run(frames, run):
 
 
 def pattern_text(pattern):
-    return ";".join("*" if p is None else p if isinstance(p, str) else "|".join(p)
-                    for p in pattern)
+    """The pattern as frames; a run of one item is written 'item x N'"""
+    out = []
+    for p in pattern:
+        text = "*" if p is None else p if isinstance(p, str) else "|".join(p)
+        if out and out[-1][0] == text:
+            out[-1][1] += 1
+        else:
+            out.append([text, 1])
+    return ";".join(x if n == 1 else f"{x} x {n}" for x, n in out)
 
 
 def unwind_record(t, args, out, label, timeout=60, cwd=None):
@@ -432,7 +439,7 @@ def check_unwound(t, label, f, s, prefix, want=0.99, threads=False, extra=None):
     want_txt = " or ".join(pattern_text(p) for p in prefixes)
     t.check(ok >= want * total,
             f"{label}: {ok} of {total} samples ({100 * ok / total:.1f}%) are "
-            f"{want_txt};... (want >= {100 * want:.0f}%)", bad.top())
+            f"{want_txt};... (want >= {100 * want:.0f}%)", f"{s.line}\n{bad.top()}")
     t.check(s.total and s.share() >= want,
             f"{label}: summary: {s.complete} of {s.total} user stacks complete "
             f"(want >= {100 * want:.0f}%)", s.line)

@@ -3,7 +3,8 @@
 most of the time in the tiny leaves leaf_a/leaf_b whose prologues and
 epilogues push and pop callee-saved registers.
 
-On both backends, with --unwind dwarf and with the default (auto):
+On both backends, with --unwind dwarf and with the default (auto), and on
+the bpf backend with --user-unwind (stack copies unwound by cprof):
 at least 99% of the samples are _start;__libc_start_main;
 __libc_start_call_main;main;alpha;beta;... and the summary counts at least
 99% of the user stacks complete; gamma and delta have their shares; with
@@ -45,11 +46,13 @@ def check_chain(t, label, f, s):
 def body(t):
     w = t.workload("nofp-chain")
     for backend in ("bpf", "perf"):
-        for mode in (["--unwind", "dwarf"], []):
+        # bpf: in the kernel by default, from stack copies with --user-unwind
+        extra = [["--user-unwind"]] if backend == "bpf" else []
+        for mode in [["--unwind", "dwarf"], []] + extra:
             label = f"{backend} {' '.join(mode) or 'default (auto)'}"
             _, f, s = unwind_record(
                 t, ["--backend", backend, *mode, "-F", "499", "--", w, "2"],
-                t.path(f"{backend}-{len(mode)}.folded"), label)
+                t.path(f"{backend}-{'-'.join(mode)}.folded"), label)
             check_chain(t, label, f, s)
         label = f"{backend} --unwind-check"
         _, f, s = unwind_record(
