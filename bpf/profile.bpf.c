@@ -164,6 +164,10 @@ struct walk {
         __u32 done;   /* 1: ended (end says why); 2: needs the copy path */
         __u32 set;
         __u64 next_id;
+        /* binary search bounds: kept in map memory rather than registers,
+         * so the verifier sees every step of a search alike (values it
+         * tracks exactly would make it walk each path of the search) */
+        __u32 lo, hi, rpc, rfailed;
         struct unwind_chunk chunk; /* the key being stored */
         __u64 frames[WALK_MAX];
 };
@@ -312,7 +316,10 @@ static __always_inline int copy_sample(struct bpf_perf_event_data *ctx, struct t
                 h->flags = PROFILE_COPY_REGS;
                 __u64 base = h->sp & ~(PAGE - 1);
                 h->copy_addr = base;
-                bpf_find_vma(t, h->sp, vma_end, &end, 0);
+                /* it fails when the mmap lock is taken (the task is in
+                 * brk or mmap): copy until a page cannot be read */
+                if (bpf_find_vma(t, h->sp, vma_end, &end, 0) < 0 || !end)
+                        end = ~0ULL;
                 __u32 pages = stack_copy / PAGE;
                 for (__u32 i = 0; i < PROFILE_MAX_COPY / PAGE; i++) {
                         if (i >= pages) {
@@ -395,6 +402,25 @@ static __always_inline __u32 saved_reg(__u8 rule, __s16 off, __u64 cfa, __u64 sp
         return 0;
 }
 
+static long row_search_step(__u32 i, void *data) {
+        struct walk *w = ((struct walk_ctx *) data)->w;
+        __u32 lo = w->lo, hi = w->hi;
+
+        if (lo >= hi)
+                return 1;
+        __u32 mid = lo + (hi - lo) / 2;
+        struct unwind_row *r = bpf_map_lookup_elem(&unwind_rows, &mid);
+        if (!r) {
+                w->rfailed = 1;
+                return 1;
+        }
+        if (w->rpc < r->pc)
+                w->hi = mid;
+        else
+                w->lo = mid + 1;
+        return 0;
+}
+
 /* One frame: record it, find its row, step to the caller. */
 static long walk_step(__u32 i, void *data) {
         struct walk_ctx *c = data;
@@ -411,16 +437,19 @@ static long walk_step(__u32 i, void *data) {
 
         /* the mapping: the last span starting at or below the pc */
         __u64 look = w->exact ? w->pc : w->pc - 1;
-        __u32 lo = 0, hi = p->n;
-        if (hi > UNWIND_MAX_SPANS)
-                hi = UNWIND_MAX_SPANS;
-        for (int k = 0; k < 9 && lo < hi; k++) {
+        w->lo = 0;
+        w->hi = p->n < UNWIND_MAX_SPANS ? p->n : UNWIND_MAX_SPANS;
+        for (int k = 0; k < 9; k++) {
+                __u32 lo = w->lo, hi = w->hi;
+                if (lo >= hi)
+                        break;
                 __u32 mid = (lo + hi) / 2;
                 if (look < p->spans[mid & (UNWIND_MAX_SPANS - 1)].start)
-                        hi = mid;
+                        w->hi = mid;
                 else
-                        lo = mid + 1;
+                        w->lo = mid + 1;
         }
+        __u32 lo = w->lo;
         if (lo == 0)
                 return walk_fallback(w); /* maybe mapped since userspace looked */
         struct unwind_span *sp = &p->spans[(lo - 1) & (UNWIND_MAX_SPANS - 1)];
@@ -450,21 +479,19 @@ static long walk_step(__u32 i, void *data) {
         __u64 elf = look - sp->bias;
         if (elf >> 32)
                 return walk_fallback(w);
-        /* the row: the last one starting at or below elf */
-        __u32 first = sp->rows_first, rlo = first, rhi = first + sp->rows_n;
-        for (int k = 0; k < 24 && rlo < rhi; k++) {
-                __u32 mid = rlo + (rhi - rlo) / 2;
-                struct unwind_row *r = bpf_map_lookup_elem(&unwind_rows, &mid);
-                if (!r)
-                        return walk_fallback(w);
-                if ((__u32) elf < r->pc)
-                        rhi = mid;
-                else
-                        rlo = mid + 1;
-        }
-        if (rlo == first)
+        /* the row: the last one starting at or below elf (a bpf_loop of
+         * its own: the verifier checks one step, not every path of 24) */
+        __u32 first = sp->rows_first;
+        w->lo = first;
+        w->hi = first + sp->rows_n;
+        w->rpc = (__u32) elf;
+        w->rfailed = 0;
+        bpf_loop(32, row_search_step, c, 0);
+        if (w->rfailed)
+                return walk_fallback(w);
+        if (w->lo == first)
                 return walk_end(w, UNWIND_END_NO_CFI_);
-        __u32 ri = rlo - 1;
+        __u32 ri = w->lo - 1;
         struct unwind_row *row = bpf_map_lookup_elem(&unwind_rows, &ri);
         if (!row)
                 return walk_fallback(w);

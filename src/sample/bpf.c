@@ -168,22 +168,13 @@ static int handle_copy(void *ctx, void *data, size_t size) {
         return b->cb && b->cb->sample ? b->cb->sample(b->cb->userdata, &s) : 0;
 }
 
-static int bpf_open(const struct sampler_options *o, void **ret_state) {
-        struct bpf_sampler *b = calloc(1, sizeof(*b));
-        /* declared before the first goto: cleanup must never see garbage */
-        _cleanup_free_ int *cpus = NULL;
+/* Opens, sizes and loads the program. */
+static int load_skel(struct bpf_sampler *b, const struct sampler_options *o, bool kernel_unwind) {
         int r;
 
-        if (!b)
-                return -ENOMEM;
-        b->opts = *o;
-        libbpf_set_print(libbpf_print);
-
         b->skel = profile_bpf__open();
-        if (!b->skel) {
-                r = -errno;
-                goto fail;
-        }
+        if (!b->skel)
+                return -errno;
         b->skel->rodata->user_stacks = o->user_stacks;
         b->skel->rodata->kernel_stacks = o->kernel_stacks;
         b->skel->rodata->follow_children = o->children;
@@ -207,7 +198,7 @@ static int bpf_open(const struct sampler_options *o, void **ret_state) {
                 int ncpu = libbpf_num_possible_cpus();
                 bpf_map__set_max_entries(b->skel->maps.copy_scratch, ncpu > 0 ? (uint32_t) ncpu : 1);
         }
-        if (o->user_stacks && o->stack_copy > 0 && o->kernel_unwind) {
+        if (o->user_stacks && o->stack_copy > 0 && kernel_unwind) {
                 int ncpu = libbpf_num_possible_cpus();
                 b->skel->rodata->kernel_unwind = true;
                 b->skel->rodata->dwarf_only = o->dwarf_only;
@@ -228,9 +219,32 @@ static int bpf_open(const struct sampler_options *o, void **ret_state) {
 
         r = profile_bpf__load(b->skel);
         if (r < 0) {
-                log_debug_errno(r, "cannot load the BPF program: %s", strerror(-r));
-                goto fail;
+                log_debug_errno(r, "cannot load the BPF program%s: %s",
+                                kernel_unwind ? " with its unwinder" : "", strerror(-r));
+                profile_bpf__destroy(b->skel);
+                b->skel = NULL;
         }
+        return r;
+}
+
+static int bpf_open(const struct sampler_options *o, void **ret_state) {
+        struct bpf_sampler *b = calloc(1, sizeof(*b));
+        /* declared before the first goto: cleanup must never see garbage */
+        _cleanup_free_ int *cpus = NULL;
+        int r;
+
+        if (!b)
+                return -ENOMEM;
+        b->opts = *o;
+        libbpf_set_print(libbpf_print);
+
+        /* a kernel whose verifier refuses the unwinder still samples,
+         * with stack copies unwound in userspace */
+        r = load_skel(b, o, o->kernel_unwind);
+        if (r < 0 && o->kernel_unwind)
+                r = load_skel(b, o, false);
+        if (r < 0)
+                goto fail;
         r = profile_bpf__attach(b->skel); /* the tracepoints */
         if (r < 0)
                 goto fail;
