@@ -26,8 +26,9 @@ const volatile __u32 stack_copy = 0;
 const volatile bool kernel_unwind = false;
 /* CFI only: no frame-pointer step where a module has no CFI */
 const volatile bool dwarf_only = false;
-/* frames walked here at most per sample: deeper stacks go as a copy, so a
- * sample never costs the kernel more than this (it throttles sampling
+/* table lookups per sample at most (a frame in the same row as one
+ * before it, as in recursion, needs none): deeper stacks go as a copy, so
+ * a sample never costs the kernel more than this (it throttles sampling
  * when handlers take too long) */
 const volatile __u32 unwind_budget = 256;
 /* every sample goes as a copy too, with the kernel's walk of it, for
@@ -168,6 +169,10 @@ struct walk {
          * so the verifier sees every step of a search alike (values it
          * tracks exactly would make it walk each path of the search) */
         __u32 lo, hi, rpc, rfailed;
+        __u32 lookups; /* full table lookups so far: the budget */
+        /* the row the last lookup found, and where it applies */
+        __u32 cached, c_ri, c_lo, c_hi;
+        __u64 c_start, c_end, c_bias;
         struct unwind_chunk chunk; /* the key being stored */
         __u64 frames[WALK_MAX];
 };
@@ -421,6 +426,28 @@ static long row_search_step(__u32 i, void *data) {
         return 0;
 }
 
+/* A frame without CFI: by its frame pointer, in auto mode. */
+static __always_inline long fp_step(struct walk *w) {
+        __u64 bp, ra;
+
+        if (dwarf_only || !w->bp_known)
+                return walk_end(w, UNWIND_END_NO_CFI_);
+        if (w->bp == 0)
+                return walk_end(w, UNWIND_END_COMPLETE_);
+        if (w->bp < w->sp || (w->bp & 7))
+                return walk_end(w, UNWIND_END_NO_CFI_);
+        if (read_user(w->bp, &bp) < 0 || read_user(w->bp + 8, &ra) < 0)
+                return walk_end(w, UNWIND_END_NOT_COPIED_);
+        if (ra == 0)
+                return walk_end(w, UNWIND_END_BAD_FRAME_);
+        w->sp = w->bp + 16;
+        w->pc = ra;
+        w->bp = bp;
+        w->exact = 0;
+        w->cached = 0;
+        return 0;
+}
+
 /* One frame: record it, find its row, step to the caller. */
 static long walk_step(__u32 i, void *data) {
         struct walk_ctx *c = data;
@@ -435,63 +462,68 @@ static long walk_step(__u32 i, void *data) {
         w->frames[n & (WALK_MAX - 1)] = w->pc | (w->exact ? UNWIND_EXACT : 0);
         w->n = n + 1;
 
-        /* the mapping: the last span starting at or below the pc */
         __u64 look = w->exact ? w->pc : w->pc - 1;
-        w->lo = 0;
-        w->hi = p->n < UNWIND_MAX_SPANS ? p->n : UNWIND_MAX_SPANS;
-        for (int k = 0; k < 9; k++) {
-                __u32 lo = w->lo, hi = w->hi;
-                if (lo >= hi)
-                        break;
-                __u32 mid = (lo + hi) / 2;
-                if (look < p->spans[mid & (UNWIND_MAX_SPANS - 1)].start)
-                        w->hi = mid;
-                else
-                        w->lo = mid + 1;
-        }
-        __u32 lo = w->lo;
-        if (lo == 0)
-                return walk_fallback(w); /* maybe mapped since userspace looked */
-        struct unwind_span *sp = &p->spans[(lo - 1) & (UNWIND_MAX_SPANS - 1)];
-        if (look >= sp->end || sp->rows_first == UNWIND_NOT_LOADED)
-                return walk_fallback(w);
+        __u32 ri;
+        if (w->cached && look >= w->c_start && look < w->c_end && look - w->c_bias >= w->c_lo &&
+            look - w->c_bias < w->c_hi) {
+                /* the same row as a frame before: recursion, loops of calls */
+                ri = w->c_ri;
+        } else {
+                if (++w->lookups > unwind_budget)
+                        return walk_fallback(w); /* too deep for here: a copy */
+                /* the mapping: the last span starting at or below the pc */
+                w->lo = 0;
+                w->hi = p->n < UNWIND_MAX_SPANS ? p->n : UNWIND_MAX_SPANS;
+                for (int k = 0; k < 9; k++) {
+                        __u32 lo = w->lo, hi = w->hi;
+                        if (lo >= hi)
+                                break;
+                        __u32 mid = (lo + hi) / 2;
+                        if (look < p->spans[mid & (UNWIND_MAX_SPANS - 1)].start)
+                                w->hi = mid;
+                        else
+                                w->lo = mid + 1;
+                }
+                __u32 lo = w->lo;
+                if (lo == 0)
+                        return walk_fallback(w); /* maybe mapped since userspace looked */
+                struct unwind_span *sp = &p->spans[(lo - 1) & (UNWIND_MAX_SPANS - 1)];
+                if (look >= sp->end || sp->rows_first == UNWIND_NOT_LOADED)
+                        return walk_fallback(w);
+                if (sp->rows_n == 0)
+                        return fp_step(w);
 
-        if (sp->rows_n == 0) {
-                /* no CFI: the frame pointer, in auto mode */
-                __u64 bp, ra;
-                if (dwarf_only || !w->bp_known)
+                __u64 elf = look - sp->bias;
+                if (elf >> 32)
+                        return walk_fallback(w);
+                /* the row: the last one starting at or below elf */
+                __u32 first = sp->rows_first, end = first + sp->rows_n;
+                w->lo = first;
+                w->hi = end;
+                w->rpc = (__u32) elf;
+                w->rfailed = 0;
+                bpf_loop(32, row_search_step, c, 0);
+                if (w->rfailed)
+                        return walk_fallback(w);
+                if (w->lo == first)
                         return walk_end(w, UNWIND_END_NO_CFI_);
-                if (w->bp == 0)
-                        return walk_end(w, UNWIND_END_COMPLETE_);
-                if (w->bp < w->sp || (w->bp & 7))
-                        return walk_end(w, UNWIND_END_NO_CFI_);
-                if (read_user(w->bp, &bp) < 0 || read_user(w->bp + 8, &ra) < 0)
-                        return walk_end(w, UNWIND_END_NOT_COPIED_);
-                if (ra == 0)
-                        return walk_end(w, UNWIND_END_BAD_FRAME_);
-                w->sp = w->bp + 16;
-                w->pc = ra;
-                w->bp = bp;
-                w->exact = 0;
-                return 0;
+                ri = w->lo - 1;
+                /* remember the row's range: the next row's start ends it */
+                __u32 next = ri + 1;
+                struct unwind_row *nr = next < end ? bpf_map_lookup_elem(&unwind_rows, &next) : NULL;
+                struct unwind_row *cr = bpf_map_lookup_elem(&unwind_rows, &ri);
+                if (nr && cr) {
+                        w->cached = 1;
+                        w->c_start = sp->start;
+                        w->c_end = sp->end;
+                        w->c_bias = sp->bias;
+                        w->c_lo = cr->pc;
+                        w->c_hi = nr->pc;
+                        w->c_ri = ri;
+                } else {
+                        w->cached = 0;
+                }
         }
-
-        __u64 elf = look - sp->bias;
-        if (elf >> 32)
-                return walk_fallback(w);
-        /* the row: the last one starting at or below elf (a bpf_loop of
-         * its own: the verifier checks one step, not every path of 24) */
-        __u32 first = sp->rows_first;
-        w->lo = first;
-        w->hi = first + sp->rows_n;
-        w->rpc = (__u32) elf;
-        w->rfailed = 0;
-        bpf_loop(32, row_search_step, c, 0);
-        if (w->rfailed)
-                return walk_fallback(w);
-        if (w->lo == first)
-                return walk_end(w, UNWIND_END_NO_CFI_);
-        __u32 ri = w->lo - 1;
         struct unwind_row *row = bpf_map_lookup_elem(&unwind_rows, &ri);
         if (!row)
                 return walk_fallback(w);
@@ -603,7 +635,9 @@ static __always_inline __u64 kernel_walk(__u32 tgid, __u32 gen, __u32 set, __u32
         w->done = 0;
         w->end = 0;
         w->set = set;
-        bpf_loop(unwind_budget, walk_step, &c, 0);
+        w->lookups = 0;
+        w->cached = 0;
+        bpf_loop(WALK_MAX, walk_step, &c, 0);
         if (w->done != 1 || w->n == 0)
                 return 0;
         w->chunk.prev = 0;

@@ -87,7 +87,7 @@ struct unwind_proc {
  * the chunk nearer the root (0 for the root one), so stacks that share
  * their root part share its chunks. A frame whose pc is exact (the first,
  * and the one after a signal frame) has UNWIND_EXACT set. */
-#define UNWIND_WALK_MAX 1024 /* frames the kernel walks at most per sample */
+#define UNWIND_WALK_MAX 4096 /* frames the kernel walks at most per sample */
 #define UNWIND_CHUNK 31
 #define UNWIND_EXACT (1ULL << 63)
 struct unwind_chunk {
