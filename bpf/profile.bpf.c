@@ -21,9 +21,6 @@ const volatile bool follow_children = true;
 /* bytes of user stack to copy per sample (a multiple of the page size);
  * 0: frame-pointer stacks walked by the kernel, aggregated here */
 const volatile __u32 stack_copy = 0;
-/* unwind user stacks here with the CFI tables in unwind_rows/unwind_procs
- * (needs stack_copy too, for what cannot be unwound here) */
-const volatile bool kernel_unwind = false;
 /* CFI only: no frame-pointer step where a module has no CFI */
 const volatile bool dwarf_only = false;
 /* table lookups per sample at most (a frame in the same row as one
@@ -114,7 +111,9 @@ struct {
 /* A sample record is built here (too big for the BPF stack and for a
  * per-CPU value, whose limit is 32 KiB) and then copied into the ring at
  * its real length: reserving the maximum would fill the ring with
- * unused bytes. One entry per CPU (max_entries set by userspace). */
+ * unused bytes. One entry per CPU (max_entries set by userspace), its
+ * value cut by userspace to the copy size in use: the type is the
+ * largest it may be. */
 struct copy_scratch {
         struct profile_sample h;
         __u8 stack[PROFILE_MAX_COPY + UNWIND_WALK_MAX * 8]; /* the copy, then the walk */
@@ -327,20 +326,22 @@ static __always_inline int copy_sample(struct bpf_perf_event_data *ctx, struct t
                         end = ~0ULL;
                 __u32 pages = stack_copy / PAGE;
                 for (__u32 i = 0; i < PROFILE_MAX_COPY / PAGE; i++) {
-                        if (i >= pages) {
-                                h->flags |= PROFILE_COPY_FULL;
+                        if (i >= pages)
                                 break;
-                        }
                         if (base + (i + 1) * PAGE > end)
                                 break;
                         if (bpf_probe_read_user(&sc->stack[i * PAGE], PAGE, (void *) (base + i * PAGE)) < 0)
                                 break;
                         h->copy_len = (i + 1) * PAGE;
                 }
+                if (h->copy_len == pages * PAGE)
+                        h->flags |= PROFILE_COPY_FULL;
         }
 
+        /* the scratch value is sized by userspace to stack_copy plus a
+         * walk: every access below is bounded by those, not the maximum */
         __u32 off = h->copy_len;
-        if (off > PROFILE_MAX_COPY)
+        if (off > stack_copy)
                 return 0;
         h->n_walk = 0;
         h->walk_end = walk_end;
@@ -353,7 +354,7 @@ static __always_inline int copy_sample(struct bpf_perf_event_data *ctx, struct t
                 off += nw * 8;
         }
         __u64 len = sizeof(*h) + off;
-        if (len > sizeof(*sc))
+        if (len > sizeof(*h) + (__u64) stack_copy + WALK_MAX * 8)
                 return 0;
         __u64 flags = bpf_ringbuf_query(&copies, BPF_RB_AVAIL_DATA) + len >= copies_wakeup ?
                 BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
@@ -474,7 +475,7 @@ static long walk_step(__u32 i, void *data) {
                 /* the mapping: the last span starting at or below the pc */
                 w->lo = 0;
                 w->hi = p->n < UNWIND_MAX_SPANS ? p->n : UNWIND_MAX_SPANS;
-                for (int k = 0; k < 9; k++) {
+                for (int k = 0; k < 10; k++) {
                         __u32 lo = w->lo, hi = w->hi;
                         if (lo >= hi)
                                 break;
@@ -564,7 +565,9 @@ static long walk_step(__u32 i, void *data) {
                 bp_known = w->bp_known;
         else if (e)
                 bp_known = 0;
-        if (cfa <= w->sp || ra == 0)
+        /* the stack grows down: a caller's frame is above ours, except
+         * across a signal frame (the handler may run on sigaltstack) */
+        if ((cfa <= w->sp && !(row->flags & UNWIND_ROW_SIGNAL)) || ra == 0)
                 return walk_end(w, UNWIND_END_BAD_FRAME_);
         w->exact = row->flags & UNWIND_ROW_SIGNAL;
         w->pc = ra;
@@ -582,11 +585,14 @@ static long store_chunk(__u32 i, void *data) {
 
         if (i >= chunks)
                 return 1;
-        /* chunk i from the root holds frames [lo, hi) */
-        __u32 c = chunks - 1 - i, lo = c * UNWIND_CHUNK;
+        /* chunk i counted from the root holds frames [lo, hi) (leaf
+         * first, so the root is frame n - 1): aligned at the root, so
+         * stacks that share their root part share its chunks whatever
+         * their depth; the leaf's chunk is the partial one */
+        __u32 hi = n - i * UNWIND_CHUNK, lo = hi > UNWIND_CHUNK ? hi - UNWIND_CHUNK : 0;
         for (__u32 j = 0; j < UNWIND_CHUNK; j++) {
                 __u32 f = lo + j;
-                w->chunk.ips[j] = f < n ? w->frames[f & (WALK_MAX - 1)] : 0;
+                w->chunk.ips[j] = f < hi ? w->frames[f & (WALK_MAX - 1)] : 0;
         }
         void *store = w->set ? (void *) &chunks1 : (void *) &chunks0;
         __u64 *idp = bpf_map_lookup_elem(store, &w->chunk);
@@ -622,6 +628,10 @@ static __always_inline __u64 kernel_walk(__u32 tgid, __u32 gen, __u32 set, __u32
         if (!c.proc || !c.w)
                 return 0;
         struct task_struct *t = bpf_get_current_task_btf();
+        /* no user memory (exiting, io_uring workers): no user stack, as
+         * bpf_get_stack has none either */
+        if (!BPF_CORE_READ(t, mm) || (BPF_CORE_READ(t, flags) & 0x00200000 /* PF_KTHREAD */))
+                return 0;
         struct pt_regs *regs = (struct pt_regs *) bpf_task_pt_regs(t);
         if (!regs)
                 return 0;
@@ -648,8 +658,11 @@ static __always_inline __u64 kernel_walk(__u32 tgid, __u32 gen, __u32 set, __u32
         return w->chunk.prev;
 }
 
-SEC("perf_event")
-int on_sample(struct bpf_perf_event_data *ctx) {
+/* The body of the three sampling programs. copies and unwind are
+ * constants in each: the frame-pointer program holds none of the code
+ * the others need newer kernels for (bpf_loop callbacks 5.17,
+ * bpf_find_vma 5.17, bpf_task_pt_regs 5.15), so it still loads on 5.8. */
+static __always_inline int sample(struct bpf_perf_event_data *ctx, const bool copies, const bool unwind) {
         struct task_struct *task = (struct task_struct *) bpf_get_current_task();
         __u64 id = bpf_get_current_pid_tgid();
         __u32 tgid = id >> 32, tid = (__u32) id, zero = 0;
@@ -670,7 +683,7 @@ int on_sample(struct bpf_perf_event_data *ctx) {
         __u32 set = *(volatile __u32 *) &active & 1;
         __u64 user_chunk = 0;
         __u32 user_end = 0;
-        if (kernel_unwind && user_stacks) {
+        if (unwind && user_stacks) {
                 user_chunk = kernel_walk(tgid, *gen, set, &user_end);
                 if (user_chunk == ~0ULL) {
                         if (st)
@@ -682,9 +695,9 @@ int on_sample(struct bpf_perf_event_data *ctx) {
                 else if (st)
                         __sync_fetch_and_add(&st->kernel_unwound, 1);
         }
-        if (stack_copy && (!user_end || check_mode)) {
+        if (copies && stack_copy && (!user_end || check_mode)) {
                 struct walk *w = NULL;
-                if (check_mode) {
+                if (unwind && check_mode) {
                         __u32 cpu = bpf_get_smp_processor_id();
                         w = bpf_map_lookup_elem(&walks, &cpu);
                 }
@@ -725,6 +738,24 @@ int on_sample(struct bpf_perf_event_data *ctx) {
         if (st)
                 __sync_fetch_and_add(&st->samples, 1);
         return 0;
+}
+
+/* frame-pointer stacks walked by the kernel */
+SEC("perf_event")
+int on_sample(struct bpf_perf_event_data *ctx) {
+        return sample(ctx, false, false);
+}
+
+/* every user stack sent as a copy, unwound in userspace */
+SEC("perf_event")
+int on_sample_copy(struct bpf_perf_event_data *ctx) {
+        return sample(ctx, true, false);
+}
+
+/* user stacks unwound here, copies only for what cannot be */
+SEC("perf_event")
+int on_sample_unwind(struct bpf_perf_event_data *ctx) {
+        return sample(ctx, true, true);
 }
 
 static __always_inline void emit(__u32 type, __u32 pid, struct task_struct *task) {

@@ -60,7 +60,7 @@ struct unwind_row {
 };
 
 #define UNWIND_ROW_SIGNAL 0x1
-#define UNWIND_MAX_SPANS 256
+#define UNWIND_MAX_SPANS 512 /* executable mappings of one process */
 #define UNWIND_NOT_LOADED 0xffffffffu
 
 /* One executable mapping of a process. */
@@ -84,8 +84,9 @@ struct unwind_proc {
 
 /* A user stack unwound here is stored in chunks, root chunk first in:
  * each chunk holds up to UNWIND_CHUNK frames leaf first and the id of
- * the chunk nearer the root (0 for the root one), so stacks that share
- * their root part share its chunks. A frame whose pc is exact (the first,
+ * the chunk nearer the root (0 for the root one); chunks are aligned at
+ * the root (the leaf's is the partial one), so stacks that share their
+ * root part share its chunks. A frame whose pc is exact (the first,
  * and the one after a signal frame) has UNWIND_EXACT set. */
 #define UNWIND_WALK_MAX 4096 /* frames the kernel walks at most per sample */
 #define UNWIND_CHUNK 31

@@ -49,7 +49,7 @@ static bool arg_no_demangle, arg_lines, arg_addrs;
 static enum unwind_mode arg_unwind = UNWIND_AUTO;
 static unsigned arg_max_depth = DEFAULT_MAX_DEPTH;
 static uint32_t arg_stack_copy = SAMPLE_COPY_DEFAULT;
-static bool arg_unwind_check, arg_user_unwind;
+static bool arg_unwind_check, arg_user_unwind, arg_max_depth_set;
 
 static volatile sig_atomic_t stop_requested;
 
@@ -279,6 +279,7 @@ static int parse_argv(int argc, char **argv) {
                         if (parse_uint(optarg, 1, MAX_MAX_DEPTH, &arg_max_depth) < 0)
                                 return log_error("invalid depth '%s': expected 1 to %d frames", optarg,
                                                  MAX_MAX_DEPTH), -EINVAL;
+                        arg_max_depth_set = true;
                         break;
                 case OPT_STACK_COPY: {
                         uint64_t sz;
@@ -320,9 +321,11 @@ static int parse_argv(int argc, char **argv) {
             arg_stack_copy > PERF_COPY_LIMIT)
                 return log_error("invalid stack copy size for the perf backend: the kernel copies at most "
                                  "64K (%u bytes)", SAMPLE_PERF_MAX_COPY), -EINVAL;
-        if (arg_unwind == UNWIND_FP && (arg_unwind_check || arg_user_unwind || arg_stack_copy != SAMPLE_COPY_DEFAULT))
+        if (arg_unwind == UNWIND_FP &&
+            (arg_unwind_check || arg_user_unwind || arg_max_depth_set || arg_stack_copy != SAMPLE_COPY_DEFAULT))
                 return log_error("--%s needs --unwind auto or dwarf",
-                                 arg_unwind_check ? "unwind-check" : arg_user_unwind ? "user-unwind" : "stack-copy"),
+                                 arg_unwind_check ? "unwind-check" : arg_user_unwind ? "user-unwind" :
+                                 arg_max_depth_set ? "max-depth" : "stack-copy"),
                        -EINVAL;
         /* a usage error like any other bad option, found before any work */
         if (format) {

@@ -167,14 +167,15 @@ struct recorder *recorder_free(struct recorder *r) {
                 return NULL;
         sampler_free(r->sampler);
         symbolizer_free(r->sym);
-        kernel_tables_free(r->kt);
         vec_free(&r->ksync);
         unwinder_free(r->unw);
         dwfl_check_free(r->check);
         free(r->frames);
         free(r->addr_ids);
         free(r->check_pcs);
+        /* modules give their kernel rows back as they go: tables after */
         image_store_free(r->img);
+        kernel_tables_free(r->kt);
         addr_stacks_release(&r->stacks);
         u64map_release(&r->nosym_modules);
         vec_free(&r->flush_ids);
@@ -188,11 +189,11 @@ struct recorder *recorder_free(struct recorder *r) {
         return NULL;
 }
 
-/* The kernel unwinder must learn what the image layer just learnt of a
- * process: its entry is written at the next flush, off the drain path
- * (that is where new modules' tables are built). */
-static void kernel_mark(struct recorder *r, pid_t pid, uint32_t gen) {
-        if (!r->kt)
+/* The unwinder must learn what the image layer just learnt of a process:
+ * its modules' tables are built, and the kernel unwinder's entry written,
+ * at the next flush, off the drain path. */
+static void unwind_mark(struct recorder *r, pid_t pid, uint32_t gen) {
+        if (r->opts.unwind.mode == UNWIND_FP)
                 return;
         for (size_t i = 0; i < r->ksync.n; i++)
                 if (r->ksync.v[i].pid == pid && r->ksync.v[i].gen == gen)
@@ -200,13 +201,13 @@ static void kernel_mark(struct recorder *r, pid_t pid, uint32_t gen) {
         (void) vec_push(&r->ksync, ((struct old_image) { .pid = pid, .gen = gen }));
 }
 
-static void kernel_sync(struct recorder *r) {
+static void unwind_sync(struct recorder *r) {
         for (size_t i = 0; i < r->ksync.n; i++) {
-                int k = kernel_tables_sync(r->kt, r->ksync.v[i].pid, r->ksync.v[i].gen);
-                log_debug("unwind: pid %d image %u given to the kernel: %d", (int) r->ksync.v[i].pid, r->ksync.v[i].gen, k);
+                pid_t pid = r->ksync.v[i].pid;
+                uint32_t gen = r->ksync.v[i].gen;
+                int k = r->kt ? kernel_tables_sync(r->kt, pid, gen) : unwinder_prepare_process(r->unw, pid, gen);
                 if (k < 0 && k != -ESRCH)
-                        log_debug_errno(k, "unwind: cannot give pid %d to the kernel unwinder: %s",
-                                        (int) r->ksync.v[i].pid, strerror(-k));
+                        log_debug_errno(k, "unwind: cannot prepare pid %d: %s", (int) pid, strerror(-k));
         }
         r->ksync.n = 0;
 }
@@ -237,7 +238,7 @@ static int process_name(struct recorder *r, const struct raw_sample *s, uint32_t
         }
         /* first sight of this process: learn its maps while it lives */
         (void) image_load_process(r->img, pid);
-        kernel_mark(r, pid, s->exec_gen);
+        unwind_mark(r, pid, s->exec_gen);
         if (s->process_comm && *s->process_comm)
                 snprintf(buf, sizeof(buf), "%s", s->process_comm);
         else if (target_comm(pid, buf, sizeof(buf)) < 0) {
@@ -271,7 +272,7 @@ static void run_reloads(struct recorder *r) {
                 }
                 int loaded = image_load_process(r->img, rl->pid);
                 if (loaded >= 0)
-                        kernel_mark(r, rl->pid, image_current_gen(r->img, rl->pid));
+                        unwind_mark(r, rl->pid, image_current_gen(r->img, rl->pid));
                 if (loaded >= 0 && rl->round < 3) {
                         rl->round++;
                         rl->at_ns = now + 10000000ULL * (rl->round == 1 ? 5 : rl->round == 2 ? 25 : 125);
@@ -323,7 +324,7 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                 uint64_t parent_name;
                 (void) image_fork_process(r->img, (pid_t) e->ppid, pid);
                 (void) image_load_process(r->img, pid);
-                kernel_mark(r, pid, 0);
+                unwind_mark(r, pid, 0);
                 if (e->comm)
                         (void) set_name(r, pid, e->comm);
                 else if (u64map_get(&r->names, e->ppid, &parent_name))
@@ -338,7 +339,7 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                         (void) vec_push(&r->old_images, ((struct old_image) {
                                 .pid = pid, .gen = e->exec_gen - 1, .at_ns = now_ns() + OLD_IMAGE_NS }));
                 (void) image_load_process(r->img, pid);
-                kernel_mark(r, pid, e->exec_gen);
+                unwind_mark(r, pid, e->exec_gen);
                 if (e->comm)
                         (void) set_name(r, pid, e->comm);
                 schedule_reloads(r, pid);
@@ -353,7 +354,7 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                         .dev = e->dev, .inode = e->inode, .path = e->path,
                 };
                 (void) image_add_mapping(r->img, pid, e->exec_gen, &m);
-                kernel_mark(r, pid, e->exec_gen);
+                unwind_mark(r, pid, e->exec_gen);
                 break;
         }
         case PROCESS_EVENT_EXIT:
@@ -484,8 +485,9 @@ static int on_sample(void *userdata, const struct raw_sample *s) {
                         check_unwind(r, s, r->frames + nk, n - nk, end);
                 }
         } else {
-                /* the kernel stops its frame-pointer walk at this depth */
-                cut = r->opts.sampler.user_stacks && s->n_ustack >= SAMPLE_MAX_STACK;
+                /* frame-pointer stacks as the kernel walked them: it cannot
+                 * tell where a walk ended early, so neither can we */
+                cut = false;
         }
 
         struct profile_frame pf = { .name = name, .kind = FRAME_PROCESS };
@@ -682,9 +684,8 @@ static int flush(struct recorder *r, bool final) {
         size_t kept = 0;
         int k;
 
-        /* the kernel unwinder first: its samples wait for it */
-        if (r->kt)
-                kernel_sync(r);
+        /* the unwinder first: samples wait for its tables */
+        unwind_sync(r);
         /* before naming anything: debug files found, fetches started */
         for (size_t i = 0; i < r->new_modules.n; i++)
                 symbolizer_prepare_module(r->sym, r->new_modules.v[i]);
@@ -759,12 +760,9 @@ int recorder_add_pid(struct recorder *r, pid_t pid, bool root) {
         if (k < 0)
                 return k;
         (void) image_load_process(r->img, pid);
-        /* before sampling starts, so that its first samples are unwound
-         * in the kernel */
-        if (r->kt) {
-                kernel_mark(r, pid, image_current_gen(r->img, pid));
-                kernel_sync(r);
-        }
+        /* before sampling starts: its first samples find the tables */
+        unwind_mark(r, pid, image_current_gen(r->img, pid));
+        unwind_sync(r);
         if (root) {
                 k = vec_push(&r->roots, pid);
                 if (k < 0)

@@ -68,6 +68,9 @@ struct bpf_sampler {
         struct perf_side *side;
         uint64_t side_lost;
         bool side_fresh; /* side events delivered in this poll */
+        struct bpf_program *prog; /* the sampling program loaded */
+        bool kernel_unwind;       /* it unwinds user stacks itself */
+        const char *notice;
         bool started, stopped;
 };
 
@@ -197,10 +200,21 @@ static int load_skel(struct bpf_sampler *b, const struct sampler_options *o, boo
                 bpf_map__set_max_entries(b->skel->maps.copies, COPY_RING_BYTES);
                 int ncpu = libbpf_num_possible_cpus();
                 bpf_map__set_max_entries(b->skel->maps.copy_scratch, ncpu > 0 ? (uint32_t) ncpu : 1);
+                /* a machine with 240 possible CPUs must not pay 512K each */
+                bpf_map__set_value_size(b->skel->maps.copy_scratch, (uint32_t) sizeof(struct profile_sample) +
+                                        b->skel->rodata->stack_copy + UNWIND_WALK_MAX * 8);
         }
-        if (o->user_stacks && o->stack_copy > 0 && kernel_unwind) {
+        /* one sampling program of three: the others are not loaded */
+        bool copies = o->user_stacks && o->stack_copy > 0;
+        kernel_unwind = kernel_unwind && copies;
+        b->prog = kernel_unwind ? b->skel->progs.on_sample_unwind :
+                  copies ? b->skel->progs.on_sample_copy : b->skel->progs.on_sample;
+        bpf_program__set_autoload(b->skel->progs.on_sample, b->prog == b->skel->progs.on_sample);
+        bpf_program__set_autoload(b->skel->progs.on_sample_copy, b->prog == b->skel->progs.on_sample_copy);
+        bpf_program__set_autoload(b->skel->progs.on_sample_unwind, b->prog == b->skel->progs.on_sample_unwind);
+        b->kernel_unwind = kernel_unwind;
+        if (kernel_unwind) {
                 int ncpu = libbpf_num_possible_cpus();
-                b->skel->rodata->kernel_unwind = true;
                 b->skel->rodata->dwarf_only = o->dwarf_only;
                 b->skel->rodata->check_mode = o->check_walk;
                 b->skel->rodata->unwind_budget = KERNEL_UNWIND_BUDGET;
@@ -215,6 +229,7 @@ static int load_skel(struct bpf_sampler *b, const struct sampler_options *o, boo
                 /* unused: the smallest a ring and an array can be */
                 bpf_map__set_max_entries(b->skel->maps.copies, 4096);
                 bpf_map__set_max_entries(b->skel->maps.copy_scratch, 1);
+                bpf_map__set_value_size(b->skel->maps.copy_scratch, sizeof(struct profile_sample));
         }
 
         r = profile_bpf__load(b->skel);
@@ -241,8 +256,12 @@ static int bpf_open(const struct sampler_options *o, void **ret_state) {
         /* a kernel whose verifier refuses the unwinder still samples,
          * with stack copies unwound in userspace */
         r = load_skel(b, o, o->kernel_unwind);
-        if (r < 0 && o->kernel_unwind)
+        if (r < 0 && o->kernel_unwind) {
                 r = load_skel(b, o, false);
+                if (r >= 0)
+                        b->notice = "this kernel refuses cprof's in-kernel unwinder (it needs Linux 5.17): "
+                                    "unwinding stack copies in cprof, at a higher cost per sample";
+        }
         if (r < 0)
                 goto fail;
         r = profile_bpf__attach(b->skel); /* the tracepoints */
@@ -286,7 +305,7 @@ static int bpf_open(const struct sampler_options *o, void **ret_state) {
                         r = -errno;
                         goto fail;
                 }
-                b->links[i] = bpf_program__attach_perf_event(b->skel->progs.on_sample, b->perf_fds[i]);
+                b->links[i] = bpf_program__attach_perf_event(b->prog, b->perf_fds[i]);
                 if (!b->links[i]) {
                         r = -errno;
                         goto fail;
@@ -487,7 +506,7 @@ static int drain_set(struct bpf_sampler *b, unsigned set) {
         b->chunks.n = 0;
         u64map_clear(&b->chunk_ids);
         r = drain_map(stacks_fd, sizeof(struct profile_stack), sizeof(uint64_t), take_stack, b);
-        if (r >= 0 && b->skel->rodata->kernel_unwind)
+        if (r >= 0 && b->kernel_unwind)
                 r = drain_map(bpf_map__fd(set ? b->skel->maps.chunks1 : b->skel->maps.chunks0),
                               sizeof(struct unwind_chunk), sizeof(uint64_t), take_chunk, b);
         if (r >= 0)
@@ -626,10 +645,14 @@ static void bpf_get_stats(const void *state, struct sampler_stats *ret) {
         ret->lost = ret->lost_stackmap + ret->lost_counts + ret->lost_ring;
 }
 
+static const char *bpf_notice(const void *state) {
+        return ((const struct bpf_sampler *) state)->notice;
+}
+
 static int bpf_unwind_maps(const void *state, struct sampler_unwind_maps *ret) {
         const struct bpf_sampler *b = state;
 
-        if (!b->skel->rodata->kernel_unwind)
+        if (!b->kernel_unwind)
                 return -EOPNOTSUPP;
         *ret = (struct sampler_unwind_maps) {
                 .rows_fd = bpf_map__fd(b->skel->maps.unwind_rows),
@@ -642,6 +665,7 @@ static int bpf_unwind_maps(const void *state, struct sampler_unwind_maps *ret) {
 
 const struct sampler_ops sampler_bpf_ops = {
         .unwind_maps = bpf_unwind_maps,
+        .notice = bpf_notice,
         .name = "bpf",
         .open = bpf_open,
         .close = bpf_close,

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cfi-table.h"
+#include "kernel-tables.h"
 #include "unwind-internal.h"
 #include "cprof/image.h"
 #include "cprof/unwind.h"
@@ -34,7 +35,7 @@ const char *unwind_end_name(enum unwind_end e) {
                 [UNWIND_END_COMPLETE] = "complete",
                 [UNWIND_END_NO_CFI] = "no CFI",
                 [UNWIND_END_UNSUPPORTED] = "unsupported CFI",
-                [UNWIND_END_NOT_COPIED] = "stack not copied",
+                [UNWIND_END_NOT_COPIED] = "stack not readable",
                 [UNWIND_END_DEPTH] = "depth limit",
                 [UNWIND_END_BAD_FRAME] = "bad frame",
         };
@@ -49,7 +50,7 @@ int unwinder_new(struct image_store *img, const struct unwinder_options *o, stru
         u->img = img;
         u->opts = *o;
         if (u->opts.max_depth == 0)
-                u->opts.max_depth = SAMPLE_MAX_STACK;
+                u->opts.max_depth = UNWIND_DEFAULT_DEPTH;
         *ret = u;
         return 0;
 }
@@ -71,6 +72,8 @@ static void module_unwind_free(void *data) {
         struct module_unwind *mu = data;
         if (!mu)
                 return;
+        if (mu->kt && mu->kernel_loaded)
+                kernel_tables_release_rows(mu->kt, mu->kernel_first, mu->kernel_n);
         cfi_table_free(mu->table);
         free(mu);
 }
@@ -105,6 +108,18 @@ struct module_unwind *unwinder_module(struct unwinder *u, uint32_t module) {
                   ts.fdes, (double) (now_ns() - t0) / 1e6);
         image_module_set_data(m, IMAGE_SLOT_UNWIND, mu, module_unwind_free);
         return mu;
+}
+
+static int prepare_span(void *userdata, const struct image_span *span) {
+        if (span->module)
+                (void) unwinder_module(userdata, span->module);
+        return 0;
+}
+
+int unwinder_prepare_process(struct unwinder *u, pid_t pid, uint32_t gen) {
+        if (u->opts.mode == UNWIND_FP)
+                return 0;
+        return image_for_each_span(u->img, pid, gen, prepare_span, u);
 }
 
 /* The module's table, built on first use; NULL when it has no ELF file
@@ -208,9 +223,9 @@ static enum unwind_end step_cfi(const struct copy *c, const struct cfi_row *row,
         else if (e != UNWIND_END_COMPLETE)
                 bp_known = false;
 
-        /* the stack only grows down: a caller's frame is above ours
-         * (a signal frame's saved sp may be anywhere above) */
-        if (cfa <= r->sp || ra == 0)
+        /* the stack grows down: a caller's frame is above ours, except
+         * across a signal frame (the handler may run on sigaltstack) */
+        if ((cfa <= r->sp && !(row->flags & CFI_ROW_SIGNAL)) || ra == 0)
                 return UNWIND_END_BAD_FRAME;
         r->exact = row->flags & CFI_ROW_SIGNAL;
         r->pc = ra;

@@ -34,11 +34,17 @@ struct loaded {
         uint32_t gen;
 };
 
+struct range {
+        uint32_t first, n;
+};
+
 struct kernel_tables {
         struct unwinder *u;
         struct image_store *img;
         struct sampler_unwind_maps maps;
-        uint32_t rows_used;
+        uint32_t rows_used;            /* rows below this were handed out once */
+        VEC(struct range) free_rows;   /* of those, given back: sorted, merged */
+        uint64_t rows_free;
         VEC(struct loaded) loaded; /* process images with an entry */
         struct unwind_proc *proc;  /* 8 KiB: one entry being built */
         struct kernel_tables_stats stats;
@@ -63,6 +69,7 @@ struct kernel_tables *kernel_tables_free(struct kernel_tables *kt) {
         if (!kt)
                 return NULL;
         vec_free(&kt->loaded);
+        vec_free(&kt->free_rows);
         free(kt->proc);
         free(kt);
         return NULL;
@@ -70,8 +77,9 @@ struct kernel_tables *kernel_tables_free(struct kernel_tables *kt) {
 
 void kernel_tables_get_stats(const struct kernel_tables *kt, struct kernel_tables_stats *ret) {
         *ret = kt->stats;
-        ret->rows = kt->rows_used;
-        ret->bytes = (uint64_t) kt->rows_used * sizeof(struct unwind_row) +
+        ret->rows = kt->rows_used - kt->rows_free;
+        /* the row array is allocated whole; process entries as written */
+        ret->bytes = (uint64_t) kt->maps.rows_max * sizeof(struct unwind_row) +
                      (uint64_t) kt->loaded.n * sizeof(struct unwind_proc);
 }
 
@@ -90,6 +98,64 @@ static struct unwind_row kernel_row(const struct cfi_row *r) {
 
 #define LOAD_BATCH 4096
 
+static void range_remove(struct kernel_tables *kt, size_t i) {
+        memmove(kt->free_rows.v + i, kt->free_rows.v + i + 1, (kt->free_rows.n - i - 1) * sizeof(struct range));
+        kt->free_rows.n--;
+}
+
+static int range_insert(struct kernel_tables *kt, size_t i, struct range r) {
+        int k = vec_reserve(&kt->free_rows, kt->free_rows.n + 1);
+        if (k < 0)
+                return k;
+        memmove(kt->free_rows.v + i + 1, kt->free_rows.v + i, (kt->free_rows.n - i) * sizeof(struct range));
+        kt->free_rows.v[i] = r;
+        kt->free_rows.n++;
+        return 0;
+}
+
+/* n rows of the array: a range given back that is large enough (first
+ * fit), else the untouched end. False when neither has room. */
+static bool alloc_rows(struct kernel_tables *kt, uint32_t n, uint32_t *ret_first) {
+        for (size_t i = 0; i < kt->free_rows.n; i++) {
+                struct range *r = &kt->free_rows.v[i];
+                if (r->n < n)
+                        continue;
+                *ret_first = r->first;
+                r->first += n;
+                r->n -= n;
+                kt->rows_free -= n;
+                if (r->n == 0)
+                        range_remove(kt, i);
+                return true;
+        }
+        if (n > kt->maps.rows_max - kt->rows_used)
+                return false;
+        *ret_first = kt->rows_used;
+        kt->rows_used += n;
+        return true;
+}
+
+void kernel_tables_release_rows(struct kernel_tables *kt, uint32_t first, uint32_t n) {
+        size_t i = 0;
+
+        if (n == 0)
+                return;
+        while (i < kt->free_rows.n && kt->free_rows.v[i].first < first)
+                i++;
+        if (range_insert(kt, i, (struct range) { first, n }) < 0)
+                return; /* no memory: those rows stay unused */
+        kt->rows_free += n;
+        /* merge with the neighbours */
+        if (i + 1 < kt->free_rows.n && first + n == kt->free_rows.v[i + 1].first) {
+                kt->free_rows.v[i].n += kt->free_rows.v[i + 1].n;
+                range_remove(kt, i + 1);
+        }
+        if (i > 0 && kt->free_rows.v[i - 1].first + kt->free_rows.v[i - 1].n == first) {
+                kt->free_rows.v[i - 1].n += kt->free_rows.v[i].n;
+                range_remove(kt, i);
+        }
+}
+
 /* Loads a module's rows once; false when they cannot be. */
 static bool load_module(struct kernel_tables *kt, struct module_unwind *mu) {
         const struct cfi_row *rows;
@@ -103,7 +169,8 @@ static bool load_module(struct kernel_tables *kt, struct module_unwind *mu) {
                 mu->kernel_failed = false;
                 return true;
         }
-        if (rows[n - 1].start > UINT32_MAX || n > kt->maps.rows_max - kt->rows_used) {
+        uint32_t first;
+        if (rows[n - 1].start > UINT32_MAX || n > UINT32_MAX || !alloc_rows(kt, (uint32_t) n, &first)) {
                 kt->stats.modules_not_loaded++;
                 return false;
         }
@@ -112,19 +179,20 @@ static bool load_module(struct kernel_tables *kt, struct module_unwind *mu) {
         for (size_t done = 0; done < n;) {
                 uint32_t count = (uint32_t) MIN((size_t) LOAD_BATCH, n - done);
                 for (uint32_t i = 0; i < count; i++) {
-                        keys[i] = kt->rows_used + (uint32_t) (done + i);
+                        keys[i] = first + (uint32_t) (done + i);
                         vals[i] = kernel_row(&rows[done + i]);
                 }
                 if (bpf_map_update_batch(kt->maps.rows_fd, keys, vals, &count, NULL) < 0) {
                         log_debug_errno(errno, "unwind: cannot load rows into the kernel: %s", strerror(errno));
+                        kernel_tables_release_rows(kt, first, (uint32_t) n);
                         kt->stats.modules_not_loaded++;
                         return false;
                 }
                 done += count;
         }
-        mu->kernel_first = kt->rows_used;
+        mu->kernel_first = first;
         mu->kernel_n = (uint32_t) n;
-        kt->rows_used += (uint32_t) n;
+        mu->kt = kt;
         mu->kernel_loaded = true;
         mu->kernel_failed = false;
         kt->stats.modules++;

@@ -8,11 +8,13 @@
 #include "cfi-table.h"
 
 struct unwinder;
+struct kernel_tables;
 
 struct module_unwind {
         struct cfi_table *table;
         /* where kernel-tables.c put its rows in the kernel's row array */
         uint32_t kernel_first, kernel_n;
+        struct kernel_tables *kt; /* where they go back when the module goes */
         bool kernel_loaded, kernel_failed;
 };
 

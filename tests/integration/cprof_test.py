@@ -309,7 +309,7 @@ def kill_and_wait(p, sig=signal.SIGKILL):
 # (after the thread frame with --threads); a complete one never has it.
 
 TRUNCATED = "[truncated]"
-CUT_REASONS = ("no CFI", "unsupported CFI", "stack not copied", "depth limit",
+CUT_REASONS = ("no CFI", "unsupported CFI", "stack not readable", "depth limit",
                "bad frame")
 # where a complete user stack starts (root first): _start's and clone3's
 # return addresses are undefined by CFI

@@ -63,9 +63,9 @@ def body(t):
             f.top())
     t.check(s.total and s.complete <= 0.05 * s.total,
             f"{label}: summary: {s.complete} of {s.total} complete (want <= 5%)", s.line)
-    why = s.cut("stack not copied") + s.cut("depth limit")
+    why = s.cut("stack not readable") + s.cut("depth limit")
     t.check(why >= 0.95 * (s.total or 1) - 2,
-            f"{label}: summary counts the cut stacks as 'stack not copied' or "
+            f"{label}: summary counts the cut stacks as 'stack not readable' or "
             f"'depth limit' ({why} of {s.total})", s.line)
     # what is there is the leaf end of the stack, marked right after the
     # process frame
