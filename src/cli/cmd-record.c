@@ -467,6 +467,10 @@ static void print_unwind(const struct record_progress *p) {
                 log_notice("%" PRIu64 " stacks were deeper than the stack copy: raise --stack-copy%s",
                            p->unwind_copy_limited,
                            arg_backend == SAMPLER_BACKEND_PERF ? " (the perf backend copies at most 64K)" : "");
+        if (p->kernel_modules_not_loaded)
+                log_notice("the unwind tables of %" PRIu64 " modules did not fit in the kernel's (%.0f MiB): their "
+                           "samples were sent as stack copies and unwound in cprof", p->kernel_modules_not_loaded,
+                           (double) p->kernel_table_bytes / (1 << 20));
         if (arg_unwind_check)
                 log_info("unwind check: %" PRIu64 " of %" PRIu64 " samples agree with libdwfl (%.1f%%)",
                          p->check_agree, p->check_samples,

@@ -37,6 +37,9 @@
 /* The stack copy ring, and how full it gets before it wakes us: at 999 Hz
  * on two CPUs samples of a few KiB each fill 1 MiB in about 100 ms. */
 #define COPY_RING_BYTES (32u << 20)
+/* with the in-kernel unwinder copies are the exception (a process's
+ * first 100 ms, stacks deeper than its budget) */
+#define COPY_RING_BYTES_UNWIND (8u << 20)
 #define COPY_RING_WAKEUP (1u << 20)
 /* In-kernel unwinding: table rows (16 bytes each; libc has 28,000),
  * process images, and the chunks user stacks are stored in */
@@ -197,7 +200,8 @@ static int load_skel(struct bpf_sampler *b, const struct sampler_options *o, boo
                                 MIN(o->stack_copy, (uint32_t) PROFILE_MAX_COPY);
                 b->skel->rodata->stack_copy = MAX(copy / 4096u, 1u) * 4096u;
                 b->skel->rodata->copies_wakeup = COPY_RING_WAKEUP;
-                bpf_map__set_max_entries(b->skel->maps.copies, COPY_RING_BYTES);
+                bpf_map__set_max_entries(b->skel->maps.copies,
+                                         kernel_unwind && o->user_stacks ? COPY_RING_BYTES_UNWIND : COPY_RING_BYTES);
                 int ncpu = libbpf_num_possible_cpus();
                 bpf_map__set_max_entries(b->skel->maps.copy_scratch, ncpu > 0 ? (uint32_t) ncpu : 1);
                 /* a machine with 240 possible CPUs must not pay 512K each */
