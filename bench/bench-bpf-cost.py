@@ -34,7 +34,7 @@ def prog_stats():
     out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True,
                          text=True, check=True).stdout
     for p in json.loads(out):
-        if p.get("name") == "on_sample" and p.get("type") == "perf_event":
+        if p.get("name", "").startswith("on_sample") and p.get("type") == "perf_event":
             return p.get("run_time_ns", 0), p.get("run_cnt", 0)
     return None
 

@@ -28,6 +28,10 @@ const volatile bool dwarf_only = false;
  * a sample never costs the kernel more than this (it throttles sampling
  * when handlers take too long) */
 const volatile __u32 unwind_budget = 256;
+/* frames walked here at most (each costs two user reads, ~110 ns in all:
+ * a 2,500-frame walk took 285 us, past what the kernel allows a sample,
+ * while copying such a stack takes 30 us) */
+const volatile __u32 walk_frames = 512;
 /* every sample goes as a copy too, with the kernel's walk of it, for
  * userspace to check the walk against libdwfl (--unwind-check) */
 const volatile bool check_mode = false;
@@ -160,6 +164,10 @@ struct walk {
         __u64 pc, sp, bp;
         __u32 n;
         __u32 bp_known, exact;
+        /* where the frame's rbp is saved, read only when a rule needs rbp
+         * (0: bp holds it): code without frame pointers rarely does, and a
+         * user read is most of what a frame costs here */
+        __u64 bp_slot;
         __u32 end;    /* enum unwind_end, once done */
         __u32 done;   /* 1: ended (end says why); 2: needs the copy path */
         __u32 set;
@@ -427,11 +435,30 @@ static long row_search_step(__u32 i, void *data) {
         return 0;
 }
 
+/* rbp's value, read from its slot now if it is still there; false when
+ * it is not known (lost, or its slot cannot be read: as in userspace, an
+ * unreadable slot makes rbp unknown, it does not end the walk) */
+static __always_inline bool need_bp(struct walk *w) {
+        if (!w->bp_known)
+                return false;
+        if (w->bp_slot) {
+                __u64 v;
+                if (read_user(w->bp_slot, &v) < 0) {
+                        w->bp_known = 0;
+                        w->bp_slot = 0;
+                        return false;
+                }
+                w->bp = v;
+                w->bp_slot = 0;
+        }
+        return true;
+}
+
 /* A frame without CFI: by its frame pointer, in auto mode. */
 static __always_inline long fp_step(struct walk *w) {
         __u64 bp, ra;
 
-        if (dwarf_only || !w->bp_known)
+        if (dwarf_only || !need_bp(w))
                 return walk_end(w, UNWIND_END_NO_CFI_);
         if (w->bp == 0)
                 return walk_end(w, UNWIND_END_COMPLETE_);
@@ -458,8 +485,8 @@ static long walk_step(__u32 i, void *data) {
 
         if (n >= max_depth)
                 return walk_end(w, UNWIND_END_DEPTH_);
-        if (n >= WALK_MAX)
-                return walk_fallback(w);
+        if (n >= WALK_MAX || n >= walk_frames)
+                return walk_fallback(w); /* deeper than is cheap here: a copy */
         w->frames[n & (WALK_MAX - 1)] = w->pc | (w->exact ? UNWIND_EXACT : 0);
         w->n = n + 1;
 
@@ -537,7 +564,7 @@ static long walk_step(__u32 i, void *data) {
         if (row->cfa == UNWIND_CFA_RSP) {
                 cfa = w->sp + (__s64) row->cfa_off;
         } else if (row->cfa == UNWIND_CFA_RBP) {
-                if (!w->bp_known)
+                if (!need_bp(w))
                         return walk_end(w, UNWIND_END_BAD_FRAME_);
                 cfa = w->bp + (__s64) row->cfa_off;
         } else if (row->cfa == UNWIND_CFA_DEREF_RSP) {
@@ -551,29 +578,31 @@ static long walk_step(__u32 i, void *data) {
 
         if (row->ra == UNWIND_REG_UNDEFINED)
                 return walk_end(w, UNWIND_END_COMPLETE_);
-        __u64 ra = 0, bp = w->bp;
-        __u32 known, bp_known, e;
+        __u64 ra = 0;
+        __u32 known, e;
         e = saved_reg(row->ra, row->ra_off, cfa, w->sp, &ra, &known);
         if (e)
                 return walk_end(w, e - 1);
         if (!known)
                 return walk_end(w, UNWIND_END_BAD_FRAME_);
-        /* as in userspace (dwarf.c): an unreadable rbp slot makes rbp
-         * unknown, it does not end the walk */
-        e = saved_reg(row->rbp, row->rbp_off, cfa, w->sp, &bp, &bp_known);
-        if (row->rbp == UNWIND_REG_SAME)
-                bp_known = w->bp_known;
-        else if (e)
-                bp_known = 0;
         /* the stack grows down: a caller's frame is above ours, except
          * across a signal frame (the handler may run on sigaltstack) */
         if ((cfa <= w->sp && !(row->flags & UNWIND_ROW_SIGNAL)) || ra == 0)
                 return walk_end(w, UNWIND_END_BAD_FRAME_);
+        /* the caller's rbp: where it is saved, read when needed */
+        if (row->rbp == UNWIND_REG_AT_CFA) {
+                w->bp_slot = cfa + (__s64) row->rbp_off;
+                w->bp_known = 1;
+        } else if (row->rbp == UNWIND_REG_AT_RSP) {
+                w->bp_slot = w->sp + (__s64) row->rbp_off;
+                w->bp_known = 1;
+        } else if (row->rbp != UNWIND_REG_SAME) {
+                w->bp_slot = 0;
+                w->bp_known = 0;
+        }
         w->exact = row->flags & UNWIND_ROW_SIGNAL;
         w->pc = ra;
         w->sp = cfa;
-        w->bp = bp;
-        w->bp_known = bp_known;
         return 0;
 }
 
@@ -640,6 +669,7 @@ static __always_inline __u64 kernel_walk(__u32 tgid, __u32 gen, __u32 set, __u32
         w->sp = BPF_CORE_READ(regs, sp);
         w->bp = BPF_CORE_READ(regs, bp);
         w->bp_known = 1;
+        w->bp_slot = 0;
         w->exact = 1;
         w->n = 0;
         w->done = 0;

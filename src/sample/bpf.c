@@ -46,8 +46,10 @@
 #define UNWIND_ROWS (1u << 20)
 #define UNWIND_PROCS 4096
 #define CHUNK_MAP_ENTRIES 16384
-/* frames the kernel walks per sample before it sends a copy instead */
+/* table lookups and frames the kernel walks per sample before it sends a
+ * copy instead (see bench/bench-bpf-cost.py) */
 #define KERNEL_UNWIND_BUDGET 256
+#define KERNEL_WALK_FRAMES 512
 
 
 struct bpf_sampler {
@@ -222,6 +224,7 @@ static int load_skel(struct bpf_sampler *b, const struct sampler_options *o, boo
                 b->skel->rodata->dwarf_only = o->dwarf_only;
                 b->skel->rodata->check_mode = o->check_walk;
                 b->skel->rodata->unwind_budget = KERNEL_UNWIND_BUDGET;
+                b->skel->rodata->walk_frames = KERNEL_WALK_FRAMES;
                 b->skel->rodata->max_depth = o->max_depth ? o->max_depth : 4096;
                 bpf_map__set_max_entries(b->skel->maps.unwind_rows, UNWIND_ROWS);
                 bpf_map__set_max_entries(b->skel->maps.unwind_procs, UNWIND_PROCS);
