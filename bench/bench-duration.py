@@ -83,7 +83,7 @@ def run_perf(cprof, pid, hz, dur, threads, tmp):
     post = time.monotonic() - t0
     # one line per sample (collapse's counts are sums of periods)
     samples = perf_samples(data)
-    lost = perf_stats(data).get("LOST", 0)
+    lost = perf_stats(data)[0].get("LOST", 0)
     return {"wall": wall, "rss": rss, "samples": samples, "lost": lost, "post": post}
 
 

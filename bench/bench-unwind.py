@@ -25,8 +25,9 @@ Columns:
                      came); cprof perf backend, samples x the fixed record
                      size (16 KiB stack copy + 88 B, kernel frames extra);
                      cprof BPF backend: not reported by cprof, left empty
-  lost               cprof: its summary; perf: the counts of its LOST and
-                     LOST_SAMPLES records (`perf script --show-lost-events`)
+  lost               cprof: its summary; perf: the kernel's count of dropped
+                     samples (LOST_SAMPLES in `perf report --stats`) or the
+                     sum of its LOST records, whichever is larger
   complete           cprof --unwind dwarf: its summary line (stacks that
                      ended where CFI leaves the return address undefined);
                      cprof fp and perf: the share of samples whose stack's
@@ -217,13 +218,16 @@ class Bench:
         res["post_cpu"] += read_time(f["time"])[0]
         res["samples"], c = script_stacks(f["script"])
         res["complete"] = 100.0 * c / max(res["samples"], 1)
-        # untimed: lost-sample records, counted the way perf counts them
+        # untimed: the samples LOST records say were dropped, and the
+        # kernel's own count of them (perf_stats), whichever is larger
         r = subprocess.run(["perf", "script", "-i", data, "-F", "tid",
                             "--show-lost-events"], capture_output=True,
                            text=True)
-        res["lost"] = sum(int(n) for n in re.findall(
-            r"PERF_RECORD_LOST\w*.*?lost (\d+)", r.stdout))
-        res["throttle"] = perf_stats(data).get("THROTTLE", 0)
+        agg, per_event = perf_stats(data)
+        res["lost"] = max(per_event.get("LOST_SAMPLES", 0), sum(
+            int(n) for n in re.findall(r"PERF_RECORD_LOST lost (\d+)",
+                                       r.stdout)))
+        res["throttle"] = agg.get("THROTTLE", 0)
         res["written"] = os.path.getsize(data)
         res["copied"] = perf_data_size(data)
 

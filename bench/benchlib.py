@@ -82,12 +82,22 @@ def perf_samples(data):
 
 
 def perf_stats(data):
-    """The event counts of `perf report --stats` ("LOST events: 3" gives
-    {"LOST": 3}); an event type that did not occur is not listed."""
+    """The event counts of `perf report --stats`: its aggregated section
+    ("LOST events: 3" gives {"LOST": 3}; an event type that did not occur
+    is not listed), and the per-event sections summed (where perf 6.x puts
+    LOST_SAMPLES: the samples the kernel dropped, counted by the kernel)."""
     r = subprocess.run(["perf", "report", "-i", data, "--stats"],
                        capture_output=True, text=True)
-    return {m.group(1): int(m.group(2))
-            for m in re.finditer(r"^\s*(\w+) events:\s+(\d+)", r.stdout, re.M)}
+    agg, per_event, cur = {}, {}, None
+    for line in r.stdout.splitlines():
+        m = re.match(r"\s*(\w+) events:\s+(\d+)", line)
+        if m and cur is not None:
+            cur[m.group(1)] = cur.get(m.group(1), 0) + int(m.group(2))
+        elif line.startswith("Aggregated stats:"):
+            cur = agg
+        elif line.rstrip().endswith(" stats:"):
+            cur = per_event
+    return agg, per_event
 
 
 def perf_version():
