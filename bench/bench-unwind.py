@@ -193,6 +193,11 @@ class Bench:
         m = re.search(r"cprof: (\d+) of (\d+) user stacks complete", text)
         if m:
             res["complete"] = 100.0 * int(m.group(1)) / max(int(m.group(2)), 1)
+            # why the others ended ("3 no CFI, 1 stack not copied")
+            m = re.search(r"user stacks complete \([^)]*\); cut short: (.*)",
+                          text)
+            for n, why in re.findall(r"(\d+) ([^,]+)", m.group(1) if m else ""):
+                res.setdefault("cut", {})[why] = int(n)
         else:
             n, c = folded_stacks(f["out.folded"])
             res["complete"] = 100.0 * c / max(n, 1)
@@ -269,7 +274,7 @@ class Bench:
               "wall | rec CPU s | post CPU s | total CPU s | written | copied "
               "| samples | lost | complete % | targets |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-        throttles = 0
+        throttles, cut = 0, {}
         for g in groups:
             hz, t = g
             rows = {}
@@ -290,14 +295,23 @@ class Bench:
                     "complete": med(rs, "complete"),
                 }
                 throttles += sum(r.get("throttle", 0) for r in rs)
+                for r in rs:
+                    for why, n in r.get("cut", {}).items():
+                        cut.setdefault((hz, t, prof), {}).setdefault(why, 0)
+                        cut[hz, t, prof][why] += n
             for prof, r in rows.items():
                 print(f"| {hz} | {t} | {prof} | {PROFILERS[prof][0]} | "
                       f"{r['sd_cpu']:.3f} | {r['sd_wall']:.3f} | "
                       f"{r['cpu']:.2f} | {r['post']:.2f} | {r['total']:.2f} | "
                       f"{size_str(r['written'])} | {size_str(r['copied'])} | "
                       f"{r['samples']:.0f} | {r['lost']:.0f} | "
-                      f"{r['complete']:.1f} | {self.marks(prof, g, rows)} |")
+                      f"{r['complete']:.2f} | {self.marks(prof, g, rows)} |")
         print(f"\nperf THROTTLE records over all perf runs: {throttles}")
+        if cut:
+            print("\ncprof stacks cut short, over all runs:\n")
+            for (hz, t, prof), whys in cut.items():
+                print(f"- {hz} Hz, {t} threads, {prof}: " + ", ".join(
+                    f"{n} {why}" for why, n in whys.items()))
 
     def marks(self, prof, g, rows):
         """The issue's targets, for the cprof --unwind dwarf rows: complete
