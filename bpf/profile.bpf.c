@@ -21,6 +21,18 @@ const volatile bool follow_children = true;
 /* bytes of user stack to copy per sample (a multiple of the page size);
  * 0: frame-pointer stacks walked by the kernel, aggregated here */
 const volatile __u32 stack_copy = 0;
+/* CFI only: no frame-pointer step where a module has no CFI */
+const volatile bool dwarf_only = false;
+/* table lookups per sample at most (a frame in the same row as one
+ * before it, as in recursion, needs none): deeper stacks go as a copy, so
+ * a sample never costs the kernel more than this (it throttles sampling
+ * when handlers take too long) */
+const volatile __u32 unwind_budget = 256;
+/* every sample goes as a copy too, with the kernel's walk of it, for
+ * userspace to check the walk against libdwfl (--unwind-check) */
+const volatile bool check_mode = false;
+/* user frames kept at most (--max-depth) */
+const volatile __u32 max_depth = 4096;
 /* wake userspace when this much waits in the copy ring */
 const volatile __u64 copies_wakeup = 1 << 20;
 /* cprof's PID namespace (the inode of /proc/self/ns/pid) when it is not
@@ -99,10 +111,12 @@ struct {
 /* A sample record is built here (too big for the BPF stack and for a
  * per-CPU value, whose limit is 32 KiB) and then copied into the ring at
  * its real length: reserving the maximum would fill the ring with
- * unused bytes. One entry per CPU (max_entries set by userspace). */
+ * unused bytes. One entry per CPU (max_entries set by userspace), its
+ * value cut by userspace to the copy size in use: the type is the
+ * largest it may be. */
 struct copy_scratch {
         struct profile_sample h;
-        __u8 stack[PROFILE_MAX_COPY];
+        __u8 stack[PROFILE_MAX_COPY + UNWIND_WALK_MAX * 8]; /* the copy, then the walk */
 };
 
 struct {
@@ -111,6 +125,63 @@ struct {
         __type(value, struct copy_scratch);
         __uint(max_entries, 1);
 } copy_scratch SEC(".maps");
+
+/* In-kernel unwinding: the rows of every loaded module's table, and per
+ * process image its mappings with where their rows are. */
+struct {
+        __uint(type, BPF_MAP_TYPE_ARRAY);
+        __type(key, __u32);
+        __type(value, struct unwind_row);
+        __uint(max_entries, 1); /* resized by userspace */
+} unwind_rows SEC(".maps");
+
+struct {
+        __uint(type, BPF_MAP_TYPE_HASH);
+        __type(key, struct unwind_proc_key);
+        __type(value, struct unwind_proc);
+        __uint(max_entries, 1); /* resized by userspace */
+        __uint(map_flags, BPF_F_NO_PREALLOC);
+} unwind_procs SEC(".maps");
+
+struct chunk_map {
+        __uint(type, BPF_MAP_TYPE_HASH);
+        __type(key, struct unwind_chunk);
+        __type(value, __u64);
+        __uint(max_entries, 1); /* resized by userspace */
+};
+
+struct chunk_map chunks0 SEC(".maps");
+struct chunk_map chunks1 SEC(".maps");
+
+#define WALK_MAX UNWIND_WALK_MAX /* unwind_budget is at most this */
+
+/* One walk, per CPU (too big for the BPF stack and for a per-CPU value). */
+struct walk {
+        __u64 pc, sp, bp;
+        __u32 n;
+        __u32 bp_known, exact;
+        __u32 end;    /* enum unwind_end, once done */
+        __u32 done;   /* 1: ended (end says why); 2: needs the copy path */
+        __u32 set;
+        __u64 next_id;
+        /* binary search bounds: kept in map memory rather than registers,
+         * so the verifier sees every step of a search alike (values it
+         * tracks exactly would make it walk each path of the search) */
+        __u32 lo, hi, rpc, rfailed;
+        __u32 lookups; /* full table lookups so far: the budget */
+        /* the row the last lookup found, and where it applies */
+        __u32 cached, c_ri, c_lo, c_hi;
+        __u64 c_start, c_end, c_bias;
+        struct unwind_chunk chunk; /* the key being stored */
+        __u64 frames[WALK_MAX];
+};
+
+struct {
+        __uint(type, BPF_MAP_TYPE_ARRAY);
+        __type(key, __u32);
+        __type(value, struct walk);
+        __uint(max_entries, 1); /* one per CPU, set by userspace */
+} walks SEC(".maps");
 
 static __always_inline struct profile_stats *get_stats(void) {
         __u32 zero = 0;
@@ -214,7 +285,8 @@ static long vma_end(struct task_struct *task, struct vm_area_struct *vma, void *
  * stack_copy bytes: a single read fails as a whole on a page that is not
  * resident, and pages are where such holes are. */
 static __always_inline int copy_sample(struct bpf_perf_event_data *ctx, struct task_struct *task,
-                                       __u32 tgid, __u32 tid, __u32 gen, struct profile_stats *st) {
+                                       __u32 tgid, __u32 tid, __u32 gen, struct profile_stats *st,
+                                       struct walk *w, __u32 walk_end) {
         __u32 cpu = bpf_get_smp_processor_id();
         struct copy_scratch *sc = bpf_map_lookup_elem(&copy_scratch, &cpu);
         struct profile_sample *h;
@@ -248,23 +320,41 @@ static __always_inline int copy_sample(struct bpf_perf_event_data *ctx, struct t
                 h->flags = PROFILE_COPY_REGS;
                 __u64 base = h->sp & ~(PAGE - 1);
                 h->copy_addr = base;
-                bpf_find_vma(t, h->sp, vma_end, &end, 0);
+                /* it fails when the mmap lock is taken (the task is in
+                 * brk or mmap): copy until a page cannot be read */
+                if (bpf_find_vma(t, h->sp, vma_end, &end, 0) < 0 || !end)
+                        end = ~0ULL;
                 __u32 pages = stack_copy / PAGE;
                 for (__u32 i = 0; i < PROFILE_MAX_COPY / PAGE; i++) {
-                        if (i >= pages) {
-                                h->flags |= PROFILE_COPY_FULL;
+                        if (i >= pages)
                                 break;
-                        }
                         if (base + (i + 1) * PAGE > end)
                                 break;
                         if (bpf_probe_read_user(&sc->stack[i * PAGE], PAGE, (void *) (base + i * PAGE)) < 0)
                                 break;
                         h->copy_len = (i + 1) * PAGE;
                 }
+                if (h->copy_len == pages * PAGE)
+                        h->flags |= PROFILE_COPY_FULL;
         }
 
-        __u64 len = sizeof(*h) + h->copy_len;
-        if (len > sizeof(*sc))
+        /* the scratch value is sized by userspace to stack_copy plus a
+         * walk: every access below is bounded by those, not the maximum */
+        __u32 off = h->copy_len;
+        if (off > stack_copy)
+                return 0;
+        h->n_walk = 0;
+        h->walk_end = walk_end;
+        if (w && walk_end) {
+                __u32 nw = w->n;
+                if (nw > WALK_MAX)
+                        nw = WALK_MAX;
+                bpf_probe_read_kernel(&sc->stack[off], WALK_MAX * 8, w->frames);
+                h->n_walk = nw;
+                off += nw * 8;
+        }
+        __u64 len = sizeof(*h) + off;
+        if (len > sizeof(*h) + (__u64) stack_copy + WALK_MAX * 8)
                 return 0;
         __u64 flags = bpf_ringbuf_query(&copies, BPF_RB_AVAIL_DATA) + len >= copies_wakeup ?
                 BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
@@ -278,8 +368,301 @@ static __always_inline int copy_sample(struct bpf_perf_event_data *ctx, struct t
         return 0;
 }
 
-SEC("perf_event")
-int on_sample(struct bpf_perf_event_data *ctx) {
+struct walk_ctx {
+        struct walk *w;
+        struct unwind_proc *proc;
+};
+
+static __always_inline int read_user(__u64 addr, __u64 *ret) {
+        return bpf_probe_read_user(ret, sizeof(*ret), (const void *) addr);
+}
+
+/* Ends the walk: 1 stops bpf_loop. */
+static __always_inline long walk_end(struct walk *w, __u32 end) {
+        w->end = end;
+        w->done = 1;
+        return 1;
+}
+
+static __always_inline long walk_fallback(struct walk *w) {
+        w->done = 2;
+        return 1;
+}
+
+/* A saved register per its rule; 0, or an end reason + 1. */
+static __always_inline __u32 saved_reg(__u8 rule, __s16 off, __u64 cfa, __u64 sp, __u64 *val,
+                                       __u32 *known) {
+        *known = 0;
+        if (rule == UNWIND_REG_UNDEFINED)
+                return 0;
+        if (rule == UNWIND_REG_SAME) {
+                *known = 1;
+                return 0;
+        }
+        __u64 base = rule == UNWIND_REG_AT_CFA ? cfa : rule == UNWIND_REG_AT_RSP ? sp : 0;
+        if (!base)
+                return UNWIND_END_UNSUPPORTED_ + 1;
+        if (read_user(base + (__s64) off, val) < 0)
+                return UNWIND_END_NOT_COPIED_ + 1;
+        *known = 1;
+        return 0;
+}
+
+static long row_search_step(__u32 i, void *data) {
+        struct walk *w = ((struct walk_ctx *) data)->w;
+        __u32 lo = w->lo, hi = w->hi;
+
+        if (lo >= hi)
+                return 1;
+        __u32 mid = lo + (hi - lo) / 2;
+        struct unwind_row *r = bpf_map_lookup_elem(&unwind_rows, &mid);
+        if (!r) {
+                w->rfailed = 1;
+                return 1;
+        }
+        if (w->rpc < r->pc)
+                w->hi = mid;
+        else
+                w->lo = mid + 1;
+        return 0;
+}
+
+/* A frame without CFI: by its frame pointer, in auto mode. */
+static __always_inline long fp_step(struct walk *w) {
+        __u64 bp, ra;
+
+        if (dwarf_only || !w->bp_known)
+                return walk_end(w, UNWIND_END_NO_CFI_);
+        if (w->bp == 0)
+                return walk_end(w, UNWIND_END_COMPLETE_);
+        if (w->bp < w->sp || (w->bp & 7))
+                return walk_end(w, UNWIND_END_NO_CFI_);
+        if (read_user(w->bp, &bp) < 0 || read_user(w->bp + 8, &ra) < 0)
+                return walk_end(w, UNWIND_END_NOT_COPIED_);
+        if (ra == 0)
+                return walk_end(w, UNWIND_END_BAD_FRAME_);
+        w->sp = w->bp + 16;
+        w->pc = ra;
+        w->bp = bp;
+        w->exact = 0;
+        w->cached = 0;
+        return 0;
+}
+
+/* One frame: record it, find its row, step to the caller. */
+static long walk_step(__u32 i, void *data) {
+        struct walk_ctx *c = data;
+        struct walk *w = c->w;
+        struct unwind_proc *p = c->proc;
+        __u32 n = w->n;
+
+        if (n >= max_depth)
+                return walk_end(w, UNWIND_END_DEPTH_);
+        if (n >= WALK_MAX)
+                return walk_fallback(w);
+        w->frames[n & (WALK_MAX - 1)] = w->pc | (w->exact ? UNWIND_EXACT : 0);
+        w->n = n + 1;
+
+        __u64 look = w->exact ? w->pc : w->pc - 1;
+        __u32 ri;
+        if (w->cached && look >= w->c_start && look < w->c_end && look - w->c_bias >= w->c_lo &&
+            look - w->c_bias < w->c_hi) {
+                /* the same row as a frame before: recursion, loops of calls */
+                ri = w->c_ri;
+        } else {
+                if (++w->lookups > unwind_budget)
+                        return walk_fallback(w); /* too deep for here: a copy */
+                /* the mapping: the last span starting at or below the pc */
+                w->lo = 0;
+                w->hi = p->n < UNWIND_MAX_SPANS ? p->n : UNWIND_MAX_SPANS;
+                for (int k = 0; k < 10; k++) {
+                        __u32 lo = w->lo, hi = w->hi;
+                        if (lo >= hi)
+                                break;
+                        __u32 mid = (lo + hi) / 2;
+                        if (look < p->spans[mid & (UNWIND_MAX_SPANS - 1)].start)
+                                w->hi = mid;
+                        else
+                                w->lo = mid + 1;
+                }
+                __u32 lo = w->lo;
+                if (lo == 0)
+                        return walk_fallback(w); /* maybe mapped since userspace looked */
+                struct unwind_span *sp = &p->spans[(lo - 1) & (UNWIND_MAX_SPANS - 1)];
+                if (look >= sp->end || sp->rows_first == UNWIND_NOT_LOADED)
+                        return walk_fallback(w);
+                if (sp->rows_n == 0)
+                        return fp_step(w);
+
+                __u64 elf = look - sp->bias;
+                if (elf >> 32)
+                        return walk_fallback(w);
+                /* the row: the last one starting at or below elf */
+                __u32 first = sp->rows_first, end = first + sp->rows_n;
+                w->lo = first;
+                w->hi = end;
+                w->rpc = (__u32) elf;
+                w->rfailed = 0;
+                bpf_loop(32, row_search_step, c, 0);
+                if (w->rfailed)
+                        return walk_fallback(w);
+                if (w->lo == first)
+                        return walk_end(w, UNWIND_END_NO_CFI_);
+                ri = w->lo - 1;
+                /* remember the row's range: the next row's start ends it */
+                __u32 next = ri + 1;
+                struct unwind_row *nr = next < end ? bpf_map_lookup_elem(&unwind_rows, &next) : NULL;
+                struct unwind_row *cr = bpf_map_lookup_elem(&unwind_rows, &ri);
+                if (nr && cr) {
+                        w->cached = 1;
+                        w->c_start = sp->start;
+                        w->c_end = sp->end;
+                        w->c_bias = sp->bias;
+                        w->c_lo = cr->pc;
+                        w->c_hi = nr->pc;
+                        w->c_ri = ri;
+                } else {
+                        w->cached = 0;
+                }
+        }
+        struct unwind_row *row = bpf_map_lookup_elem(&unwind_rows, &ri);
+        if (!row)
+                return walk_fallback(w);
+        if (row->cfa == UNWIND_CFA_NONE)
+                return walk_end(w, UNWIND_END_NO_CFI_);
+        if (row->flags & UNWIND_ROW_SIGNAL)
+                w->frames[n & (WALK_MAX - 1)] |= UNWIND_EXACT; /* named at __restore_rt itself */
+
+        __u64 cfa;
+        if (row->cfa == UNWIND_CFA_RSP) {
+                cfa = w->sp + (__s64) row->cfa_off;
+        } else if (row->cfa == UNWIND_CFA_RBP) {
+                if (!w->bp_known)
+                        return walk_end(w, UNWIND_END_BAD_FRAME_);
+                cfa = w->bp + (__s64) row->cfa_off;
+        } else if (row->cfa == UNWIND_CFA_DEREF_RSP) {
+                if (read_user(w->sp + (__s64) row->cfa_off, &cfa) < 0)
+                        return walk_end(w, UNWIND_END_NOT_COPIED_);
+        } else if (row->cfa == UNWIND_CFA_PLT) {
+                cfa = w->sp + (__s64) row->cfa_off + ((w->pc & 15) >= (row->flags >> 4) ? 8 : 0);
+        } else {
+                return walk_end(w, UNWIND_END_UNSUPPORTED_);
+        }
+
+        if (row->ra == UNWIND_REG_UNDEFINED)
+                return walk_end(w, UNWIND_END_COMPLETE_);
+        __u64 ra = 0, bp = w->bp;
+        __u32 known, bp_known, e;
+        e = saved_reg(row->ra, row->ra_off, cfa, w->sp, &ra, &known);
+        if (e)
+                return walk_end(w, e - 1);
+        if (!known)
+                return walk_end(w, UNWIND_END_BAD_FRAME_);
+        /* as in userspace (dwarf.c): an unreadable rbp slot makes rbp
+         * unknown, it does not end the walk */
+        e = saved_reg(row->rbp, row->rbp_off, cfa, w->sp, &bp, &bp_known);
+        if (row->rbp == UNWIND_REG_SAME)
+                bp_known = w->bp_known;
+        else if (e)
+                bp_known = 0;
+        /* the stack grows down: a caller's frame is above ours, except
+         * across a signal frame (the handler may run on sigaltstack) */
+        if ((cfa <= w->sp && !(row->flags & UNWIND_ROW_SIGNAL)) || ra == 0)
+                return walk_end(w, UNWIND_END_BAD_FRAME_);
+        w->exact = row->flags & UNWIND_ROW_SIGNAL;
+        w->pc = ra;
+        w->sp = cfa;
+        w->bp = bp;
+        w->bp_known = bp_known;
+        return 0;
+}
+
+/* Stores chunk i counted from the root (the walk's frames are leaf
+ * first): w->chunk.prev holds the id of the chunk before it. */
+static long store_chunk(__u32 i, void *data) {
+        struct walk *w = ((struct walk_ctx *) data)->w;
+        __u32 n = w->n, chunks = (n + UNWIND_CHUNK - 1) / UNWIND_CHUNK;
+
+        if (i >= chunks)
+                return 1;
+        /* chunk i counted from the root holds frames [lo, hi) (leaf
+         * first, so the root is frame n - 1): aligned at the root, so
+         * stacks that share their root part share its chunks whatever
+         * their depth; the leaf's chunk is the partial one */
+        __u32 hi = n - i * UNWIND_CHUNK, lo = hi > UNWIND_CHUNK ? hi - UNWIND_CHUNK : 0;
+        for (__u32 j = 0; j < UNWIND_CHUNK; j++) {
+                __u32 f = lo + j;
+                w->chunk.ips[j] = f < hi ? w->frames[f & (WALK_MAX - 1)] : 0;
+        }
+        void *store = w->set ? (void *) &chunks1 : (void *) &chunks0;
+        __u64 *idp = bpf_map_lookup_elem(store, &w->chunk);
+        __u64 id;
+        if (idp) {
+                id = *idp;
+        } else {
+                id = (++w->next_id << 16) | (bpf_get_smp_processor_id() & 0xffff);
+                if (bpf_map_update_elem(store, &w->chunk, &id, BPF_NOEXIST) < 0) {
+                        idp = bpf_map_lookup_elem(store, &w->chunk); /* another CPU was first */
+                        if (!idp) {
+                                w->chunk.prev = ~0ULL;
+                                return 1;
+                        }
+                        id = *idp;
+                }
+        }
+        w->chunk.prev = id;
+        return 0;
+}
+
+/* Unwinds the current task's user stack here. Returns the leaf chunk's
+ * id and the end reason + 1 in *ret_end; 0 with *ret_end 0 when the
+ * sample must go as a copy; ~0 when the store is full. */
+static __always_inline __u64 kernel_walk(__u32 tgid, __u32 gen, __u32 set, __u32 *ret_end) {
+        __u32 cpu = bpf_get_smp_processor_id();
+        struct unwind_proc_key pk = { tgid, gen };
+        struct walk_ctx c;
+
+        *ret_end = 0;
+        c.proc = bpf_map_lookup_elem(&unwind_procs, &pk);
+        c.w = bpf_map_lookup_elem(&walks, &cpu);
+        if (!c.proc || !c.w)
+                return 0;
+        struct task_struct *t = bpf_get_current_task_btf();
+        /* no user memory (exiting, io_uring workers): no user stack, as
+         * bpf_get_stack has none either */
+        if (!BPF_CORE_READ(t, mm) || (BPF_CORE_READ(t, flags) & 0x00200000 /* PF_KTHREAD */))
+                return 0;
+        struct pt_regs *regs = (struct pt_regs *) bpf_task_pt_regs(t);
+        if (!regs)
+                return 0;
+        struct walk *w = c.w;
+        w->pc = BPF_CORE_READ(regs, ip);
+        w->sp = BPF_CORE_READ(regs, sp);
+        w->bp = BPF_CORE_READ(regs, bp);
+        w->bp_known = 1;
+        w->exact = 1;
+        w->n = 0;
+        w->done = 0;
+        w->end = 0;
+        w->set = set;
+        w->lookups = 0;
+        w->cached = 0;
+        bpf_loop(WALK_MAX, walk_step, &c, 0);
+        if (w->done != 1 || w->n == 0)
+                return 0;
+        w->chunk.prev = 0;
+        /* checked samples go as copies, with the walk: no store */
+        if (!check_mode)
+                bpf_loop(WALK_MAX / UNWIND_CHUNK + 1, store_chunk, &c, 0);
+        *ret_end = w->end + 1;
+        return w->chunk.prev;
+}
+
+/* The body of the three sampling programs. copies and unwind are
+ * constants in each: the frame-pointer program holds none of the code
+ * the others need newer kernels for (bpf_loop callbacks 5.17,
+ * bpf_find_vma 5.17, bpf_task_pt_regs 5.15), so it still loads on 5.8. */
+static __always_inline int sample(struct bpf_perf_event_data *ctx, const bool copies, const bool unwind) {
         struct task_struct *task = (struct task_struct *) bpf_get_current_task();
         __u64 id = bpf_get_current_pid_tgid();
         __u32 tgid = id >> 32, tid = (__u32) id, zero = 0;
@@ -296,13 +679,33 @@ int on_sample(struct bpf_perf_event_data *ctx) {
         if (!gen)
                 return 0;
         st = get_stats();
-        if (stack_copy)
-                return copy_sample(ctx, task, tgid, tid, *gen, st);
+        /* read the set once: userspace may flip it while we run */
+        __u32 set = *(volatile __u32 *) &active & 1;
+        __u64 user_chunk = 0;
+        __u32 user_end = 0;
+        if (unwind && user_stacks) {
+                user_chunk = kernel_walk(tgid, *gen, set, &user_end);
+                if (user_chunk == ~0ULL) {
+                        if (st)
+                                __sync_fetch_and_add(&st->lost_stackmap, 1);
+                        return 0;
+                }
+                if (!user_end && st)
+                        __sync_fetch_and_add(&st->copy_fallback, 1);
+                else if (st)
+                        __sync_fetch_and_add(&st->kernel_unwound, 1);
+        }
+        if (copies && stack_copy && (!user_end || check_mode)) {
+                struct walk *w = NULL;
+                if (unwind && check_mode) {
+                        __u32 cpu = bpf_get_smp_processor_id();
+                        w = bpf_map_lookup_elem(&walks, &cpu);
+                }
+                return copy_sample(ctx, task, tgid, tid, *gen, st, w, user_end);
+        }
         sc = bpf_map_lookup_elem(&scratch, &zero);
         if (!sc)
                 return 0;
-        /* read the set once: userspace may flip it while we run */
-        __u32 set = *(volatile __u32 *) &active & 1;
 
         key.tgid = tgid;
         key.tid = tid;
@@ -314,17 +717,18 @@ int on_sample(struct bpf_perf_event_data *ctx) {
 
         if (kernel_stacks)
                 kk = bpf_get_stack(ctx, &sc->kernel, sizeof(sc->kernel), 0);
-        if (user_stacks)
+        if (user_stacks && !user_end)
                 ku = bpf_get_stack(ctx, &sc->user, sizeof(sc->user), BPF_F_USER_STACK);
         /* Each branch names its maps directly: the verifier wants a map
          * pointer it can see, not one chosen at run time. */
         if (set) {
                 key.kernel_stack_id = store_stack(&stacks1, &sc->kernel, kk, sc, st);
-                key.user_stack_id = store_stack(&stacks1, &sc->user, ku, sc, st);
+                key.user_stack_id = user_end ? user_chunk : store_stack(&stacks1, &sc->user, ku, sc, st);
         } else {
                 key.kernel_stack_id = store_stack(&stacks0, &sc->kernel, kk, sc, st);
-                key.user_stack_id = store_stack(&stacks0, &sc->user, ku, sc, st);
+                key.user_stack_id = user_end ? user_chunk : store_stack(&stacks0, &sc->user, ku, sc, st);
         }
+        key.user_end = user_end;
         if (key.kernel_stack_id == ~0ULL || key.user_stack_id == ~0ULL)
                 return 0;
         if (set)
@@ -334,6 +738,24 @@ int on_sample(struct bpf_perf_event_data *ctx) {
         if (st)
                 __sync_fetch_and_add(&st->samples, 1);
         return 0;
+}
+
+/* frame-pointer stacks walked by the kernel */
+SEC("perf_event")
+int on_sample(struct bpf_perf_event_data *ctx) {
+        return sample(ctx, false, false);
+}
+
+/* every user stack sent as a copy, unwound in userspace */
+SEC("perf_event")
+int on_sample_copy(struct bpf_perf_event_data *ctx) {
+        return sample(ctx, true, false);
+}
+
+/* user stacks unwound here, copies only for what cannot be */
+SEC("perf_event")
+int on_sample_unwind(struct bpf_perf_event_data *ctx) {
+        return sample(ctx, true, true);
 }
 
 static __always_inline void emit(__u32 type, __u32 pid, struct task_struct *task) {

@@ -57,6 +57,8 @@ struct image_mapping_info {
         uint64_t dev, inode;
         const char *path; /* may end in " (deleted)"; NULL: anonymous */
 };
+/* The newest image's generation of pid (0 when nothing is known). */
+uint32_t image_current_gen(const struct image_store *st, pid_t pid);
 /* Adds one mapping to image gen of pid (PERF_RECORD_MMAP2). */
 int image_add_mapping(struct image_store *st, pid_t pid, uint32_t gen,
                       const struct image_mapping_info *m);
@@ -84,6 +86,20 @@ struct image_addr {
  * IMAGE_ADDR_UNKNOWN. -ENOMEM. */
 int image_resolve(struct image_store *st, pid_t pid, uint32_t gen, uint64_t addr,
                   struct image_addr *ret);
+
+/* One executable mapping of an image, for loading unwind tables into the
+ * kernel: addresses in [start, end) are at ELF address addr - bias of
+ * module (0: anonymous or unreadable, such as JIT code). */
+struct image_span {
+        uint64_t start, end;
+        uint64_t bias;
+        uint32_t module;
+};
+/* Calls fn for every mapping of image gen of pid (the newest when gen
+ * is not known), in address order; stops at fn's first non-zero return
+ * and returns it. -ESRCH when nothing is known of the process. */
+int image_for_each_span(struct image_store *st, pid_t pid, uint32_t gen,
+                        int (*fn)(void *userdata, const struct image_span *span), void *userdata);
 
 /* Modules. Ids are > 0 and stay valid while the module lives; a released
  * module's id may be reused, so hold a pin across collections. */

@@ -55,6 +55,9 @@ struct record_progress {
         /* --unwind-check: samples compared with libdwfl, and agreeing */
         uint64_t check_samples, check_agree;
         struct unwinder_stats unwinder;
+        /* the in-kernel unwinder's tables: modules loaded, not loaded (no
+         * room), kernel memory they take */
+        uint64_t kernel_modules, kernel_modules_not_loaded, kernel_table_bytes;
 };
 
 struct recorder;

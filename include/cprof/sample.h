@@ -60,6 +60,13 @@ struct raw_sample {
         uint32_t ustack_copy_len;
         /* the copy stopped at its size limit, not at the end of the stack */
         bool ustack_copy_full;
+        /* The backend unwound the user stack with CFI itself (in the
+         * kernel; with check_walk the copy is there as well): ustack holds all of it, leaf first, n_ustack may exceed
+         * SAMPLE_MAX_STACK, frames whose pc is exact (not a return
+         * address) have SAMPLE_FRAME_EXACT set, and ustack_end says why it
+         * ended (enum unwind_end). */
+        bool ustack_unwound;
+        uint8_t ustack_end;
         /* extra frames (NULL/0 when none) */
         const struct raw_frame *extra;
         uint32_t n_extra;
@@ -108,7 +115,27 @@ struct sampler_options {
          * ends earlier at the end of the stack. The perf backend's limit
          * is SAMPLE_PERF_MAX_COPY. */
         uint32_t stack_copy;
+        /* BPF: unwind user stacks in the kernel with the CFI tables loaded
+         * into the maps of sampler_unwind_maps(); what cannot be unwound
+         * there comes as a copy (needs stack_copy) */
+        bool kernel_unwind;
+        bool dwarf_only;    /* no frame-pointer step where there is no CFI */
+        /* kernel_unwind: send every sample as a copy too, with the
+         * kernel's walk in ustack, to check the walk (--unwind-check) */
+        bool check_walk;
+        uint32_t max_depth; /* user frames kept at most */
 };
+
+/* The kernel unwinder's tables (bpf/profile.h: struct unwind_row in an
+ * array of rows_max, struct unwind_proc per (tgid, exec generation)). */
+struct sampler_unwind_maps {
+        int rows_fd;
+        uint32_t rows_max;
+        int procs_fd;
+        uint32_t procs_max;
+};
+
+#define SAMPLE_FRAME_EXACT (1ULL << 63)
 
 /* sampler_options.stack_copy: the backend's default size */
 #define SAMPLE_COPY_DEFAULT UINT32_MAX
@@ -133,6 +160,11 @@ struct sampler_stats {
          * records are in lost_ring) */
         uint64_t threads_missed; /* threads whose events could not be opened */
         uint64_t throttled;      /* times the kernel throttled sampling */
+        /* BPF with kernel_unwind: user stacks unwound in the kernel, and
+         * samples sent as a copy instead (a table not loaded yet, or a
+         * stack deeper than the kernel's per-sample budget) */
+        uint64_t kernel_unwound;
+        uint64_t copy_fallback;
 };
 
 struct sampler;
@@ -153,6 +185,8 @@ int sampler_poll(struct sampler *s, int timeout_ms, const struct sampler_callbac
 int sampler_stop(struct sampler *s, const struct sampler_callbacks *cb);
 void sampler_get_stats(const struct sampler *s, struct sampler_stats *ret);
 const char *sampler_backend_name(const struct sampler *s);
+/* -EOPNOTSUPP unless the backend unwinds in the kernel. */
+int sampler_unwind_maps(const struct sampler *s, struct sampler_unwind_maps *ret);
 /* A one-line notice for the user about how sampling runs (e.g. user frames
  * only for lack of privileges), or NULL. */
 const char *sampler_notice(const struct sampler *s);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cprof/sample.h"
 
@@ -43,7 +44,8 @@ enum unwind_end {
         UNWIND_END_COMPLETE,    /* at a frame whose return address CFI leaves undefined */
         UNWIND_END_NO_CFI,      /* code that no CFI describes (and no frame pointer, in auto) */
         UNWIND_END_UNSUPPORTED, /* a CFI rule the tables do not model */
-        UNWIND_END_NOT_COPIED,  /* it needed stack memory outside the copy */
+        UNWIND_END_NOT_COPIED,  /* it needed stack memory outside the copy (or, in the
+                                   kernel, a page that is not resident) */
         UNWIND_END_DEPTH,       /* the depth limit */
         UNWIND_END_BAD_FRAME,   /* the frame led nowhere: its CFA was not above the stack
                                    pointer, or its return address in no mapping */
@@ -52,9 +54,11 @@ enum unwind_end {
 
 const char *unwind_end_name(enum unwind_end e);
 
+#define UNWIND_DEFAULT_DEPTH 4096
+
 struct unwinder_options {
         enum unwind_mode mode;
-        size_t max_depth; /* user frames kept at most */
+        size_t max_depth; /* user frames kept at most (0: UNWIND_DEFAULT_DEPTH) */
 };
 
 struct unwinder_stats {
@@ -68,6 +72,11 @@ struct unwinder;
 
 int unwinder_new(struct image_store *img, const struct unwinder_options *o, struct unwinder **ret);
 struct unwinder *unwinder_free(struct unwinder *u);
+
+/* Builds the tables of every module image gen of pid maps now, so that
+ * its samples find them ready (a large library takes a good part of a
+ * second: never in the drain if it can be helped). */
+int unwinder_prepare_process(struct unwinder *u, pid_t pid, uint32_t gen);
 
 /* Room out[] needs for one sample. */
 size_t unwinder_max_frames(const struct unwinder *u);

@@ -30,6 +30,9 @@ DEFINE_FREEP(struct recorder, recorder_free)
 /* how long a stopped command may take to exit after SIGTERM */
 #define STOP_GRACE_S 2
 #define DEFAULT_MAX_DEPTH 4096
+/* what --stack-copy takes for the perf backend: 64K is cut to the
+ * kernel's SAMPLE_PERF_MAX_COPY */
+#define PERF_COPY_LIMIT (64u * 1024u)
 #define MAX_MAX_DEPTH 65536
 
 static VEC(pid_t) arg_pids;
@@ -46,7 +49,7 @@ static bool arg_no_demangle, arg_lines, arg_addrs;
 static enum unwind_mode arg_unwind = UNWIND_AUTO;
 static unsigned arg_max_depth = DEFAULT_MAX_DEPTH;
 static uint32_t arg_stack_copy = SAMPLE_COPY_DEFAULT;
-static bool arg_unwind_check;
+static bool arg_unwind_check, arg_user_unwind, arg_max_depth_set;
 
 static volatile sig_atomic_t stop_requested;
 
@@ -86,6 +89,8 @@ static void help(void) {
                "      --stack-copy SIZE  user stack copied per sample for CFI unwinding, e.g.\n"
                "                         64K (default %uK for bpf, %uK for perf, which allows\n"
                "                         at most %uK); copies end at the stack's end\n"
+               "      --user-unwind      bpf: unwind in cprof from stack copies rather than in\n"
+               "                         the kernel (the perf backend always does)\n"
                "      --unwind-check     unwind every sample with libdwfl too and report how\n"
                "                         many agree (slow: for checking the unwinder)\n"
                "  -q, --quiet            no progress line, no summary\n"
@@ -108,7 +113,7 @@ static void help(void) {
                "  cprof flamegraph out.folded > graph.svg\n"
                "  cprof record -F 999 -o graph.svg -- ./myprog --flag\n",
                DEFAULT_FREQUENCY, MAX_FREQUENCY, SAMPLE_MAX_STACK, DEFAULT_MAX_DEPTH,
-               SAMPLE_BPF_DEFAULT_COPY / 1024, SAMPLE_PERF_DEFAULT_COPY / 1024, SAMPLE_PERF_MAX_COPY / 1024,
+               SAMPLE_BPF_DEFAULT_COPY / 1024, SAMPLE_PERF_DEFAULT_COPY / 1024, PERF_COPY_LIMIT / 1024,
                STOP_GRACE_S);
 }
 
@@ -128,6 +133,7 @@ enum {
         OPT_MAX_DEPTH,
         OPT_STACK_COPY,
         OPT_UNWIND_CHECK,
+        OPT_USER_UNWIND,
         OPT_VERSION,
 };
 
@@ -171,6 +177,7 @@ static int parse_argv(int argc, char **argv) {
                 { "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
                 { "stack-copy", required_argument, NULL, OPT_STACK_COPY },
                 { "unwind-check", no_argument, NULL, OPT_UNWIND_CHECK },
+                { "user-unwind", no_argument, NULL, OPT_USER_UNWIND },
                 { "quiet", no_argument, NULL, 'q' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
@@ -272,6 +279,7 @@ static int parse_argv(int argc, char **argv) {
                         if (parse_uint(optarg, 1, MAX_MAX_DEPTH, &arg_max_depth) < 0)
                                 return log_error("invalid depth '%s': expected 1 to %d frames", optarg,
                                                  MAX_MAX_DEPTH), -EINVAL;
+                        arg_max_depth_set = true;
                         break;
                 case OPT_STACK_COPY: {
                         uint64_t sz;
@@ -283,6 +291,9 @@ static int parse_argv(int argc, char **argv) {
                 }
                 case OPT_UNWIND_CHECK:
                         arg_unwind_check = true;
+                        break;
+                case OPT_USER_UNWIND:
+                        arg_user_unwind = true;
                         break;
                 case 'q':
                         arg_quiet = true;
@@ -307,12 +318,15 @@ static int parse_argv(int argc, char **argv) {
         if (arg_children < 0)
                 arg_children = arg_command != NULL;
         if (arg_backend == SAMPLER_BACKEND_PERF && arg_stack_copy != SAMPLE_COPY_DEFAULT &&
-            arg_stack_copy > SAMPLE_PERF_MAX_COPY)
+            arg_stack_copy > PERF_COPY_LIMIT)
                 return log_error("invalid stack copy size for the perf backend: the kernel copies at most "
-                                 "%u bytes (%uK)", SAMPLE_PERF_MAX_COPY, SAMPLE_PERF_MAX_COPY / 1024), -EINVAL;
-        if (arg_unwind == UNWIND_FP && (arg_unwind_check || arg_stack_copy != SAMPLE_COPY_DEFAULT))
+                                 "64K (%u bytes)", SAMPLE_PERF_MAX_COPY), -EINVAL;
+        if (arg_unwind == UNWIND_FP &&
+            (arg_unwind_check || arg_user_unwind || arg_max_depth_set || arg_stack_copy != SAMPLE_COPY_DEFAULT))
                 return log_error("--%s needs --unwind auto or dwarf",
-                                 arg_unwind_check ? "unwind-check" : "stack-copy"), -EINVAL;
+                                 arg_unwind_check ? "unwind-check" : arg_user_unwind ? "user-unwind" :
+                                 arg_max_depth_set ? "max-depth" : "stack-copy"),
+                       -EINVAL;
         /* a usage error like any other bad option, found before any work */
         if (format) {
                 if (output_format_from_name(format, &arg_output_format) < 0)
@@ -453,6 +467,10 @@ static void print_unwind(const struct record_progress *p) {
                 log_notice("%" PRIu64 " stacks were deeper than the stack copy: raise --stack-copy%s",
                            p->unwind_copy_limited,
                            arg_backend == SAMPLER_BACKEND_PERF ? " (the perf backend copies at most 64K)" : "");
+        if (p->kernel_modules_not_loaded)
+                log_notice("the unwind tables of %" PRIu64 " modules did not fit in the kernel's (%.0f MiB): their "
+                           "samples were sent as stack copies and unwound in cprof", p->kernel_modules_not_loaded,
+                           (double) p->kernel_table_bytes / (1 << 20));
         if (arg_unwind_check)
                 log_info("unwind check: %" PRIu64 " of %" PRIu64 " samples agree with libdwfl (%.1f%%)",
                          p->check_agree, p->check_samples,
@@ -460,6 +478,11 @@ static void print_unwind(const struct record_progress *p) {
         log_debug("unwind: tables for %" PRIu64 " modules, %" PRIu64 " rows, %.1f MiB, built in %.1f ms",
                   p->unwinder.tables, p->unwinder.table_rows, (double) p->unwinder.table_bytes / (1 << 20),
                   (double) p->unwinder.table_build_ns / 1e6);
+        if (p->kernel_modules)
+                log_debug("unwind: %" PRIu64 " stacks unwound in the kernel, %" PRIu64 " sent as copies; "
+                          "tables of %" PRIu64 " modules in the kernel (%" PRIu64 " did not fit), %.1f MiB",
+                          p->stats.kernel_unwound, p->stats.copy_fallback, p->kernel_modules,
+                          p->kernel_modules_not_loaded, (double) p->kernel_table_bytes / (1 << 20));
 }
 
 static void print_summary(struct recorder *rec, const char *output, size_t stacks, uint64_t cpu_ns) {
@@ -637,6 +660,10 @@ static int run(void) {
                         .kernel_stacks = arg_kernel,
                         .children = arg_children > 0,
                         .stack_copy = arg_unwind == UNWIND_FP ? 0 : arg_stack_copy,
+                        .kernel_unwind = arg_unwind != UNWIND_FP && !arg_user_unwind,
+                        .dwarf_only = arg_unwind == UNWIND_DWARF,
+                        .check_walk = arg_unwind_check,
+                        .max_depth = arg_max_depth,
                 },
                 .unwind = { .mode = arg_unwind, .max_depth = arg_max_depth },
                 .unwind_check = arg_unwind_check,

@@ -17,6 +17,15 @@ struct elf_sym {
         uint32_t name; /* offset in the string table */
 };
 
+/* A PLT stub named after the symbol its GOT slot is relocated against
+ * ("puts@plt"): no symbol table covers .plt, yet unwinding through CFI
+ * keeps the frame of a sample taken inside a stub. */
+struct elf_plt {
+        uint64_t addr;
+        uint32_t size;
+        uint32_t name; /* offset in plt_names */
+};
+
 struct elf_segment {
         uint64_t offset, vaddr, filesz;
 };
@@ -34,6 +43,8 @@ struct elf_module {
         VEC(struct elf_sym) syms; /* sorted by addr, one per address */
         const char *strtab;
         size_t strtab_size;
+        VEC(struct elf_plt) plt; /* sorted by addr, from m->elf only */
+        VEC(char) plt_names;     /* "NAME@plt\0" strings, owned */
 };
 
 static bool libelf_ready(void) {
@@ -176,6 +187,8 @@ struct elf_module *elf_module_free(struct elf_module *m) {
                 return NULL;
         elf_module_free(m->debug);
         vec_free(&m->syms);
+        vec_free(&m->plt);
+        vec_free(&m->plt_names);
         vec_free(&m->loads);
         if (m->elf)
                 elf_end(m->elf);
@@ -397,8 +410,212 @@ static bool read_symbols_of(struct elf_module *m, Elf *elf) {
         return false;
 }
 
+/* PLT entries. */
+
+/* A GOT slot that a relocation fills with a symbol's address. */
+struct plt_slot {
+        uint64_t got;
+        const char *name; /* in the mapped .dynstr */
+};
+
+/* VEC(struct plt_slot) with a name, to pass it around */
+struct plt_slots {
+        struct plt_slot *v;
+        size_t n, cap;
+};
+
+static int plt_slot_cmp(const void *a, const void *b) {
+        const struct plt_slot *x = a, *y = b;
+        return x->got < y->got ? -1 : x->got > y->got;
+}
+
+static int elf_plt_cmp(const void *a, const void *b) {
+        const struct elf_plt *x = a, *y = b;
+        return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* A string table section, cut after its last NUL so that any offset
+ * below *ret_size names a terminated string. */
+static const char *string_table(Elf *elf, size_t ndx, size_t *ret_size) {
+        Elf_Scn *scn = ndx ? elf_getscn(elf, ndx) : NULL;
+        GElf_Shdr sh;
+        Elf_Data *d;
+
+        if (!scn || !gelf_getshdr(scn, &sh) || sh.sh_type != SHT_STRTAB || !(d = elf_getdata(scn, NULL)) ||
+            !d->d_buf)
+                return NULL;
+        const char *s = d->d_buf;
+        size_t n = d->d_size;
+        while (n > 0 && s[n - 1] != '\0')
+                n--;
+        *ret_size = n;
+        return n ? s : NULL;
+}
+
+/* The GOT slots of one SHT_RELA section that relocations of `type` fill,
+ * named through the dynamic symbol table its sh_link gives. */
+static int read_plt_slots(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, unsigned type, size_t n_sec,
+                          struct plt_slots *slots) {
+        Elf_Scn *symscn = sh->sh_link && sh->sh_link < n_sec ? elf_getscn(elf, sh->sh_link) : NULL;
+        GElf_Shdr symsh;
+        Elf_Data *rel, *syms;
+        size_t strsize, relsize = gelf_fsize(elf, ELF_T_RELA, 1, EV_CURRENT);
+        const char *strtab;
+
+        if (!symscn || !gelf_getshdr(symscn, &symsh) || symsh.sh_type != SHT_DYNSYM ||
+            symsh.sh_link >= n_sec || !(strtab = string_table(elf, symsh.sh_link, &strsize)) ||
+            !(rel = elf_getdata(scn, NULL)) || !rel->d_buf || !(syms = elf_getdata(symscn, NULL)) ||
+            relsize == 0)
+                return 0;
+        for (size_t i = 0; i < rel->d_size / relsize && i <= INT32_MAX; i++) {
+                GElf_Rela r;
+                GElf_Sym s;
+                if (!gelf_getrela(rel, (int) i, &r))
+                        break;
+                /* gelf_getsym checks the index against the table's size */
+                if (GELF_R_TYPE(r.r_info) != type || GELF_R_SYM(r.r_info) == 0 ||
+                    GELF_R_SYM(r.r_info) > INT32_MAX || !gelf_getsym(syms, (int) GELF_R_SYM(r.r_info), &s) ||
+                    s.st_name == 0 || s.st_name >= strsize || strtab[s.st_name] == '\0')
+                        continue;
+                struct plt_slot slot = { r.r_offset, strtab + s.st_name };
+                if (vec_push(slots, slot) < 0)
+                        return -ENOMEM;
+        }
+        if (slots->n > 1)
+                qsort(slots->v, slots->n, sizeof(*slots->v), plt_slot_cmp);
+        return 0;
+}
+
+static const char *plt_slot_find(const struct plt_slot *v, size_t n, uint64_t got) {
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (v[mid].got < got)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo < n && v[lo].got == got ? v[lo].name : NULL;
+}
+
+/* The GOT slot an x86-64 PLT stub jumps through: `jmp *disp32(%rip)`
+ * (ff 25), after an optional endbr64 (IBT) and bnd prefix (MPX). The
+ * lazy-binding half of an IBT .plt (push, jmp) does not match. */
+static bool plt_stub_slot(const uint8_t *p, size_t len, uint64_t addr, uint64_t *ret_got) {
+        static const uint8_t endbr64[] = { 0xf3, 0x0f, 0x1e, 0xfa };
+        size_t i = 0;
+        int32_t disp;
+
+        if (len >= sizeof(endbr64) && memcmp(p, endbr64, sizeof(endbr64)) == 0)
+                i = sizeof(endbr64);
+        if (i < len && p[i] == 0xf2)
+                i++;
+        if (len < i + 6 || p[i] != 0xff || p[i + 1] != 0x25)
+                return false;
+        memcpy(&disp, p + i + 2, sizeof(disp)); /* x86-64 is little-endian, as is the file */
+        *ret_got = addr + i + 6 + (uint64_t) (int64_t) disp;
+        return true;
+}
+
+/* Names the stubs of one PLT section, entsize bytes each from `first`,
+ * after the relocation of the GOT slot each one jumps through. */
+static int name_plt_stubs(struct elf_module *m, Elf_Scn *scn, const GElf_Shdr *sh, size_t first, size_t entsize,
+                          const struct plt_slot *slots, size_t n_slots) {
+        Elf_Data *d = elf_getdata(scn, NULL);
+
+        /* a debug file's .plt is NOBITS: no bytes, no stubs */
+        if (!d || !d->d_buf || sh->sh_type != SHT_PROGBITS || n_slots == 0)
+                return 0;
+        size_t size = MIN(d->d_size, sh->sh_size);
+        for (size_t off = first; off <= size && size - off >= entsize; off += entsize) {
+                uint64_t got;
+                const char *name;
+                if (!plt_stub_slot((const uint8_t *) d->d_buf + off, entsize, sh->sh_addr + off, &got) ||
+                    !(name = plt_slot_find(slots, n_slots, got)))
+                        continue;
+                size_t len = strlen(name), at = m->plt_names.n;
+                if (len > UINT32_MAX - 8 - at)
+                        return -E2BIG;
+                if (vec_append(&m->plt_names, name, len) < 0 || vec_append(&m->plt_names, "@plt", 5) < 0)
+                        return -ENOMEM;
+                struct elf_plt e = { sh->sh_addr + off, (uint32_t) entsize, (uint32_t) at };
+                if (vec_push(&m->plt, e) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+/* The stub of .rela.plt's relocation i sits at .plt.sec + 16 * i, or at
+ * .plt + 16 * (i + 1) without .plt.sec; rather than trust that layout,
+ * every stub is decoded and named after the relocation of the slot it
+ * really jumps through (as objdump does), so a stub that does not match
+ * its slot is skipped, never misnamed. */
+static int read_plt(struct elf_module *m) {
+        _cleanup_(vec_freep) struct plt_slots jump = {};
+        _cleanup_(vec_freep) struct plt_slots glob = {};
+        Elf *elf = m->elf;
+        Elf_Scn *scn = NULL, *plt = NULL, *plt_sec = NULL, *plt_got = NULL;
+        GElf_Shdr plt_sh, plt_sec_sh, plt_got_sh;
+        GElf_Ehdr eh;
+        size_t n_sec, shstrndx;
+        int r = 0;
+
+        if (!gelf_getehdr(elf, &eh) || eh.e_machine != EM_X86_64 || elf_getshdrnum(elf, &n_sec) < 0 ||
+            n_sec > (1u << 20) || elf_getshdrstrndx(elf, &shstrndx) < 0)
+                return 0;
+        while ((scn = elf_nextscn(elf, scn))) {
+                GElf_Shdr sh;
+                const char *name;
+                if (!gelf_getshdr(scn, &sh) || !(name = elf_strptr(elf, shstrndx, sh.sh_name)))
+                        continue;
+                if (sh.sh_type == SHT_RELA && strcmp(name, ".rela.plt") == 0)
+                        r = read_plt_slots(elf, scn, &sh, R_X86_64_JUMP_SLOT, n_sec, &jump);
+                else if (sh.sh_type == SHT_RELA && strcmp(name, ".rela.dyn") == 0)
+                        r = read_plt_slots(elf, scn, &sh, R_X86_64_GLOB_DAT, n_sec, &glob);
+                else {
+                        if (strcmp(name, ".plt") == 0 && !plt)
+                                plt = scn, plt_sh = sh;
+                        else if (strcmp(name, ".plt.sec") == 0 && !plt_sec)
+                                plt_sec = scn, plt_sec_sh = sh;
+                        else if (strcmp(name, ".plt.got") == 0 && !plt_got)
+                                plt_got = scn, plt_got_sh = sh;
+                        r = 0;
+                }
+                if (r < 0)
+                        return r;
+        }
+        /* With IBT the stubs that jump are in .plt.sec and .plt only does
+         * lazy binding; without, .plt's entry 0 is the resolver's. */
+        if (plt_sec)
+                r = name_plt_stubs(m, plt_sec, &plt_sec_sh, 0, 16, jump.v, jump.n);
+        else if (plt)
+                r = name_plt_stubs(m, plt, &plt_sh, 16, 16, jump.v, jump.n);
+        if (r >= 0 && plt_got) {
+                /* 8-byte entries (jmp, nop), 16 with IBT (endbr64 first) */
+                size_t entsize = plt_got_sh.sh_entsize;
+                if (entsize != 8 && entsize != 16) {
+                        Elf_Data *d = elf_getdata(plt_got, NULL);
+                        entsize = d && d->d_buf && d->d_size >= 4 &&
+                                  memcmp(d->d_buf, "\xf3\x0f\x1e\xfa", 4) == 0 ? 16 : 8;
+                }
+                r = name_plt_stubs(m, plt_got, &plt_got_sh, 0, entsize, glob.v, glob.n);
+        }
+        if (r < 0)
+                return r;
+        if (m->plt.n > 1)
+                qsort(m->plt.v, m->plt.n, sizeof(*m->plt.v), elf_plt_cmp);
+        return 0;
+}
+
 static void read_symbols(struct elf_module *m) {
         m->syms_read = true;
+        /* the stubs' bytes are only in the binary, never in a debug file */
+        int r = read_plt(m);
+        if (r < 0) {
+                log_debug_errno(r, "elf: cannot read the PLT, skipping");
+                vec_free(&m->plt);
+                vec_free(&m->plt_names);
+        }
         if (m->debug && read_symbols_of(m, m->debug->elf))
                 return;
         read_symbols_of(m, m->elf);
@@ -413,6 +630,8 @@ int elf_module_use_symbols_from(struct elf_module *m, struct elf_module *debug) 
                 return -ESTALE;
         m->debug = debug;
         vec_free(&m->syms);
+        vec_free(&m->plt);
+        vec_free(&m->plt_names);
         m->strtab = NULL;
         m->strtab_size = 0;
         m->syms_read = false;
@@ -430,7 +649,28 @@ Elf *elf_module_elf(const struct elf_module *m) {
 size_t elf_module_symbol_count(struct elf_module *m) {
         if (!m->syms_read)
                 read_symbols(m);
-        return m->syms.n;
+        return m->syms.n + m->plt.n;
+}
+
+/* The PLT stub covering vaddr: stubs never overlap in a sane file, so
+ * the nearest one at or below it decides. */
+static const char *plt_symbolize(const struct elf_module *m, uint64_t vaddr, uint64_t *ret_start) {
+        size_t lo = 0, hi = m->plt.n;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (m->plt.v[mid].addr <= vaddr)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        if (lo == 0)
+                return NULL;
+        const struct elf_plt *e = &m->plt.v[lo - 1];
+        if (vaddr - e->addr >= e->size)
+                return NULL;
+        if (ret_start)
+                *ret_start = e->addr;
+        return m->plt_names.v + e->name;
 }
 
 /* How far back to look for a symbol that covers an address when the
@@ -461,5 +701,5 @@ const char *elf_module_symbolize(struct elf_module *m, uint64_t vaddr, uint64_t 
                         return m->strtab + c->name;
                 }
         }
-        return NULL;
+        return plt_symbolize(m, vaddr, ret_start);
 }

@@ -40,9 +40,16 @@ int elf_module_offset_to_vaddr(const struct elf_module *m, uint64_t offset, uint
 
 /* The function symbol covering an ELF virtual address, or NULL. The name
  * lives as long as the module. *ret_start (optional) gets its address.
- * Reads the symbol table on the first call (.symtab, else .dynsym). */
+ * Reads the symbol table on the first call (.symtab, else .dynsym).
+ * Where no symbol covers vaddr, an x86-64 PLT stub does: "NAME@plt" (as
+ * perf and objdump name it), NAME from the JUMP_SLOT relocation of the
+ * GOT slot a .plt/.plt.sec stub jumps through, or the GLOB_DAT one of a
+ * .plt.got stub; stubs that jump elsewhere or through an unrelocated slot
+ * stay nameless. The stubs are always m's own (a debug file's .plt has
+ * no bytes). */
 const char *elf_module_symbolize(struct elf_module *m, uint64_t vaddr, uint64_t *ret_start);
-/* Number of function symbols (reads them if not done yet). */
+/* Number of function symbols and named PLT stubs (reads them if not done
+ * yet). */
 size_t elf_module_symbol_count(struct elf_module *m);
 
 /* Names m's addresses from `debug`, a separate debug file of the same

@@ -330,3 +330,34 @@ int image_resolve(struct image_store *st, pid_t pid, uint32_t gen, uint64_t addr
         };
         return 0;
 }
+
+int image_for_each_span(struct image_store *st, pid_t pid, uint32_t gen,
+                        int (*fn)(void *userdata, const struct image_span *span), void *userdata) {
+        struct process_image *p = image_get(st, pid, gen, false);
+        if (!p)
+                p = process_get(st, pid, false);
+        if (!p)
+                return -ESRCH;
+        if (!p->loaded && p->gen == current_gen(st, p->pid))
+                (void) process_load(st, p);
+        for (size_t i = 0; i < p->maps.m.n; i++) {
+                const struct mapping *m = &p->maps.m.v[i];
+                struct image_span span = { .start = m->start, .end = m->end };
+                struct image_module *mod = m->module ? image_module(st, m->module) : NULL;
+                bool anon = !m->path || (m->path[0] != '/' && strcmp(m->path, "[vdso]") != 0) ||
+                            strncmp(m->path, "/memfd:", 7) == 0;
+                uint64_t vaddr;
+                if (!anon && mod && mod->elf && elf_module_offset_to_vaddr(mod->elf, m->pgoff, &vaddr) == 0) {
+                        span.module = mod->id;
+                        span.bias = m->start - vaddr;
+                }
+                int r = fn(userdata, &span);
+                if (r)
+                        return r;
+        }
+        return 0;
+}
+
+uint32_t image_current_gen(const struct image_store *st, pid_t pid) {
+        return current_gen(st, pid);
+}

@@ -20,6 +20,7 @@
 #include "cprof/unwind.h"
 #include "record/addr-stacks.h"
 #include "unwind/dwfl-check.h"
+#include "unwind/kernel-tables.h"
 #include "util/cleanup.h"
 #include "util/hash.h"
 #include "util/log.h"
@@ -57,6 +58,10 @@ struct recorder {
         struct symbolizer *sym;
         struct unwinder *unw;
         struct dwfl_check *check; /* --unwind-check */
+        /* the in-kernel unwinder's tables (NULL: unwinding in userspace),
+         * and the process images whose entry must be written again */
+        struct kernel_tables *kt;
+        VEC(struct old_image) ksync;
         struct addr_stacks stacks;
         struct profile *profile;
         VEC(pid_t) roots;
@@ -133,6 +138,9 @@ int recorder_new(const struct record_options *o, struct recorder **ret,
         }
         if (k >= 0)
                 k = sampler_new(&o->sampler, &r->sampler, ret_fallback_reason);
+        struct sampler_unwind_maps um;
+        if (k >= 0 && sampler_unwind_maps(r->sampler, &um) >= 0)
+                k = kernel_tables_new(r->unw, r->img, &um, &r->kt);
         if (k < 0) {
                 recorder_free(r);
                 return k;
@@ -159,12 +167,15 @@ struct recorder *recorder_free(struct recorder *r) {
                 return NULL;
         sampler_free(r->sampler);
         symbolizer_free(r->sym);
+        vec_free(&r->ksync);
         unwinder_free(r->unw);
         dwfl_check_free(r->check);
         free(r->frames);
         free(r->addr_ids);
         free(r->check_pcs);
+        /* modules give their kernel rows back as they go: tables after */
         image_store_free(r->img);
+        kernel_tables_free(r->kt);
         addr_stacks_release(&r->stacks);
         u64map_release(&r->nosym_modules);
         vec_free(&r->flush_ids);
@@ -176,6 +187,29 @@ struct recorder *recorder_free(struct recorder *r) {
         u64map_release(&r->names);
         free(r);
         return NULL;
+}
+
+/* The unwinder must learn what the image layer just learnt of a process:
+ * its modules' tables are built, and the kernel unwinder's entry written,
+ * at the next flush, off the drain path. */
+static void unwind_mark(struct recorder *r, pid_t pid, uint32_t gen) {
+        if (r->opts.unwind.mode == UNWIND_FP)
+                return;
+        for (size_t i = 0; i < r->ksync.n; i++)
+                if (r->ksync.v[i].pid == pid && r->ksync.v[i].gen == gen)
+                        return;
+        (void) vec_push(&r->ksync, ((struct old_image) { .pid = pid, .gen = gen }));
+}
+
+static void unwind_sync(struct recorder *r) {
+        for (size_t i = 0; i < r->ksync.n; i++) {
+                pid_t pid = r->ksync.v[i].pid;
+                uint32_t gen = r->ksync.v[i].gen;
+                int k = r->kt ? kernel_tables_sync(r->kt, pid, gen) : unwinder_prepare_process(r->unw, pid, gen);
+                if (k < 0 && k != -ESRCH)
+                        log_debug_errno(k, "unwind: cannot prepare pid %d: %s", (int) pid, strerror(-k));
+        }
+        r->ksync.n = 0;
 }
 
 static int set_name(struct recorder *r, pid_t pid, const char *name) {
@@ -204,6 +238,7 @@ static int process_name(struct recorder *r, const struct raw_sample *s, uint32_t
         }
         /* first sight of this process: learn its maps while it lives */
         (void) image_load_process(r->img, pid);
+        unwind_mark(r, pid, s->exec_gen);
         if (s->process_comm && *s->process_comm)
                 snprintf(buf, sizeof(buf), "%s", s->process_comm);
         else if (target_comm(pid, buf, sizeof(buf)) < 0) {
@@ -235,7 +270,10 @@ static void run_reloads(struct recorder *r) {
                         i++;
                         continue;
                 }
-                if (image_load_process(r->img, rl->pid) >= 0 && rl->round < 3) {
+                int loaded = image_load_process(r->img, rl->pid);
+                if (loaded >= 0)
+                        unwind_mark(r, rl->pid, image_current_gen(r->img, rl->pid));
+                if (loaded >= 0 && rl->round < 3) {
                         rl->round++;
                         rl->at_ns = now + 10000000ULL * (rl->round == 1 ? 5 : rl->round == 2 ? 25 : 125);
                         i++;
@@ -254,6 +292,8 @@ static void forget_old_images(struct recorder *r) {
                         i++;
                         continue;
                 }
+                if (r->kt)
+                        kernel_tables_forget(r->kt, o->pid, o->gen == ALL_IMAGES ? KERNEL_TABLES_ALL : o->gen);
                 if (o->gen == ALL_IMAGES) {
                         image_forget_process(r->img, o->pid);
                         if (r->check)
@@ -284,6 +324,7 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                 uint64_t parent_name;
                 (void) image_fork_process(r->img, (pid_t) e->ppid, pid);
                 (void) image_load_process(r->img, pid);
+                unwind_mark(r, pid, 0);
                 if (e->comm)
                         (void) set_name(r, pid, e->comm);
                 else if (u64map_get(&r->names, e->ppid, &parent_name))
@@ -298,6 +339,7 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                         (void) vec_push(&r->old_images, ((struct old_image) {
                                 .pid = pid, .gen = e->exec_gen - 1, .at_ns = now_ns() + OLD_IMAGE_NS }));
                 (void) image_load_process(r->img, pid);
+                unwind_mark(r, pid, e->exec_gen);
                 if (e->comm)
                         (void) set_name(r, pid, e->comm);
                 schedule_reloads(r, pid);
@@ -312,6 +354,7 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                         .dev = e->dev, .inode = e->inode, .path = e->path,
                 };
                 (void) image_add_mapping(r->img, pid, e->exec_gen, &m);
+                unwind_mark(r, pid, e->exec_gen);
                 break;
         }
         case PROCESS_EVENT_EXIT:
@@ -382,7 +425,7 @@ static int frame_key(struct recorder *r, const struct raw_sample *s, const struc
 /* --unwind-check: libdwfl unwinds the same sample; agreement is the same
  * user pcs in the same order. */
 static void check_unwind(struct recorder *r, const struct raw_sample *s, const struct unwound_frame *user,
-                         size_t n_user) {
+                         size_t n_user, enum unwind_end end) {
         struct dwfl_check_sample ds = {
                 .pid = (pid_t) s->tgid, .tid = (pid_t) s->tid,
                 .ip = s->uregs[SAMPLE_REG_IP], .sp = s->uregs[SAMPLE_REG_SP], .bp = s->uregs[SAMPLE_REG_BP],
@@ -403,9 +446,11 @@ static void check_unwind(struct recorder *r, const struct raw_sample *s, const s
                 size_t i = 0;
                 while (i < n_user && i < (size_t) n && r->check_pcs[i] == user[i].addr)
                         i++;
-                log_debug("unwind check: pid %u: %zu frames here, %d by libdwfl, first difference at "
-                          "frame %zu (0x%" PRIx64 " here, 0x%" PRIx64 " libdwfl)", s->tgid, n_user, n, i,
-                          i < n_user ? user[i].addr : 0, i < (size_t) n ? r->check_pcs[i] : 0);
+                log_debug("unwind check: pid %u: %zu frames here (%s, %s), %d by libdwfl, first difference "
+                          "at frame %zu (0x%" PRIx64 " here, 0x%" PRIx64 " libdwfl), copy of %u bytes, pc 0x%" PRIx64 " sp 0x%" PRIx64,
+                          s->tgid, n_user, s->ustack_unwound ? "kernel" : "user", unwind_end_name(end), n, i,
+                          i < n_user ? user[i].addr : 0, i < (size_t) n ? r->check_pcs[i] : 0,
+                          s->ustack_copy_len, s->uregs[SAMPLE_REG_IP], s->uregs[SAMPLE_REG_SP]);
         }
 }
 
@@ -431,15 +476,18 @@ static int on_sample(void *userdata, const struct raw_sample *s) {
                 if (end == UNWIND_END_NOT_COPIED && s->ustack_copy_full)
                         r->unwind_copy_limited += s->count;
                 cut = end != UNWIND_END_COMPLETE;
-                if (r->check) {
+                /* a checked sample has a copy, unless its task had no
+                 * user memory left to copy (it was exiting) */
+                if (r->check && s->uregs) {
                         size_t nk = 0;
                         while (nk < n && r->frames[nk].kernel)
                                 nk++;
-                        check_unwind(r, s, r->frames + nk, n - nk);
+                        check_unwind(r, s, r->frames + nk, n - nk, end);
                 }
         } else {
-                /* the kernel stops its frame-pointer walk at this depth */
-                cut = r->opts.sampler.user_stacks && s->n_ustack >= SAMPLE_MAX_STACK;
+                /* frame-pointer stacks as the kernel walked them: it cannot
+                 * tell where a walk ended early, so neither can we */
+                cut = false;
         }
 
         struct profile_frame pf = { .name = name, .kind = FRAME_PROCESS };
@@ -636,6 +684,8 @@ static int flush(struct recorder *r, bool final) {
         size_t kept = 0;
         int k;
 
+        /* the unwinder first: samples wait for its tables */
+        unwind_sync(r);
         /* before naming anything: debug files found, fetches started */
         for (size_t i = 0; i < r->new_modules.n; i++)
                 symbolizer_prepare_module(r->sym, r->new_modules.v[i]);
@@ -710,6 +760,9 @@ int recorder_add_pid(struct recorder *r, pid_t pid, bool root) {
         if (k < 0)
                 return k;
         (void) image_load_process(r->img, pid);
+        /* before sampling starts: its first samples find the tables */
+        unwind_mark(r, pid, image_current_gen(r->img, pid));
+        unwind_sync(r);
         if (root) {
                 k = vec_push(&r->roots, pid);
                 if (k < 0)
@@ -825,6 +878,13 @@ void recorder_get_progress(const struct recorder *r, struct record_progress *ret
         };
         memcpy(ret->unwind_ends, r->unwind_ends, sizeof(ret->unwind_ends));
         unwinder_get_stats(r->unw, &ret->unwinder);
+        if (r->kt) {
+                struct kernel_tables_stats ks;
+                kernel_tables_get_stats(r->kt, &ks);
+                ret->kernel_modules = ks.modules;
+                ret->kernel_modules_not_loaded = ks.modules_not_loaded;
+                ret->kernel_table_bytes = ks.bytes;
+        }
         sampler_get_stats(r->sampler, &ret->stats);
 }
 

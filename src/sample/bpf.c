@@ -37,7 +37,17 @@
 /* The stack copy ring, and how full it gets before it wakes us: at 999 Hz
  * on two CPUs samples of a few KiB each fill 1 MiB in about 100 ms. */
 #define COPY_RING_BYTES (32u << 20)
+/* with the in-kernel unwinder copies are the exception (a process's
+ * first 100 ms, stacks deeper than its budget) */
+#define COPY_RING_BYTES_UNWIND (8u << 20)
 #define COPY_RING_WAKEUP (1u << 20)
+/* In-kernel unwinding: table rows (16 bytes each; libc has 28,000),
+ * process images, and the chunks user stacks are stored in */
+#define UNWIND_ROWS (1u << 20)
+#define UNWIND_PROCS 4096
+#define CHUNK_MAP_ENTRIES 16384
+/* frames the kernel walks per sample before it sends a copy instead */
+#define KERNEL_UNWIND_BUDGET 256
 
 
 struct bpf_sampler {
@@ -52,12 +62,18 @@ struct bpf_sampler {
         uint64_t delivered;
         VEC(uint64_t) frames;      /* the stacks of the set being drained */
         struct u64map stack_ids;   /* store id -> offset << 8 | length in frames */
+        VEC(struct unwind_chunk) chunks; /* the chunks of the set being drained */
+        struct u64map chunk_ids;   /* chunk id -> index in chunks */
+        VEC(uint64_t) user;        /* one kernel-unwound user stack, rebuilt */
         VEC(uint32_t) exited; /* tgids whose last thread exited, still in the target set */
         /* The process events (fork, exec, mmap, exit) come from perf
          * records: mappings are known from the moment they are made */
         struct perf_side *side;
         uint64_t side_lost;
         bool side_fresh; /* side events delivered in this poll */
+        struct bpf_program *prog; /* the sampling program loaded */
+        bool kernel_unwind;       /* it unwinds user stacks itself */
+        const char *notice;
         bool started, stopped;
 };
 
@@ -85,6 +101,9 @@ static void bpf_close(void *state) {
         profile_bpf__destroy(b->skel);
         vec_free(&b->frames);
         u64map_release(&b->stack_ids);
+        vec_free(&b->chunks);
+        u64map_release(&b->chunk_ids);
+        vec_free(&b->user);
         vec_free(&b->exited);
         perf_side_free(b->side);
         free(b);
@@ -111,7 +130,8 @@ static int handle_copy(void *ctx, void *data, size_t size) {
         char comm[PROFILE_COMM_LEN + 1], pcomm[PROFILE_COMM_LEN + 1];
         uint64_t regs[SAMPLE_NREGS];
 
-        if (size < sizeof(*h) || h->copy_len > size - sizeof(*h) || h->n_kstack > PROFILE_MAX_STACK)
+        if (size < sizeof(*h) || h->copy_len > size - sizeof(*h) || h->n_kstack > PROFILE_MAX_STACK ||
+            h->n_walk > (size - sizeof(*h) - h->copy_len) / 8)
                 return 0;
         if (!b->side_fresh) {
                 int r = deliver_side_events(b);
@@ -144,26 +164,23 @@ static int handle_copy(void *ctx, void *data, size_t size) {
                 s.ustack_copy_len = h->copy_len;
                 s.ustack_copy_full = h->flags & PROFILE_COPY_FULL;
         }
+        if (h->walk_end) {
+                s.ustack = (const uint64_t *) ((const char *) data + sizeof(*h) + h->copy_len);
+                s.n_ustack = h->n_walk;
+                s.ustack_unwound = true;
+                s.ustack_end = (uint8_t) (h->walk_end - 1);
+        }
         b->delivered++;
         return b->cb && b->cb->sample ? b->cb->sample(b->cb->userdata, &s) : 0;
 }
 
-static int bpf_open(const struct sampler_options *o, void **ret_state) {
-        struct bpf_sampler *b = calloc(1, sizeof(*b));
-        /* declared before the first goto: cleanup must never see garbage */
-        _cleanup_free_ int *cpus = NULL;
+/* Opens, sizes and loads the program. */
+static int load_skel(struct bpf_sampler *b, const struct sampler_options *o, bool kernel_unwind) {
         int r;
 
-        if (!b)
-                return -ENOMEM;
-        b->opts = *o;
-        libbpf_set_print(libbpf_print);
-
         b->skel = profile_bpf__open();
-        if (!b->skel) {
-                r = -errno;
-                goto fail;
-        }
+        if (!b->skel)
+                return -errno;
         b->skel->rodata->user_stacks = o->user_stacks;
         b->skel->rodata->kernel_stacks = o->kernel_stacks;
         b->skel->rodata->follow_children = o->children;
@@ -183,20 +200,74 @@ static int bpf_open(const struct sampler_options *o, void **ret_state) {
                                 MIN(o->stack_copy, (uint32_t) PROFILE_MAX_COPY);
                 b->skel->rodata->stack_copy = MAX(copy / 4096u, 1u) * 4096u;
                 b->skel->rodata->copies_wakeup = COPY_RING_WAKEUP;
-                bpf_map__set_max_entries(b->skel->maps.copies, COPY_RING_BYTES);
+                bpf_map__set_max_entries(b->skel->maps.copies,
+                                         kernel_unwind && o->user_stacks ? COPY_RING_BYTES_UNWIND : COPY_RING_BYTES);
                 int ncpu = libbpf_num_possible_cpus();
                 bpf_map__set_max_entries(b->skel->maps.copy_scratch, ncpu > 0 ? (uint32_t) ncpu : 1);
-        } else {
+                /* a machine with 240 possible CPUs must not pay 512K each */
+                bpf_map__set_value_size(b->skel->maps.copy_scratch, (uint32_t) sizeof(struct profile_sample) +
+                                        b->skel->rodata->stack_copy + UNWIND_WALK_MAX * 8);
+        }
+        /* one sampling program of three: the others are not loaded */
+        bool copies = o->user_stacks && o->stack_copy > 0;
+        kernel_unwind = kernel_unwind && copies;
+        b->prog = kernel_unwind ? b->skel->progs.on_sample_unwind :
+                  copies ? b->skel->progs.on_sample_copy : b->skel->progs.on_sample;
+        bpf_program__set_autoload(b->skel->progs.on_sample, b->prog == b->skel->progs.on_sample);
+        bpf_program__set_autoload(b->skel->progs.on_sample_copy, b->prog == b->skel->progs.on_sample_copy);
+        bpf_program__set_autoload(b->skel->progs.on_sample_unwind, b->prog == b->skel->progs.on_sample_unwind);
+        b->kernel_unwind = kernel_unwind;
+        if (kernel_unwind) {
+                int ncpu = libbpf_num_possible_cpus();
+                b->skel->rodata->dwarf_only = o->dwarf_only;
+                b->skel->rodata->check_mode = o->check_walk;
+                b->skel->rodata->unwind_budget = KERNEL_UNWIND_BUDGET;
+                b->skel->rodata->max_depth = o->max_depth ? o->max_depth : 4096;
+                bpf_map__set_max_entries(b->skel->maps.unwind_rows, UNWIND_ROWS);
+                bpf_map__set_max_entries(b->skel->maps.unwind_procs, UNWIND_PROCS);
+                bpf_map__set_max_entries(b->skel->maps.chunks0, CHUNK_MAP_ENTRIES);
+                bpf_map__set_max_entries(b->skel->maps.chunks1, CHUNK_MAP_ENTRIES);
+                bpf_map__set_max_entries(b->skel->maps.walks, ncpu > 0 ? (uint32_t) ncpu : 1);
+        }
+        if (!(o->user_stacks && o->stack_copy > 0)) {
                 /* unused: the smallest a ring and an array can be */
                 bpf_map__set_max_entries(b->skel->maps.copies, 4096);
                 bpf_map__set_max_entries(b->skel->maps.copy_scratch, 1);
+                bpf_map__set_value_size(b->skel->maps.copy_scratch, sizeof(struct profile_sample));
         }
 
         r = profile_bpf__load(b->skel);
         if (r < 0) {
-                log_debug_errno(r, "cannot load the BPF program: %s", strerror(-r));
-                goto fail;
+                log_debug_errno(r, "cannot load the BPF program%s: %s",
+                                kernel_unwind ? " with its unwinder" : "", strerror(-r));
+                profile_bpf__destroy(b->skel);
+                b->skel = NULL;
         }
+        return r;
+}
+
+static int bpf_open(const struct sampler_options *o, void **ret_state) {
+        struct bpf_sampler *b = calloc(1, sizeof(*b));
+        /* declared before the first goto: cleanup must never see garbage */
+        _cleanup_free_ int *cpus = NULL;
+        int r;
+
+        if (!b)
+                return -ENOMEM;
+        b->opts = *o;
+        libbpf_set_print(libbpf_print);
+
+        /* a kernel whose verifier refuses the unwinder still samples,
+         * with stack copies unwound in userspace */
+        r = load_skel(b, o, o->kernel_unwind);
+        if (r < 0 && o->kernel_unwind) {
+                r = load_skel(b, o, false);
+                if (r >= 0)
+                        b->notice = "this kernel refuses cprof's in-kernel unwinder (it needs Linux 5.17): "
+                                    "unwinding stack copies in cprof, at a higher cost per sample";
+        }
+        if (r < 0)
+                goto fail;
         r = profile_bpf__attach(b->skel); /* the tracepoints */
         if (r < 0)
                 goto fail;
@@ -238,7 +309,7 @@ static int bpf_open(const struct sampler_options *o, void **ret_state) {
                         r = -errno;
                         goto fail;
                 }
-                b->links[i] = bpf_program__attach_perf_event(b->skel->progs.on_sample, b->perf_fds[i]);
+                b->links[i] = bpf_program__attach_perf_event(b->prog, b->perf_fds[i]);
                 if (!b->links[i]) {
                         r = -errno;
                         goto fail;
@@ -303,6 +374,8 @@ static int deliver_sample(struct bpf_sampler *b, const struct profile_key *k, ui
                 .n_kstack = nk,
                 .ustack = ustack,
                 .n_ustack = nu,
+                .ustack_unwound = k->user_end != 0,
+                .ustack_end = (uint8_t) (k->user_end ? k->user_end - 1 : 0),
         };
         b->delivered += count;
         return b->cb && b->cb->sample ? b->cb->sample(b->cb->userdata, &s) : 0;
@@ -382,6 +455,31 @@ static uint32_t find_stack(struct bpf_sampler *b, uint64_t id, const uint64_t **
         return (uint32_t) (v & 0xff);
 }
 
+static int take_chunk(struct bpf_sampler *b, const void *key, const void *value) {
+        uint64_t id;
+
+        memcpy(&id, value, sizeof(id));
+        int r = vec_push(&b->chunks, *(const struct unwind_chunk *) key);
+        return r < 0 ? r : u64map_put(&b->chunk_ids, id, b->chunks.n - 1);
+}
+
+/* A user stack unwound in the kernel, from its leaf chunk to the root:
+ * into b->user. A chunk missing (the store was full) ends it there. */
+static uint32_t rebuild_user(struct bpf_sampler *b, uint64_t id) {
+        b->user.n = 0;
+        for (size_t guard = 0; id && guard < b->chunks.n; guard++) {
+                uint64_t i;
+                if (!u64map_get(&b->chunk_ids, id, &i))
+                        break;
+                const struct unwind_chunk *c = &b->chunks.v[i];
+                for (int j = 0; j < UNWIND_CHUNK && c->ips[j]; j++)
+                        if (vec_push(&b->user, c->ips[j]) < 0)
+                                return (uint32_t) b->user.n;
+                id = c->prev;
+        }
+        return (uint32_t) b->user.n;
+}
+
 static int take_count(struct bpf_sampler *b, const void *key, const void *value) {
         const struct profile_key *k = key;
         const uint64_t *kstack, *ustack;
@@ -391,6 +489,10 @@ static int take_count(struct bpf_sampler *b, const void *key, const void *value)
         if (count == 0)
                 return 0;
         uint32_t nk = find_stack(b, k->kernel_stack_id, &kstack);
+        if (k->user_end) {
+                uint32_t nu = rebuild_user(b, k->user_stack_id);
+                return deliver_sample(b, k, count, kstack, nk, b->user.v, nu);
+        }
         uint32_t nu = find_stack(b, k->user_stack_id, &ustack);
         return deliver_sample(b, k, count, kstack, nk, ustack, nu);
 }
@@ -405,7 +507,12 @@ static int drain_set(struct bpf_sampler *b, unsigned set) {
 
         b->frames.n = 0;
         u64map_clear(&b->stack_ids);
+        b->chunks.n = 0;
+        u64map_clear(&b->chunk_ids);
         r = drain_map(stacks_fd, sizeof(struct profile_stack), sizeof(uint64_t), take_stack, b);
+        if (r >= 0 && b->kernel_unwind)
+                r = drain_map(bpf_map__fd(set ? b->skel->maps.chunks1 : b->skel->maps.chunks0),
+                              sizeof(struct unwind_chunk), sizeof(uint64_t), take_chunk, b);
         if (r >= 0)
                 r = drain_map(counts_fd, sizeof(struct profile_key), sizeof(uint64_t), take_count, b);
         return r;
@@ -534,13 +641,35 @@ static void bpf_get_stats(const void *state, struct sampler_stats *ret) {
                         ret->lost_events += per[i].lost_events;
                         ret->children_missed += per[i].lost_targets;
                         ret->lost_ring += per[i].lost_copies;
+                        ret->kernel_unwound += per[i].kernel_unwound;
+                        ret->copy_fallback += per[i].copy_fallback;
                 }
         free(per);
         ret->lost_events += b->side_lost;
         ret->lost = ret->lost_stackmap + ret->lost_counts + ret->lost_ring;
 }
 
+static const char *bpf_notice(const void *state) {
+        return ((const struct bpf_sampler *) state)->notice;
+}
+
+static int bpf_unwind_maps(const void *state, struct sampler_unwind_maps *ret) {
+        const struct bpf_sampler *b = state;
+
+        if (!b->kernel_unwind)
+                return -EOPNOTSUPP;
+        *ret = (struct sampler_unwind_maps) {
+                .rows_fd = bpf_map__fd(b->skel->maps.unwind_rows),
+                .rows_max = bpf_map__max_entries(b->skel->maps.unwind_rows),
+                .procs_fd = bpf_map__fd(b->skel->maps.unwind_procs),
+                .procs_max = bpf_map__max_entries(b->skel->maps.unwind_procs),
+        };
+        return 0;
+}
+
 const struct sampler_ops sampler_bpf_ops = {
+        .unwind_maps = bpf_unwind_maps,
+        .notice = bpf_notice,
         .name = "bpf",
         .open = bpf_open,
         .close = bpf_close,

@@ -46,6 +46,9 @@
 
 #define RING_PAGES 256             /* per CPU: 1 MiB, a few seconds at 10 kHz */
 #define SYSTEM_WIDE_RING_PAGES 512 /* every task's samples pass through it */
+/* with stack copies: 8 MiB per CPU at most (locked memory, per CPU), a
+ * few hundred 16K records; the wakeup watermark drains it at a quarter */
+#define COPY_RING_MAX_PAGES 2048
 /* The per-task events' rate over the requested one, and the highest rate
  * that buys. Each sample interrupt costs the target: on a 2-CPU VM, a
  * CPU-bound program ran 1% longer at 999 Hz, 6% at 2 kHz, 9% at 4 kHz and
@@ -120,7 +123,7 @@ static size_t ring_pages_for(const struct perf_sampler *ps, size_t pages) {
                 return pages;
         size_t want = pages * (1 + ps->opts.stack_copy / 4096);
         size_t p = 1;
-        while (p < want && p < 16384)
+        while (p < want && p < COPY_RING_MAX_PAGES)
                 p <<= 1;
         return p;
 }

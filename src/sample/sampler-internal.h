@@ -15,6 +15,8 @@ struct sampler_ops {
         void (*get_stats)(const void *state, struct sampler_stats *ret);
         /* what the user should know about how sampling runs, or NULL */
         const char *(*notice)(const void *state);
+        /* may be NULL: not supported */
+        int (*unwind_maps)(const void *state, struct sampler_unwind_maps *ret);
 };
 
 extern const struct sampler_ops sampler_bpf_ops;

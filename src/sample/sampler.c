@@ -133,3 +133,7 @@ const char *sampler_backend_name(const struct sampler *s) {
 const char *sampler_notice(const struct sampler *s) {
         return s->ops->notice ? s->ops->notice(s->state) : NULL;
 }
+
+int sampler_unwind_maps(const struct sampler *s, struct sampler_unwind_maps *ret) {
+        return s->ops->unwind_maps ? s->ops->unwind_maps(s->state, ret) : -EOPNOTSUPP;
+}

@@ -283,9 +283,12 @@ static const char *display_name(struct symbolizer *s, const char *raw) {
         uint64_t shown;
 
         /* "clock_gettime@@GLIBC_2.17": the symbol version is no part of
-         * the function's name (perf and addr2line show none) */
+         * the function's name (perf and addr2line show none). "puts@plt"
+         * (a PLT stub, named by elf-module.c) is no version: it stays. */
         const char *at = raw ? strchr(raw, '@') : NULL;
-        size_t len = raw ? (at && at > raw ? (size_t) (at - raw) : strlen(raw)) : 0;
+        bool plt = at && at > raw && strcmp(at, "@plt") == 0;
+        size_t base_len = plt ? (size_t) (at - raw) : 0;
+        size_t len = raw ? (at && at > raw && !plt ? (size_t) (at - raw) : strlen(raw)) : 0;
         if (!raw || strpool_add(&s->names, raw, len, &id) < 0)
                 return raw;
         raw = strpool_get(&s->names, id);
@@ -293,7 +296,15 @@ static const char *display_name(struct symbolizer *s, const char *raw) {
                 return strpool_get(&s->names, id);
         if (u64map_get(&s->demangled, id, &shown))
                 return strpool_get(&s->names, (uint32_t) shown);
-        _cleanup_free_ char *d = demangle(raw);
+        _cleanup_free_ char *d = NULL;
+        if (plt) {
+                /* "_ZdlPv@plt" as perf shows it: "operator delete(void*)@plt" */
+                _cleanup_free_ char *base = strndup(raw, base_len);
+                _cleanup_free_ char *db = base ? demangle(base) : NULL;
+                if (db && asprintf(&d, "%s@plt", db) < 0)
+                        d = NULL;
+        } else
+                d = demangle(raw);
         uint32_t did = id;
         if (d && strpool_add(&s->names, d, strlen(d), &did) < 0)
                 did = id;

@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include "cfi-table.h"
+#include "kernel-tables.h"
+#include "unwind-internal.h"
 #include "cprof/image.h"
 #include "cprof/unwind.h"
 #include "image/elf-module.h"
@@ -33,7 +35,7 @@ const char *unwind_end_name(enum unwind_end e) {
                 [UNWIND_END_COMPLETE] = "complete",
                 [UNWIND_END_NO_CFI] = "no CFI",
                 [UNWIND_END_UNSUPPORTED] = "unsupported CFI",
-                [UNWIND_END_NOT_COPIED] = "stack not copied",
+                [UNWIND_END_NOT_COPIED] = "stack not readable",
                 [UNWIND_END_DEPTH] = "depth limit",
                 [UNWIND_END_BAD_FRAME] = "bad frame",
         };
@@ -48,7 +50,7 @@ int unwinder_new(struct image_store *img, const struct unwinder_options *o, stru
         u->img = img;
         u->opts = *o;
         if (u->opts.max_depth == 0)
-                u->opts.max_depth = SAMPLE_MAX_STACK;
+                u->opts.max_depth = UNWIND_DEFAULT_DEPTH;
         *ret = u;
         return 0;
 }
@@ -66,39 +68,66 @@ void unwinder_get_stats(const struct unwinder *u, struct unwinder_stats *ret) {
         *ret = u->stats;
 }
 
-static void table_free(void *data) {
-        cfi_table_free(data);
+static void module_unwind_free(void *data) {
+        struct module_unwind *mu = data;
+        if (!mu)
+                return;
+        if (mu->kt && mu->kernel_loaded)
+                kernel_tables_release_rows(mu->kt, mu->kernel_first, mu->kernel_n);
+        cfi_table_free(mu->table);
+        free(mu);
 }
 
-/* The module's table, built on first use; NULL when it has no ELF file
- * to build one from. A module without CFI gets an empty table, so it is
- * looked at once. */
-static const struct cfi_table *module_table(struct unwinder *u, uint32_t module) {
+struct module_unwind *unwinder_module(struct unwinder *u, uint32_t module) {
         struct image_module *m = image_module(u->img, module);
         if (!m)
                 return NULL;
-        struct cfi_table *t = image_module_data(m, IMAGE_SLOT_UNWIND);
-        if (t)
-                return t;
+        struct module_unwind *mu = image_module_data(m, IMAGE_SLOT_UNWIND);
+        if (mu)
+                return mu;
         struct elf_module *em = image_module_elf(m);
         if (!em)
                 return NULL;
+        mu = calloc(1, sizeof(*mu));
+        if (!mu)
+                return NULL;
         uint64_t t0 = now_ns();
-        int r = cfi_table_build(elf_module_elf(em), &t);
+        int r = cfi_table_build(elf_module_elf(em), &mu->table);
         if (r < 0) {
                 log_debug_errno(r, "unwind: no table for %s: %s", image_module_path(m), strerror(-r));
+                free(mu);
                 return NULL;
         }
         struct cfi_table_stats ts;
-        cfi_table_get_stats(t, &ts);
+        cfi_table_get_stats(mu->table, &ts);
         u->stats.tables++;
         u->stats.table_rows += ts.rows;
         u->stats.table_bytes += ts.bytes;
         u->stats.table_build_ns += now_ns() - t0;
         log_debug("unwind: %s: %zu rows from %zu FDEs in %.1f ms", image_module_path(m), ts.rows,
                   ts.fdes, (double) (now_ns() - t0) / 1e6);
-        image_module_set_data(m, IMAGE_SLOT_UNWIND, t, table_free);
-        return t;
+        image_module_set_data(m, IMAGE_SLOT_UNWIND, mu, module_unwind_free);
+        return mu;
+}
+
+static int prepare_span(void *userdata, const struct image_span *span) {
+        if (span->module)
+                (void) unwinder_module(userdata, span->module);
+        return 0;
+}
+
+int unwinder_prepare_process(struct unwinder *u, pid_t pid, uint32_t gen) {
+        if (u->opts.mode == UNWIND_FP)
+                return 0;
+        return image_for_each_span(u->img, pid, gen, prepare_span, u);
+}
+
+/* The module's table, built on first use; NULL when it has no ELF file
+ * to build one from. A module without CFI gets an empty table, so it is
+ * looked at once. */
+static const struct cfi_table *module_table(struct unwinder *u, uint32_t module) {
+        struct module_unwind *mu = unwinder_module(u, module);
+        return mu ? mu->table : NULL;
 }
 
 /* The registers of one frame being unwound. */
@@ -184,17 +213,19 @@ static enum unwind_end step_cfi(const struct copy *c, const struct cfi_row *row,
                 return e;
         if (!known) /* "same value" for the return address: no caller */
                 return UNWIND_END_BAD_FRAME;
+        /* rbp is needed only by a caller whose CFA is rbp-based: a slot
+         * it cannot be read from makes it unknown, not the stack cut
+         * (epilogues keep the rule for a slot already popped, below sp,
+         * where a copy from sp does not reach) */
         e = saved_reg(c, row->rbp, row->rbp_off, cfa, r, &bp, &bp_known);
-        if (e == UNWIND_END_NOT_COPIED)
-                return e;
         if (row->rbp == CFI_REG_SAME)
                 bp_known = r->bp_known;
         else if (e != UNWIND_END_COMPLETE)
                 bp_known = false;
 
-        /* the stack only grows down: a caller's frame is above ours
-         * (a signal frame's saved sp may be anywhere above) */
-        if (cfa <= r->sp || ra == 0)
+        /* the stack grows down: a caller's frame is above ours, except
+         * across a signal frame (the handler may run on sigaltstack) */
+        if ((cfa <= r->sp && !(row->flags & CFI_ROW_SIGNAL)) || ra == 0)
                 return UNWIND_END_BAD_FRAME;
         r->exact = row->flags & CFI_ROW_SIGNAL;
         r->pc = ra;
@@ -286,10 +317,30 @@ static size_t unwind_user(struct unwinder *u, const struct raw_sample *s, struct
         }
 }
 
+/* A user stack the backend unwound (in the kernel). */
+static size_t take_unwound(const struct raw_sample *s, struct unwound_frame *out, size_t max,
+                           enum unwind_end *ret_end) {
+        size_t n = MIN((size_t) s->n_ustack, max);
+        for (size_t i = 0; i < n; i++)
+                out[i] = (struct unwound_frame) {
+                        .addr = s->ustack[i] & ~SAMPLE_FRAME_EXACT,
+                        .exact = i == 0 || (s->ustack[i] & SAMPLE_FRAME_EXACT),
+                };
+        *ret_end = s->ustack_end < _UNWIND_END_MAX ? (enum unwind_end) s->ustack_end : UNWIND_END_BAD_FRAME;
+        if (n < s->n_ustack)
+                *ret_end = UNWIND_END_DEPTH;
+        return n;
+}
+
 size_t unwinder_unwind(struct unwinder *u, const struct raw_sample *s, bool user, bool kernel,
                        struct unwound_frame *out, enum unwind_end *ret_end, bool *ret_unwound) {
         *ret_end = UNWIND_END_COMPLETE;
         *ret_unwound = false;
+        if (user && s->ustack_unwound) {
+                size_t n = unwind_sample(s, false, kernel, out);
+                *ret_unwound = true;
+                return n + take_unwound(s, out + n, u->opts.max_depth, ret_end);
+        }
         if (u->opts.mode == UNWIND_FP || !s->uregs || !user)
                 return unwind_sample(s, user, kernel, out);
 

@@ -297,3 +297,217 @@ def kill_and_wait(p, sig=signal.SIGKILL):
     if p.poll() is None:
         p.send_signal(sig)
     return p.wait()
+
+
+# -- DWARF unwinding (issue 11) ---------------------------------------------
+#
+# In --unwind auto|dwarf mode cprof's summary has the line
+#   cprof: ... C of N user stacks complete (P%)[; cut short: ...]
+# with counts by reason among CUT_REASONS, and with --unwind-check also
+#   cprof: unwind check: A of N samples agree with libdwfl (P%)
+# A stack cut short has the frame TRUNCATED right after the process frame
+# (after the thread frame with --threads); a complete one never has it.
+
+TRUNCATED = "[truncated]"
+CUT_REASONS = ("no CFI", "unsupported CFI", "stack not readable", "depth limit",
+               "bad frame")
+# where a complete user stack starts (root first): _start's and clone3's
+# return addresses are undefined by CFI
+ROOTS = ("_start", "clone3")
+# the main thread's frames down to main, named by libc6-dbg. An item of a
+# frame pattern is a name, None for any frame (an unnamed _start in a
+# stripped program), or a tuple of names for the same frame: libc's
+# __libc_start_main_impl has the global aliases __libc_start_main (at the
+# same address), and either names it
+LIBC_START = ("__libc_start_main_impl", "__libc_start_main")
+MAIN_PREFIX = ("_start", LIBC_START, "__libc_start_call_main", "main")
+THREAD_PREFIX = ("clone3", "start_thread")
+
+_COMPLETE_RE = re.compile(r"(\d+) of (\d+) user stacks complete")
+_CHECK_RE = re.compile(r"unwind check: (\d+) of (\d+) samples agree with "
+                       r"libdwfl")
+
+
+class UnwindSummary:
+    """The unwinding lines of a recording's summary."""
+
+    def __init__(self, stderr):
+        self.line = None
+        self.complete = self.total = None
+        self.reasons = {}
+        self.agree = self.checked = None
+        for line in stderr.splitlines():
+            m = _COMPLETE_RE.search(line)
+            if m and self.line is None:
+                self.line = line
+                self.complete, self.total = int(m.group(1)), int(m.group(2))
+                cut = line.split("cut short:", 1)
+                if len(cut) == 2:
+                    self.reasons = _cut_reasons(cut[1])
+            m = _CHECK_RE.search(line)
+            if m:
+                self.agree, self.checked = int(m.group(1)), int(m.group(2))
+
+    def share(self):
+        return self.complete / self.total if self.total else 0.0
+
+    def cut(self, reason):
+        return self.reasons.get(reason, 0)
+
+
+def _cut_reasons(text):
+    """Counts by reason from the text after 'cut short:', written either
+    'N reason' or 'reason: N' / 'reason N'."""
+    out = {}
+    for r in CUT_REASONS:
+        m = (re.search(r"(\d+)\s+" + re.escape(r) + r"\b", text) or
+             re.search(re.escape(r) + r"\s*[:=]?\s*(\d+)", text))
+        if m:
+            out[r] = int(m.group(1))
+    return out
+
+
+def user_part(stack, threads=False):
+    """The user frames of a stack, root first: no process (or thread)
+    frame, no [truncated] mark, no kernel frame."""
+    return tuple(x for x in stack[2 if threads else 1:]
+                 if not is_kernel(x) and x != TRUNCATED)
+
+
+def is_truncated(stack, threads=False):
+    at = 2 if threads else 1
+    return len(stack) > at and stack[at] == TRUNCATED
+
+
+def frames_match(frames, pattern):
+    """Whether frames (a tuple) match pattern item by item (see above)."""
+    return len(frames) == len(pattern) and all(
+        p is None or (x == p if isinstance(p, str) else x in p)
+        for x, p in zip(frames, pattern))
+
+
+def starts_with(frames, pattern):
+    return frames_match(tuple(frames[:len(pattern)]), pattern)
+
+
+def has_run(frames, run):
+    """Whether the pattern run appears in frames, contiguous, in order."""
+    n = len(run)
+    return any(frames_match(tuple(frames[i:i + n]), run)
+               for i in range(len(frames) - n + 1))
+
+
+def pattern_text(pattern):
+    """The pattern as frames; a run of one item is written 'item x N'"""
+    out = []
+    for p in pattern:
+        text = "*" if p is None else p if isinstance(p, str) else "|".join(p)
+        if out and out[-1][0] == text:
+            out[-1][1] += 1
+        else:
+            out.append([text, 1])
+    return ";".join(x if n == 1 else f"{x} x {n}" for x, n in out)
+
+
+def unwind_record(t, args, out, label, timeout=60, cwd=None):
+    """Records with ARGS into OUT (requiring success and the summary's
+    unwinding line); returns (Result, Folded, UnwindSummary)."""
+    r, f = t.record_ok(args, out, timeout=timeout, cwd=cwd)
+    s = UnwindSummary(r.stderr)
+    t.require(s.line is not None, f"{label}: the summary says how many user "
+              "stacks are complete", r.stderr)
+    return r, f, s
+
+
+def check_unwound(t, label, f, s, prefix, want=0.99, threads=False, extra=None):
+    """The checks every unwinding case shares: at least WANT of the
+    samples start with PREFIX (a tuple of root-first frames, or a list of
+    such tuples for any of them) and are not [truncated], the summary
+    counts at least WANT of the stacks complete, and the folded file's
+    [truncated] stacks are the ones the summary says were cut. EXTRA, a
+    predicate on the user frames, must hold as well for the first check."""
+    prefixes = prefix if isinstance(prefix, list) else [prefix]
+    total = f.total()
+
+    def good(st):
+        u = user_part(st, threads)
+        return (not is_truncated(st, threads) and
+                any(starts_with(u, p) for p in prefixes) and
+                (extra is None or extra(u)))
+    ok = f.where(good).total()
+    bad = f.where(lambda st: not good(st))
+    want_txt = " or ".join(pattern_text(p) for p in prefixes)
+    t.check(ok >= want * total,
+            f"{label}: {ok} of {total} samples ({100 * ok / total:.1f}%) are "
+            f"{want_txt};... (want >= {100 * want:.0f}%)", f"{s.line}\n{bad.top()}")
+    t.check(s.total and s.share() >= want,
+            f"{label}: summary: {s.complete} of {s.total} user stacks complete "
+            f"(want >= {100 * want:.0f}%)", s.line)
+    # a stack the summary counts as cut is marked in the file, and only
+    # those: the counts are samples both ways (a few samples may have no
+    # user stack at all, e.g. while the process exits)
+    cut = f.where(lambda st: is_truncated(st, threads)).total()
+    if s.total:
+        t.check(abs(cut - (s.total - s.complete)) <= max(2, 0.01 * total),
+                f"{label}: {cut} [truncated] samples in the file, "
+                f"{s.total - s.complete} cut short in the summary",
+                f"{s.line}\n{f.where(lambda st: is_truncated(st, threads)).top()}")
+    # a stack marked as cut never ends at a root: that would be a complete
+    # one passed off as cut, or a bogus root
+    fake = f.where(lambda st: is_truncated(st, threads) and
+                   (starts_with(user_part(st, threads), ("_start", LIBC_START)) or
+                    starts_with(user_part(st, threads), THREAD_PREFIX)))
+    t.check(fake.total() == 0, f"{label}: no [truncated] stack starts at "
+            "_start or clone3", fake.top())
+    return ok
+
+
+def check_agreement(t, label, s, total=None, want=0.99):
+    """--unwind-check: at least WANT of the samples agree with libdwfl; the
+    check covered (nearly) every sample when TOTAL is given."""
+    if not t.check(s.checked is not None, f"{label}: the summary has the "
+                   "unwind check line", s.line):
+        return
+    t.check(s.checked > 0 and s.agree >= want * s.checked,
+            f"{label}: {s.agree} of {s.checked} samples agree with libdwfl "
+            f"(want >= {100 * want:.0f}%)")
+    if total is not None:
+        t.check(s.checked >= 0.95 * total,
+                f"{label}: libdwfl checked {s.checked} of the {total} samples "
+                "(want >= 95%)")
+
+
+def perf_dwarf_complete(t, cmd, label, freq=499, size=None, cwd=None,
+                        timeout=90):
+    """Runs `perf record --call-graph dwarf[,SIZE]` on CMD and returns the
+    share of its samples whose stack reached a root: the outermost frame
+    is _start or clone3, or the one after it is __libc_start_main_impl
+    (an unnamed _start in a stripped program), plus the samples."""
+    data = t.path(f"{label}.perf.data")
+    cg = "dwarf" if size is None else f"dwarf,{size}"
+    cp = subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-F",
+                         str(freq), "--call-graph", cg, "-o", data, "--"] +
+                        [str(c) for c in cmd], capture_output=True,
+                        timeout=timeout, cwd=cwd or t.tmp)
+    t.require(cp.returncode == 0, f"{label}: perf record exits 0 "
+              f"(got {cp.returncode})", cp.stderr.decode(errors="replace"))
+    sc = subprocess.run(["perf", "script", "-i", data, "--max-stack", "100000",
+                         "-F", "ip,sym"], capture_output=True, text=True,
+                        errors="replace", timeout=timeout)
+    t.require(sc.returncode == 0, f"{label}: perf script exits 0", sc.stderr)
+    stacks, cur = [], None
+    for line in sc.stdout.splitlines():
+        if not line.strip():
+            if cur:
+                stacks.append(cur[::-1])
+            cur = None
+            continue
+        parts = line.split(None, 1)
+        if cur is None:
+            cur = []
+        cur.append(parts[1].strip() if len(parts) > 1 else "[unknown]")
+    if cur:
+        stacks.append(cur[::-1])
+    done = [s for s in stacks
+            if s[0] in ROOTS or (len(s) > 1 and s[1].split()[0] in LIBC_START)]
+    return (len(done) / len(stacks) if stacks else 0.0), stacks

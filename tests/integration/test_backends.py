@@ -4,6 +4,10 @@ same set of hot stacks."""
 from cprof_test import Test, kill_and_wait
 
 HOT = 0.03  # a stack with at least 3% of the samples is a hot stack
+# ... and the other backend must have it too, with at least this share (a
+# stack near the threshold, e.g. a syscall's kernel leaf at 3.4% on one
+# and 2.9% on the other, is not a difference)
+PRESENT = 0.01
 
 
 def body(t):
@@ -29,14 +33,14 @@ def body(t):
         a, b = f["bpf"].share(leaf), f["perf"].share(leaf)
         t.check(abs(a - b) <= 0.08, f"{leaf} share: bpf {a * 100:.1f}% vs "
                 f"perf {b * 100:.1f}% (max 8 points apart)")
-    hot = {}
-    for b in runs:
-        tot = f[b].total()
-        hot[b] = {s for s, c in f[b].stacks if c >= HOT * tot}
-    t.check(hot["bpf"] and hot["bpf"] == hot["perf"],
+    share = {b: {s: c / f[b].total() for s, c in f[b].stacks} for b in runs}
+    hot = {b: {s for s, x in share[b].items() if x >= HOT} for b in runs}
+    missing = {b: sorted(s for s in hot[b] if share[o].get(s, 0) < PRESENT)
+               for b, o in (("bpf", "perf"), ("perf", "bpf"))}
+    t.check(hot["bpf"] and not missing["bpf"] and not missing["perf"],
             "the same hot stacks (>= 3% of samples) from both backends",
-            f"bpf only: {sorted(hot['bpf'] - hot['perf'])}\n"
-            f"perf only: {sorted(hot['perf'] - hot['bpf'])}\n"
+            f"bpf only: {missing['bpf']}\n"
+            f"perf only: {missing['perf']}\n"
             f"bpf:\n{f['bpf'].top()}\nperf:\n{f['perf'].top()}")
 
 

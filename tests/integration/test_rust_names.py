@@ -31,7 +31,8 @@ def body(t):
     shares(t, f, {"legacy": LEGACY, "v0": V0, "plain": "hot_plain"}, "demangled")
     raw = [x for x in f.frames() if x.startswith(("_ZN", "_RN"))]
     t.check(not raw, "demangled: no mangled name left", raw[:5])
-    versioned = [x for x in f.frames() if "@" in x]
+    # "write@plt" names a PLT stub, as perf does: no version
+    versioned = [x for x in f.frames() if "@" in x.removesuffix("@plt")]
     t.check(not versioned, "no symbol version in a name", versioned[:5])
 
     _, f = t.record_ok(["-F", "999", "--no-demangle", "--", t.workload("rustsyms"), "1.5"],

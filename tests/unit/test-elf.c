@@ -1,6 +1,7 @@
 /* ELF modules: build-id, offset translation and symbols of a real shared
  * library (libsymtest.so, see symbolize/symtest.h) opened from its file
- * and from memory, a non-PIE executable, and broken inputs. */
+ * and from memory, a non-PIE executable, broken inputs, and PLT stubs of
+ * programs gcc builds here, checked against objdump. */
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
@@ -249,6 +250,241 @@ out:
         elf_module_free(libc);
 }
 
+/* PLT stubs. A program calling puts and strlen (through .plt, or
+ * .plt.sec with IBT) and qsort, whose address it also takes (so the call
+ * goes through .plt.got and a GLOB_DAT slot): every "<X@plt>" label that
+ * objdump prints must be named "X@plt" by the module. */
+
+static const char plt_prog[] =
+        "#include <stdio.h>\n"
+        "#include <stdlib.h>\n"
+        "#include <string.h>\n"
+        "static int cmp(const void *a, const void *b) { return *(const int *) a - *(const int *) b; }\n"
+        "void *volatile keep;\n"
+        "int main(int argc, char **argv) {\n"
+        "        int v[3] = { 3, 1, argc };\n"
+        "        keep = (void *) &qsort;\n"
+        "        qsort(v, 3, sizeof(int), cmp);\n"
+        "        puts(argv[0]);\n"
+        "        return (int) strlen(argv[0]) + v[0];\n"
+        "}\n";
+
+struct plt_label {
+        uint64_t addr;
+        char name[128]; /* without "@plt" */
+};
+
+/* objdump's view: "<X@plt>:" labels and the start of .plt (*ret_plt0,
+ * 0 without): the resolver stub PLT0, labelled "<.plt>" or after its
+ * neighbour ("<puts@plt-0x10>"). IRELATIVE stubs ("*ABS*+0x9f550@plt")
+ * have no symbol to be named after: left out. */
+static size_t objdump_plt_labels(const char *path, struct plt_label *out, size_t max, uint64_t *ret_plt0) {
+        char cmd[600], line[512];
+        size_t n = 0;
+        bool in_plt = false;
+
+        *ret_plt0 = 0;
+        snprintf(cmd, sizeof(cmd), "objdump -d --no-show-raw-insn '%s'", path);
+        FILE *f = popen(cmd, "r");
+        if (!f)
+                return 0;
+        while (fgets(line, sizeof(line), f)) {
+                unsigned long long a;
+                char label[256];
+                if (strncmp(line, "Disassembly of section ", 23) == 0) {
+                        in_plt = strcmp(line + 23, ".plt:\n") == 0;
+                        continue;
+                }
+                if (sscanf(line, "%llx <%255[^>]>:", &a, label) != 2)
+                        continue;
+                size_t len = strlen(label);
+                if (in_plt && !*ret_plt0)
+                        *ret_plt0 = a;
+                if (len > 4 && strcmp(label + len - 4, "@plt") == 0 && strncmp(label, "*ABS*", 5) != 0 &&
+                         len - 4 < sizeof(out->name) && n < max) {
+                        out[n].addr = a;
+                        memcpy(out[n].name, label, len - 4);
+                        out[n].name[len - 4] = '\0';
+                        n++;
+                }
+        }
+        if (pclose(f) != 0)
+                return 0;
+        return n;
+}
+
+static bool has_label(const struct plt_label *l, size_t n, const char *name) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(l[i].name, name) == 0)
+                        return true;
+        return false;
+}
+
+/* Every objdump label of path named by m; returns how many labels. */
+static size_t check_plt_labels(struct elf_module *m, const char *path, const char *how) {
+        static struct plt_label l[1024];
+        uint64_t plt0, start;
+        size_t n = objdump_plt_labels(path, l, ELEMENTSOF(l), &plt0), bad = 0;
+        char want[140];
+
+        for (size_t i = 0; i < n; i++) {
+                snprintf(want, sizeof(want), "%s@plt", l[i].name);
+                start = 0;
+                const char *got = elf_module_symbolize(m, l[i].addr, &start);
+                const char *inside = elf_module_symbolize(m, l[i].addr + 7, NULL);
+                if (!got || strcmp(got, want) != 0 || start != l[i].addr || !inside || strcmp(inside, want) != 0) {
+                        printf("# %s: %#llx: got '%s' (start %#llx), +7 '%s', objdump says '%s'\n", how,
+                               (unsigned long long) l[i].addr, got ? got : "(null)", (unsigned long long) start,
+                               inside ? inside : "(null)", want);
+                        bad++;
+                }
+        }
+        CHECK(n > 0 && bad == 0, "%s: %zu of %zu objdump <X@plt> labels named X@plt, with their start", how,
+              n - bad, n);
+        CHECK(plt0 && elf_module_symbolize(m, plt0, NULL) == NULL && elf_module_symbolize(m, plt0 + 15, NULL) == NULL,
+              "%s: PLT0 (the resolver stub, %#llx) has no name", how, (unsigned long long) plt0);
+        return n;
+}
+
+/* The stubs' GOT slots named through .dynsym entries past its end, or
+ * bytes that are not a jmp: no names, no crash. */
+static void check_plt_broken(const char *path, const char *how) {
+        size_t len = 0;
+        _cleanup_free_ char *image = read_all(path, &len);
+        struct elf_module *m;
+        uint64_t plt0;
+        static struct plt_label l[64];
+        size_t n = objdump_plt_labels(path, l, ELEMENTSOF(l), &plt0);
+        size_t named = 0;
+
+        CHECK(image && len > sizeof(ElfW(Ehdr)), "%s: read", how);
+        if (!image || len <= sizeof(ElfW(Ehdr)))
+                return;
+        ElfW(Ehdr) *eh = (ElfW(Ehdr) *) image;
+        ElfW(Shdr) *sh = (ElfW(Shdr) *) (image + eh->e_shoff);
+        const char *shstr = image + sh[eh->e_shstrndx].sh_offset;
+        for (int i = 0; i < eh->e_shnum; i++) {
+                const char *name = shstr + sh[i].sh_name;
+                if (sh[i].sh_type == SHT_RELA)
+                        for (size_t k = 0; k + sizeof(ElfW(Rela)) <= sh[i].sh_size; k += sizeof(ElfW(Rela))) {
+                                ElfW(Rela) *r = (ElfW(Rela) *) (image + sh[i].sh_offset + k);
+                                r->r_info = ELF64_R_INFO(0x7ffffff0u, ELF64_R_TYPE(r->r_info));
+                        }
+                /* and one stub whose jmp is no jmp */
+                if (strcmp(name, ".plt.got") == 0 && sh[i].sh_size >= 8)
+                        memset(image + sh[i].sh_offset, 0xcc, 8);
+        }
+        CHECK(elf_module_from_memory(image, len, &m) == 0, "%s: open", how);
+        for (size_t i = 0; i < n; i++) {
+                const char *s = elf_module_symbolize(m, l[i].addr, NULL);
+                named += s && strstr(s, "@plt");
+        }
+        CHECK(n > 0 && named == 0, "%s: symbol indexes out of bounds: none of %zu stubs named", how, n);
+        elf_module_free(m);
+
+        /* the section header string table index out of range */
+        _cleanup_free_ char *image2 = read_all(path, &len);
+        ((ElfW(Ehdr) *) image2)->e_shstrndx = 0xfff0;
+        int r = elf_module_from_memory(image2, len, &m);
+        CHECK(r < 0 || (elf_module_symbolize(m, l[0].addr, NULL), true), "%s: bad e_shstrndx: r=%d", how, r);
+        if (r >= 0)
+                elf_module_free(m);
+}
+
+static void test_plt(void) {
+        static const struct {
+                const char *how, *flags;
+                bool ibt;
+        } variants[] = {
+                { "plt", "-O2", false },
+                { "plt -z now", "-O2 -Wl,-z,now", false },
+                { "plt non-PIE", "-O2 -no-pie -fno-pie", false },
+                { "plt IBT", "-O2 -fcf-protection=full -Wl,-z,ibtplt", true },
+                { "plt IBT -z now", "-O2 -fcf-protection=full -Wl,-z,ibtplt -Wl,-z,now", true },
+        };
+        char dir[] = "/tmp/test-elf-plt.XXXXXX", src[256], prog[256], cmd[1024];
+
+        CHECK(mkdtemp(dir) != NULL, "plt: scratch directory");
+        snprintf(src, sizeof(src), "%s/prog.c", dir);
+        FILE *f = fopen(src, "w");
+        CHECK(f && fputs(plt_prog, f) >= 0 && fclose(f) == 0, "plt: write %s", src);
+        for (size_t v = 0; v < ELEMENTSOF(variants); v++) {
+                const char *how = variants[v].how;
+                snprintf(prog, sizeof(prog), "%s/prog%zu", dir, v);
+                snprintf(cmd, sizeof(cmd), "gcc %s -o '%s' '%s' 2>'%s.err'", variants[v].flags, prog, src, prog);
+                if (system(cmd) != 0 && variants[v].ibt) {
+                        /* only the IBT flags may be missing from a toolchain */
+                        printf("# %s: skipped, gcc or ld refused '%s':\n", how, variants[v].flags);
+                        snprintf(cmd, sizeof(cmd), "sed 's/^/# /' '%s.err'", prog);
+                        (void) system(cmd);
+                        continue;
+                }
+                struct elf_module *m = open_path(prog);
+                CHECK(m != NULL, "%s: gcc %s, open", how, variants[v].flags);
+                if (!m)
+                        continue;
+                static struct plt_label l[64];
+                uint64_t plt0;
+                size_t n = objdump_plt_labels(prog, l, ELEMENTSOF(l), &plt0);
+                CHECK(has_label(l, n, "puts") && has_label(l, n, "strlen") && has_label(l, n, "qsort"),
+                      "%s: objdump labels puts, strlen and qsort stubs (%zu labels)", how, n);
+                check_plt_labels(m, prog, how);
+                size_t count = elf_module_symbol_count(m);
+                CHECK(count >= n + 1, "%s: the count includes the %zu stubs (%zu)", how, n, count);
+                if (variants[v].ibt) {
+                        /* .plt.sec holds the stubs: .plt's lazy entries after PLT0 are not them */
+                        uint64_t start = 0;
+                        CHECK(plt0 && elf_module_symbolize(m, plt0 + 16, &start) == NULL,
+                              "%s: .plt's lazy-binding entry 1 is no stub", how);
+                }
+                elf_module_free(m);
+
+                /* stripped to nothing but .dynsym, the stubs still have names */
+                snprintf(cmd, sizeof(cmd), "strip --strip-all -o '%s.stripped' '%s'", prog, prog);
+                char stripped[300];
+                snprintf(stripped, sizeof(stripped), "%s.stripped", prog);
+                CHECK(system(cmd) == 0 && (m = open_path(stripped)) != NULL, "%s: strip", how);
+                if (m) {
+                        char what[100];
+                        snprintf(what, sizeof(what), "%s stripped", how);
+                        size_t seen = check_plt_labels(m, stripped, what), count = elf_module_symbol_count(m);
+                        /* .dynsym has no function of the program's own */
+                        CHECK(seen == n && count == n, "%s: objdump sees the same %zu stubs, the count is theirs (%zu)",
+                              what, seen, count);
+                        elf_module_free(m);
+                }
+                if (v == 0)
+                        check_plt_broken(prog, "plt broken");
+        }
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        CHECK(system(cmd) == 0, "plt: clean up");
+
+        /* libc: JUMP_SLOT stubs among IRELATIVE ones (which stay nameless),
+         * and the stubs kept when its names come from libc6-dbg's file,
+         * whose .plt is NOBITS */
+        const char *libc_path = "/lib/x86_64-linux-gnu/libc.so.6";
+        struct elf_module *libc = open_path(libc_path);
+        CHECK(libc != NULL, "open libc");
+        if (!libc)
+                return;
+        check_plt_labels(libc, libc_path, "libc");
+        char path[512];
+        size_t len = 0;
+        const uint8_t *id = elf_module_build_id(libc, &len);
+        int k = snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%02x/", len ? id[0] : 0);
+        for (size_t i = 1; i < len; i++)
+                k += snprintf(path + k, sizeof(path) - (size_t) k, "%02x", id[i]);
+        snprintf(path + k, sizeof(path) - (size_t) k, ".debug");
+        struct elf_module *dbg = open_path(path);
+        int r = dbg ? elf_module_use_symbols_from(libc, dbg) : -ENOENT;
+        CHECK(r == 0, "libc: use '%s'", path);
+        if (r == 0)
+                check_plt_labels(libc, libc_path, "libc + debug file");
+        else
+                elf_module_free(dbg);
+        elf_module_free(libc);
+}
+
 int main(void) {
         struct loaded l = {};
         struct elf_module *m;
@@ -318,5 +554,6 @@ int main(void) {
 
         test_stripped_with_debug_file(path, &l);
         test_libc_debug_file();
+        test_plt();
         return tap_done();
 }

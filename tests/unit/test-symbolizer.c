@@ -1,7 +1,9 @@
 /* The process image and the symbolizer on this very process (a PIE
  * linking libsymtest.so), a dlopen()ed library, a deleted one, a forked
  * child that exits, a non-PIE program, the vDSO and the kernel; exec
- * generations, and modules released when nothing maps them. */
+ * generations, modules released when nothing maps them, and PLT stubs'
+ * names against objdump's. */
+#include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,12 +12,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cprof/image.h"
 #include "cprof/profile.h"
 #include "cprof/symbolize.h"
+#include "image/elf-module.h"
+#include "util/cleanup.h"
 #include "symbolize/symtest.h"
 #include "tap.h"
 
@@ -343,6 +348,135 @@ static void test_kernel(struct symbolizer *s) {
         }
 }
 
+/* PLT stubs are named "X@plt", as perf and objdump name them: the "@plt"
+ * is no symbol version to strip, while a real version is stripped, and a
+ * C++ stub is demangled before its "@plt" (objdump -C's labels). */
+
+struct plt_label {
+        uint64_t addr, offset;
+        char name[160];
+};
+
+/* "ADDR <NAME@plt> (File Offset: 0xOFF):" labels of objdump -d -F (-C:
+ * demangled), IRELATIVE stubs ("*ABS*+0x...@plt") left out. */
+static size_t objdump_plt_labels(const char *path, bool demangle, struct plt_label *out, size_t max) {
+        char cmd[600], line[512];
+        size_t n = 0;
+
+        snprintf(cmd, sizeof(cmd), "objdump -d -F %s --no-show-raw-insn '%s'", demangle ? "-C" : "", path);
+        FILE *f = popen(cmd, "r");
+        if (!f)
+                return 0;
+        while (fgets(line, sizeof(line), f) && n < max) {
+                unsigned long long a, off;
+                char *lt = strchr(line, '<'), *gt = strstr(line, "@plt> (File Offset: ");
+                /* labels start the line; "call 5030 <puts@plt> (File ...)" is indented */
+                if (!isxdigit((unsigned char) line[0]) || !lt || !gt || gt < lt || sscanf(line, "%llx", &a) != 1 ||
+                    sscanf(gt, "@plt> (File Offset: %llx)", &off) != 1 || strncmp(lt + 1, "*ABS*", 5) == 0 ||
+                    (size_t) (gt - lt) + 4 > sizeof(out->name))
+                        continue;
+                out[n] = (struct plt_label) { .addr = a, .offset = off };
+                memcpy(out[n].name, lt + 1, (size_t) (gt - lt - 1));
+                strcpy(out[n].name + (gt - lt - 1), "@plt");
+                n++;
+        }
+        pclose(f);
+        return n;
+}
+
+/* The name libc6-dbg's symbol table gives the libc address a, as it is:
+ * pooled in a static buffer. */
+static const char *raw_libc_name(uintptr_t a) {
+        static char name[128];
+        struct elf_module *libc = NULL, *dbg = NULL;
+        char path[512];
+        size_t len = 0;
+        int fd = open("/lib/x86_64-linux-gnu/libc.so.6", O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0 || elf_module_open_fd(fd, &libc) < 0)
+                libc = NULL;
+        if (fd >= 0)
+                close(fd);
+        const uint8_t *id = libc ? elf_module_build_id(libc, &len) : NULL;
+        if (!id || len < 2) {
+                elf_module_free(libc);
+                return NULL;
+        }
+        int k = snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%02x/", id[0]);
+        for (size_t i = 1; i < len; i++)
+                k += snprintf(path + k, sizeof(path) - (size_t) k, "%02x", id[i]);
+        snprintf(path + k, sizeof(path) - (size_t) k, ".debug");
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || elf_module_open_fd(fd, &dbg) < 0)
+                dbg = NULL;
+        if (fd >= 0)
+                close(fd);
+        const char *n = dbg ? elf_module_symbolize(dbg, a - load_base(a), NULL) : NULL;
+        snprintf(name, sizeof(name), "%s", n ? n : "");
+        elf_module_free(dbg);
+        elf_module_free(libc);
+        return n ? name : NULL;
+}
+
+static void test_plt(struct symbolizer *s) {
+        static struct plt_label l[1024];
+        char exe[512], dir[] = "/tmp/test-symbolizer-plt.XXXXXX", cmd[1024], src[300], prog[300];
+        struct symbol y;
+        size_t bad = 0;
+
+        /* our own stubs (printf, dlsym, ...), in our own process */
+        ssize_t k = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        exe[k > 0 ? k : 0] = '\0';
+        uintptr_t base = load_base((uintptr_t) exe_function);
+        size_t n = objdump_plt_labels(exe, false, l, ELEMENTSOF(l));
+        for (size_t i = 0; i < n; i++)
+                if (lookup(s, getpid(), base + l[i].addr + 2, false, &y) < 0 || !y.name || strcmp(y.name, l[i].name)) {
+                        printf("# %s: got '%s'\n", l[i].name, y.name ? y.name : "(null)");
+                        bad++;
+                }
+        CHECK(n >= 3 && bad == 0, "our own %zu PLT stubs: named as objdump does, '@plt' kept (%zu wrong)", n, bad);
+
+        /* a C++ program's stubs, mapped whole under a pid that does not exist */
+        CHECK(mkdtemp(dir) != NULL, "scratch directory");
+        snprintf(src, sizeof(src), "%s/prog.cc", dir);
+        snprintf(prog, sizeof(prog), "%s/prog", dir);
+        FILE *f = fopen(src, "w");
+        CHECK(f && fputs("#include <string>\n"
+                         "int main(int argc, char **argv) {\n"
+                         "        int *p = new int(argc);\n"
+                         "        std::string s(argv[0]);\n"
+                         "        int r = *p + (int) s.size();\n"
+                         "        delete p;\n"
+                         "        return r;\n"
+                         "}\n", f) >= 0 && fclose(f) == 0, "write %s", src);
+        snprintf(cmd, sizeof(cmd), "g++ -O2 -o '%s' '%s'", prog, src);
+        CHECK(system(cmd) == 0, "g++ -O2 %s", src);
+        n = objdump_plt_labels(prog, true, l, ELEMENTSOF(l));
+        const pid_t pid = 0x7fffffe0;
+        struct stat st;
+        CHECK(stat(prog, &st) == 0 && add_mapping(pid, 0, 0x10000000, ((uint64_t) st.st_size + 4095) & ~4095ull, prog) == 0,
+              "map the C++ program at 0x10000000");
+        bool op_new = false;
+        bad = 0;
+        for (size_t i = 0; i < n; i++) {
+                op_new |= strncmp(l[i].name, "operator new(", 13) == 0;
+                if (lookup(s, pid, 0x10000000 + l[i].offset, false, &y) < 0 || !y.name || strcmp(y.name, l[i].name)) {
+                        printf("# %s: got '%s'\n", l[i].name, y.name ? y.name : "(null)");
+                        bad++;
+                }
+        }
+        CHECK(op_new && bad == 0, "C++: %zu PLT stubs demangled as objdump -C does (%zu wrong)", n, bad);
+        image_forget_process(img, pid);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        CHECK(system(cmd) == 0, "clean up");
+
+        /* libc6-dbg names pthread_mutex_destroy "pthread_mutex_destroy@@GLIBC_2.2.5" */
+        uintptr_t a = sym("pthread_mutex_destroy");
+        CHECK_STREQ(raw_libc_name(a), "pthread_mutex_destroy@@GLIBC_2.2.5", "libc6-dbg's name has a version");
+        CHECK(lookup(s, getpid(), a, false, &y) == 0, "lookup pthread_mutex_destroy");
+        CHECK_STREQ(y.name, "pthread_mutex_destroy", "the symbol version is stripped");
+}
+
 int main(void) {
         struct symbolizer_options o = {};
         struct symbolizer *s;
@@ -357,6 +491,7 @@ int main(void) {
         test_images(s);
         test_lifetimes();
         test_kernel(s);
+        test_plt(s);
         symbolizer_free(s);
         image_store_free(img);
         return tap_done();
