@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Benchmark DWARF unwinding of copied user stacks: `cprof record --unwind
-dwarf` (BPF and perf backends) against `perf record --call-graph dwarf`
+dwarf` (BPF backend with --user-unwind, perf backend; and the BPF backend's
+in-kernel unwinder beside them) against `perf record --call-graph dwarf`
 (8 KiB and 16 KiB copies) on a build without frame pointers, and
 frame-pointer sampling (cprof --unwind fp, perf -g) on a build with them.
 
@@ -25,6 +26,9 @@ Columns:
                      came); cprof perf backend, samples x the fixed record
                      size (16 KiB stack copy + 88 B, kernel frames extra);
                      cprof BPF backend: not reported by cprof, left empty
+  (the BPF rows: "cprof dwarf bpf" copies stacks and unwinds them in cprof,
+  --user-unwind; "cprof dwarf bpf-kernel" is the default, the kernel
+  unwinds and copies only what it cannot walk)
   lost               cprof: its summary; perf: the kernel's count of dropped
                      samples (LOST_SAMPLES in `perf report --stats`) or the
                      sum of its LOST records, whichever is larger
@@ -55,7 +59,11 @@ from benchlib import (arg_parser, calibrate, cprof_version, finish_workload, per
 
 # name: (build, profiler, its unwinding arguments)
 PROFILERS = {
-    "cprof dwarf bpf": ("nofp", "cprof", ["--unwind", "dwarf", "--backend", "bpf"]),
+    # stack copies unwound in cprof, and (the default) in the kernel
+    "cprof dwarf bpf": ("nofp", "cprof", ["--unwind", "dwarf", "--backend", "bpf",
+                                          "--user-unwind"]),
+    "cprof dwarf bpf-kernel": ("nofp", "cprof", ["--unwind", "dwarf", "--backend",
+                                                 "bpf"]),
     "cprof dwarf perf": ("nofp", "cprof", ["--unwind", "dwarf", "--backend", "perf"]),
     "perf dwarf 8K": ("nofp", "perf", ["--call-graph", "dwarf,8192"]),
     "perf dwarf 16K": ("nofp", "perf", ["--call-graph", "dwarf,16384"]),
@@ -332,7 +340,7 @@ class Bench:
         if "cprof fp" in rows:
             d = 100 * (r["sd_cpu"] - rows["cprof fp"]["sd_cpu"])
             out.append(f"slowdown {ok(d <= 1.0)} ({d:+.1f} pt)")
-        if prof == "cprof dwarf bpf" and g == (999, 4):
+        if prof.startswith("cprof dwarf bpf") and g == (999, 4):
             out.append(f"lost {ok(r['lost_max'] == 0)}")
         return ", ".join(out)
 
