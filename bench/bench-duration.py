@@ -29,6 +29,8 @@ import sys
 import tempfile
 import time
 
+from benchlib import perf_samples, perf_stats
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -80,15 +82,8 @@ def run_perf(cprof, pid, hz, dur, threads, tmp):
                             shell=True, cwd=tmp)
     post = time.monotonic() - t0
     # one line per sample (collapse's counts are sums of periods)
-    tids = subprocess.run(["perf", "script", "-i", data, "-F", "tid"], capture_output=True,
-                          text=True).stdout
-    samples = sum(1 for line in tids.splitlines() if line.strip())
-    lost = 0
-    rep = subprocess.run(["perf", "report", "-i", data, "--stats"], capture_output=True,
-                         text=True)
-    m = re.search(r"LOST events:\s+(\d+)", rep.stdout)
-    if m:
-        lost = int(m.group(1))
+    samples = perf_samples(data)
+    lost = perf_stats(data)[0].get("LOST", 0)
     return {"wall": wall, "rss": rss, "samples": samples, "lost": lost, "post": post}
 
 

@@ -20,7 +20,6 @@ Usage: bench/bench-record.py [--build DIR] [--runs N] [--seconds S]
 Needs root (BPF, perf), perf, and /usr/bin/time (Debian package `time`).
 """
 
-import argparse
 import os
 import platform
 import shutil
@@ -30,43 +29,15 @@ import sys
 import tempfile
 import time
 
+from benchlib import (arg_parser, calibrate, cprof_version,
+                      finish_workload as finish_hot, perf_samples,
+                      perf_version, read_time, start_workload, timed)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-TIME_FMT = "%U %S %M"
 
 
 def start_hot(hot, rounds):
-    p = subprocess.Popen([hot, "--work", str(rounds), "--wait"],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         text=True, bufsize=1)
-    line = p.stdout.readline()
-    if not line.startswith("hot: ready pid "):
-        sys.exit(f"hot did not start: {line!r}")
-    return p
-
-
-def finish_hot(p):
-    p.stdin.write("go\n")
-    p.stdin.flush()
-    out = p.stdout.read()
-    p.wait()
-    t_end = time.monotonic()
-    for line in out.splitlines():
-        w = line.split()
-        if len(w) == 4 and w[0] == "elapsed" and w[2] == "cpu":
-            return float(w[1]), float(w[3]), t_end
-    sys.exit(f"hot printed no elapsed time: {out!r}")
-
-
-def read_time(path):
-    with open(path) as f:
-        u, s, m = f.read().split()[-3:]
-    return float(u) + float(s), int(m) / 1024.0
-
-
-def timed(cmd, tf, **kw):
-    return subprocess.Popen(["/usr/bin/time", "-f", TIME_FMT, "-o", tf] + cmd,
-                            **kw)
+    return start_workload([hot, "--work", str(rounds), "--wait"], "hot")
 
 
 class Bench:
@@ -132,11 +103,8 @@ class Bench:
             res["post_cpu"], rss = read_time(tf)
             res["rss"] = max(res["rss"], rss)
         if prof == "perf":
-            # untimed: the collapse may weight stacks by period, so count
-            # the samples themselves
-            r = subprocess.run(["perf", "script", "-i", data, "-F", "tid"],
-                               capture_output=True, text=True)
-            res["samples"] = sum(1 for l in r.stdout.splitlines() if l.strip())
+            # untimed: the collapse may weight stacks by period
+            res["samples"] = perf_samples(data)
         else:
             with open(out) as f:
                 res["samples"] = sum(int(l.rsplit(" ", 1)[1]) for l in f
@@ -144,12 +112,8 @@ class Bench:
         return res
 
     def calibrate(self):
-        n = 2000
-        while True:
-            r = self.run_one(None, 0, n)["elapsed"]
-            if r >= 0.5:
-                return max(100, int(n * self.args.seconds / r))
-            n *= 4
+        return calibrate(lambda n: self.run_one(None, 0, n)["elapsed"],
+                         self.args.seconds)
 
     def main(self):
         a = self.args
@@ -197,26 +161,14 @@ class Bench:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def version(self):
-        try:
-            r = subprocess.run([self.cprof, "--version"], capture_output=True,
-                               text=True)
-        except OSError:
-            return "?"
-        return r.stdout.strip().split()[-1] if r.returncode == 0 else "?"
+        return cprof_version(self.cprof)
 
     def perf_version(self):
-        r = subprocess.run(["perf", "--version"], capture_output=True,
-                           text=True)
-        return r.stdout.strip()
+        return perf_version()
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--build", default=os.path.join(ROOT, "build"),
-                    help="meson build directory (default: build)")
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--seconds", type=float, default=3.0,
-                    help="unprofiled duration of one run's work")
+    ap = arg_parser(__doc__, 3.0, "unprofiled duration of one run's work")
     ap.add_argument("--long", type=float, default=30.0,
                     help="length of the extra 999 Hz run, 0 to skip")
     ap.add_argument("--profilers", default="cprof,perf",
