@@ -165,6 +165,8 @@ struct sampler_stats {
          * stack deeper than the kernel's per-sample budget) */
         uint64_t kernel_unwound;
         uint64_t copy_fallback;
+        /* bytes of sample records with a stack copy the kernel handed over */
+        uint64_t copied_bytes;
 };
 
 struct sampler;

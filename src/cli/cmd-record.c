@@ -483,6 +483,7 @@ static void print_unwind(const struct record_progress *p) {
                           "tables of %" PRIu64 " modules in the kernel (%" PRIu64 " did not fit), %.1f MiB",
                           p->stats.kernel_unwound, p->stats.copy_fallback, p->kernel_modules,
                           p->kernel_modules_not_loaded, (double) p->kernel_table_bytes / (1 << 20));
+        log_debug("unwind: %.2f MiB of stack copies from the kernel", (double) p->stats.copied_bytes / (1 << 20));
 }
 
 static void print_summary(struct recorder *rec, const char *output, size_t stacks, uint64_t cpu_ns) {

@@ -73,6 +73,7 @@ struct bpf_sampler {
         struct perf_side *side;
         uint64_t side_lost;
         bool side_fresh; /* side events delivered in this poll */
+        uint64_t copied_bytes;
         struct bpf_program *prog; /* the sampling program loaded */
         bool kernel_unwind;       /* it unwinds user stacks itself */
         const char *notice;
@@ -632,6 +633,7 @@ static void bpf_get_stats(const void *state, struct sampler_stats *ret) {
         __u32 zero = 0;
 
         ret->samples = b->delivered;
+        ret->copied_bytes = b->copied_bytes;
         if (ncpus <= 0)
                 return;
         struct profile_stats *per = calloc((size_t) ncpus, sizeof(*per));

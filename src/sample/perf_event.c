@@ -481,6 +481,8 @@ static int handle_sample(struct perf_sampler *ps, const char *rec, size_t size,
         }
 
         ps->stats.samples++;
+        if (have_regs)
+                ps->stats.copied_bytes += size;
         struct raw_sample s = {
                 .tgid = pid, .tid = tid, .count = 1, .time_ns = time,
                 /* records are handled in time order: the image running now */
