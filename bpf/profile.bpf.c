@@ -454,7 +454,8 @@ static __always_inline bool need_bp(struct walk *w) {
         return true;
 }
 
-/* A frame without CFI: by its frame pointer, in auto mode. */
+/* A frame without CFI: by its frame pointer, in auto mode (dwarf: the
+ * end, counted as no CFI). */
 static __always_inline long fp_step(struct walk *w) {
         __u64 bp, ra;
 
@@ -534,7 +535,7 @@ static long walk_step(__u32 i, void *data) {
                 if (w->rfailed)
                         return walk_fallback(w);
                 if (w->lo == first)
-                        return walk_end(w, UNWIND_END_NO_CFI_);
+                        return fp_step(w); /* before the module's first FDE */
                 ri = w->lo - 1;
                 /* remember the row's range: the next row's start ends it */
                 __u32 next = ri + 1;
@@ -555,8 +556,10 @@ static long walk_step(__u32 i, void *data) {
         struct unwind_row *row = bpf_map_lookup_elem(&unwind_rows, &ri);
         if (!row)
                 return walk_fallback(w);
+        /* code between FDEs (V8's builtins embedded in node, hand-written
+         * assembly): its frame pointer, in auto mode, as libdwfl does */
         if (row->cfa == UNWIND_CFA_NONE)
-                return walk_end(w, UNWIND_END_NO_CFI_);
+                return fp_step(w);
         if (row->flags & UNWIND_ROW_SIGNAL)
                 w->frames[n & (WALK_MAX - 1)] |= UNWIND_EXACT; /* named at __restore_rt itself */
 

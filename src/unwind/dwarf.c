@@ -293,8 +293,6 @@ static size_t unwind_user(struct unwinder *u, const struct raw_sample *s, struct
                 if (ia.kind == IMAGE_ADDR_MODULE && ia.module)
                         t = module_table(u, ia.module);
                 const struct cfi_row *row = t ? cfi_table_find(t, ia.addr) : NULL;
-                const struct cfi_row *all;
-                size_t rows = t ? cfi_table_rows(t, &all) : 0;
                 /* A signal frame's "return address" is where the handler
                  * returns to, __restore_rt, which the kernel wrote: no call
                  * precedes it (its CFI starts a byte early for the look
@@ -306,8 +304,11 @@ static size_t unwind_user(struct unwinder *u, const struct raw_sample *s, struct
                         e = step_cfi(&c, row, &r, &done);
                 else if (ia.kind == IMAGE_ADDR_UNKNOWN)
                         e = UNWIND_END_BAD_FRAME;
-                else if (u->opts.mode == UNWIND_AUTO && rows == 0)
-                        e = step_fp(&c, &r, &done); /* JIT code, or a module without CFI */
+                else if (u->opts.mode == UNWIND_AUTO)
+                        /* JIT code, a module without CFI, or code between
+                         * its FDEs (V8's builtins embedded in node): the
+                         * frame pointer, as libdwfl falls back to */
+                        e = step_fp(&c, &r, &done);
                 else
                         e = UNWIND_END_NO_CFI;
                 if (e != UNWIND_END_COMPLETE || done) {
