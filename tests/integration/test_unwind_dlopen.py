@@ -1,5 +1,6 @@
 """DWARF unwinding through a library dlopen()ed after the recording started
-(workloads/nofp-dlopen.c loads libnofpdl.so, both without frame pointers):
+(nofp-dlopen, which is workloads/dlopen-host.c built without frame pointers,
+loads libnofpdl.so, built without them too):
 its CFI comes with the new mapping, and the stacks
 _start;...;main;run_library;nofp_dl_work;nofp_dl_spin must be complete.
 Launched (the host sleeps 0.5 s first) on both backends, and by --pid

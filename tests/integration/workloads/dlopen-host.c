@@ -16,6 +16,19 @@
 
 #include "common.h"
 
+/* Built twice (tests/integration/meson.build): as dlopen-host, and
+ * without frame pointers as nofp-dlopen, which loads libnofpdl.so
+ * (nofp-dlopen-lib.c) and calls its nofp_dl_work: its stacks are then
+ *   nofp-dlopen;_start;__libc_start_main;__libc_start_call_main;main;
+ *     run_library;nofp_dl_work;nofp_dl_spin
+ * and the library's CFI exists only once it is mapped. */
+#ifndef HOST_NAME
+#define HOST_NAME "dlopen-host"
+#endif
+#ifndef WORK_SYMBOL
+#define WORK_SYMBOL "dl_work"
+#endif
+
 typedef uint64_t (*dl_work_fn)(uint64_t ns);
 
 static volatile uint64_t sink;
@@ -36,11 +49,11 @@ int main(int argc, char **argv) {
         struct timespec linger = { .tv_sec = 0, .tv_nsec = 300000000 };
 
         if (argc < 3) {
-                fprintf(stderr, "usage: dlopen-host LIBRARY SECONDS [--wait]\n");
+                fprintf(stderr, "usage: " HOST_NAME " LIBRARY SECONDS [--wait]\n");
                 return 2;
         }
         ns = parse_seconds_ns(argv[2]);
-        print_ready("dlopen-host");
+        print_ready(HOST_NAME);
         if (argc >= 4 && strcmp(argv[3], "--wait") == 0) {
                 if (!fgets(line, sizeof(line), stdin))
                         return 2;
@@ -49,19 +62,19 @@ int main(int argc, char **argv) {
 
         lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
         if (!lib) {
-                fprintf(stderr, "dlopen-host: %s\n", dlerror());
+                fprintf(stderr, HOST_NAME ": %s\n", dlerror());
                 return 1;
         }
-        work = (dl_work_fn) dlsym(lib, "dl_work");
+        work = (dl_work_fn) dlsym(lib, WORK_SYMBOL);
         if (!work) {
-                fprintf(stderr, "dlopen-host: %s\n", dlerror());
+                fprintf(stderr, HOST_NAME ": %s\n", dlerror());
                 return 1;
         }
         printf("loaded\n");
         fflush(stdout);
         sink = run_library(work, ns);
         if (dlclose(lib) != 0) {
-                fprintf(stderr, "dlopen-host: %s\n", dlerror());
+                fprintf(stderr, HOST_NAME ": %s\n", dlerror());
                 return 1;
         }
         printf("unloaded\n");
