@@ -66,3 +66,24 @@ int target_launch_reap(struct launched *l, bool block);
 int target_launch_stop(struct launched *l, uint64_t grace_ns);
 /* Kills a child that never got to exec, and reaps it. */
 void target_launch_abort(struct launched *l);
+
+/* Matching: which running processes belong to a named target (the
+ * daemon's [target NAME] sections). A process matches a target when any
+ * one of its matches does; a scan of /proc reports each matching process
+ * once, under the first target (in the order they were added) that it
+ * matches. Kernel threads and the calling process never match. */
+enum target_match_kind {
+        TARGET_MATCH_COMM,         /* /proc/PID/comm equals value (at most 15 bytes) */
+        TARGET_MATCH_PID,          /* the process pid */
+        TARGET_MATCH_PIDFILE,      /* the pid in the file at value, read at every scan */
+        TARGET_MATCH_EXE,          /* /proc/PID/exe is the file at value (same device and inode) */
+        TARGET_MATCH_CGROUP,       /* in the cgroup v2 path value ("/system.slice/x.service") or below */
+        TARGET_MATCH_SYSTEMD_UNIT, /* in the cgroup of the systemd unit value ("nginx.service") */
+        TARGET_MATCH_ALL,          /* every process */
+};
+
+struct target_match {
+        enum target_match_kind kind;
+        const char *value; /* NULL for PID and ALL */
+        pid_t pid;         /* TARGET_MATCH_PID */
+};
