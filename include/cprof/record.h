@@ -1,6 +1,8 @@
 /* A recording: the pipeline target -> sample -> unwind -> symbolize ->
  * profile, driven for a time. The CLI and the daemon are thin drivers of
- * this one loop. */
+ * this one loop: `cprof record` runs it once (recorder_run), the daemon
+ * steps it (recorder_poll) and cuts it into windows (recorder_take_window)
+ * for weeks, with processes sorted into groups (its targets). */
 #pragma once
 
 #include <signal.h>
@@ -37,6 +39,10 @@ struct record_progress {
         uint64_t elapsed_ns;
         struct sampler_stats stats;
         size_t processes; /* processes seen so far */
+        /* what is held now: processes and their images known (exited
+         * ones are forgotten a few seconds later), modules open, unique
+         * addresses of this window */
+        size_t processes_now, images, modules, addresses;
         /* samples with a user frame outside every mapping known for its
          * process ("[unknown]"): what could not be named, counted */
         uint64_t unnamed_samples;
@@ -76,15 +82,46 @@ struct recorder *recorder_free(struct recorder *r);
 /* Adds a process to sample. The recording ends when every root process
  * has exited; children followed on the way are not roots. */
 int recorder_add_pid(struct recorder *r, pid_t pid, bool root);
+/* The same, with the process's samples in group's profile (0 is the
+ * default group); children it forks later are in its group too. Adding a
+ * process again moves it to group. */
+int recorder_add_process(struct recorder *r, pid_t pid, bool root, uint32_t group);
 int recorder_start(struct recorder *r);
 
 /* Samples until the duration ends, *stop becomes non-zero, or all roots
  * exited; calls progress (may be NULL) about four times a second. Then
- * stops the sampler and takes in everything still buffered. */
+ * stops the sampler and takes in everything still buffered
+ * (recorder_finish). */
 int recorder_run(struct recorder *r, volatile sig_atomic_t *stop,
                  void (*progress)(void *userdata, const struct record_progress *p), void *userdata);
 
-/* The profile recorded so far (borrowed, lives as long as r). */
+/* One step of recorder_run, for a driver with an event loop of its own:
+ * starts sampling if not started, waits up to timeout_ms (0: not at all)
+ * for samples and takes them in, names what they brought, and does the
+ * housekeeping (maps read again after exec, exited processes forgotten,
+ * unused modules released). Returns 1 when the recording should end (the
+ * duration is over, or every root exited: see recorder_end_reason), 0 to
+ * go on, or -errno. */
+int recorder_poll(struct recorder *r, int timeout_ms);
+/* Stops the sampler and takes in everything still buffered. The profiles
+ * are complete after it. Once; later calls return 0. */
+int recorder_finish(struct recorder *r);
+
+/* Ends the current window and starts the next one without stopping the
+ * sampler: everything recorded since the last window (or the start) is
+ * named now and handed over as one profile per group, ret[g] for every
+ * g < n_groups (owned by the caller, empty for a group without samples;
+ * a group >= n_groups loses its window). What only the ended window
+ * needed is released: its addresses and names, and the pins on modules,
+ * so that modules no process maps any more are closed. */
+int recorder_take_window(struct recorder *r, struct profile **ret, size_t n_groups);
+/* Samples of group since the start, and its processes known now. */
+uint64_t recorder_group_samples(const struct recorder *r, uint32_t group);
+size_t recorder_group_processes(const struct recorder *r, uint32_t group);
+
+/* The profile of group 0 recorded so far in this window (borrowed, lives
+ * until the next recorder_take_window or recorder_free; NULL when out of
+ * memory). */
 struct profile *recorder_profile(struct recorder *r);
 void recorder_get_progress(const struct recorder *r, struct record_progress *ret);
 const char *recorder_backend_name(const struct recorder *r);

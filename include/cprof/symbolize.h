@@ -44,6 +44,9 @@ struct symbolizer *symbolizer_free(struct symbolizer *s);
  * starts, so that reading them never delays a recording. Kernel lookups
  * read them on first use otherwise. */
 void symbolizer_load_kernel(struct symbolizer *s);
+/* Reads them again (the kernel's modules changed); the names handed out
+ * before are gone. */
+void symbolizer_reload_kernel(struct symbolizer *s);
 
 /* Starts the slow part of getting a module's names (a debuginfod fetch,
  * when DEBUGINFOD_URLS is set and no debug file is on disk) in the

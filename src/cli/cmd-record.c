@@ -757,6 +757,8 @@ static int run(void) {
                        -ENODATA;
 
         struct profile *p = recorder_profile(rec);
+        if (!p)
+                return log_error("cannot write '%s': %s", arg_output, strerror(ENOMEM)), -ENOMEM;
         if (strcmp(arg_output, "-") != 0) {
                 r = atomic_file_open(arg_output, &out);
                 if (r < 0)

@@ -58,6 +58,7 @@ int addr_stacks_intern_addr(struct addr_stacks *t, const struct addr_key *k, uin
 struct stack_key {
         const uint32_t *prefix, *addrs;
         size_t n_prefix, n_addrs;
+        uint32_t group;
 };
 
 static bool stack_eq(const void *ctx, uint32_t id, const void *key) {
@@ -65,14 +66,15 @@ static bool stack_eq(const void *ctx, uint32_t id, const void *key) {
         const struct addr_stack *s = &t->stacks.v[id];
         const struct stack_key *k = key;
         const uint32_t *w = addr_stack_words(t, s);
-        return s->n_prefix == k->n_prefix && s->n_addrs == k->n_addrs &&
+        return s->group == k->group && s->n_prefix == k->n_prefix && s->n_addrs == k->n_addrs &&
                memcmp(w, k->prefix, k->n_prefix * sizeof(uint32_t)) == 0 &&
                memcmp(w + k->n_prefix, k->addrs, k->n_addrs * sizeof(uint32_t)) == 0;
 }
 
 int addr_stacks_add(struct addr_stacks *t, const uint32_t *prefix, size_t n_prefix,
-                    const uint32_t *addrs, size_t n_addrs, uint64_t count, uint32_t tid) {
-        struct stack_key k = { prefix, addrs, n_prefix, n_addrs };
+                    const uint32_t *addrs, size_t n_addrs, uint64_t count, uint32_t tid,
+                    uint32_t group) {
+        struct stack_key k = { prefix, addrs, n_prefix, n_addrs, group };
         uint32_t id;
         int r;
 
@@ -80,7 +82,7 @@ int addr_stacks_add(struct addr_stacks *t, const uint32_t *prefix, size_t n_pref
                 return 0;
         if (n_prefix > UINT16_MAX || n_addrs > UINT16_MAX)
                 return -E2BIG;
-        uint64_t h = hash_bytes(prefix, n_prefix * sizeof(uint32_t), 3);
+        uint64_t h = hash_bytes(prefix, n_prefix * sizeof(uint32_t), 3 + group);
         h = hash_bytes(addrs, n_addrs * sizeof(uint32_t), h);
         if (!idindex_find(&t->stack_index, (uint32_t) h, stack_eq, t, &k, &id)) {
                 size_t n = n_prefix + n_addrs;
@@ -101,6 +103,7 @@ int addr_stacks_add(struct addr_stacks *t, const uint32_t *prefix, size_t n_pref
                         .offset = (uint32_t) t->words.n,
                         .n_prefix = (uint16_t) n_prefix,
                         .n_addrs = (uint16_t) n_addrs,
+                        .group = group,
                 };
                 memcpy(t->words.v + t->words.n, prefix, n_prefix * sizeof(uint32_t));
                 memcpy(t->words.v + t->words.n + n_prefix, addrs, n_addrs * sizeof(uint32_t));

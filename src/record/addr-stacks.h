@@ -8,7 +8,8 @@
  * An address is a key (what kind, which module or process, which
  * address) with a dense id; a stack is a prefix of profile frames (the
  * process frame, maybe a thread frame) and address ids, root first, with
- * the count added since the last flush. */
+ * the count added since the last flush, in one group of processes (the
+ * daemon's targets: equal stacks of two targets are two stacks). */
 #pragma once
 
 #include <stdbool.h>
@@ -46,6 +47,7 @@ struct addr_stack {
         uint16_t n_prefix;
         uint16_t n_addrs;
         uint32_t tid;      /* of the first sample since the flush */
+        uint32_t group;    /* the recorder's group of its process (part of the key) */
         uint64_t pending;  /* count since the last flush */
 };
 
@@ -69,7 +71,8 @@ int addr_stacks_intern_addr(struct addr_stacks *t, const struct addr_key *k, uin
 /* Adds count to the stack made of prefix frame ids and address ids (root
  * first). -ENOMEM, -E2BIG for a stack longer than 65535 entries. */
 int addr_stacks_add(struct addr_stacks *t, const uint32_t *prefix, size_t n_prefix,
-                    const uint32_t *addrs, size_t n_addrs, uint64_t count, uint32_t tid);
+                    const uint32_t *addrs, size_t n_addrs, uint64_t count, uint32_t tid,
+                    uint32_t group);
 
 static inline const uint32_t *addr_stack_words(const struct addr_stacks *t, const struct addr_stack *s) {
         return t->words.v + s->offset;

@@ -3,7 +3,15 @@
  * after exec, and again shortly after exec, when the dynamic loader has
  * mapped the libraries), turns raw samples into address stacks (unwind,
  * then the image resolves each address), and after each drain names the
- * new addresses and adds the new counts to the profile (symbolize). */
+ * new addresses and adds the new counts to the profile of the sample's
+ * group (symbolize).
+ *
+ * Everything a window needs lives as long as the window: its addresses,
+ * their names (interned in a dictionary profile), and the pins that keep
+ * their modules. Taking a window hands over its profiles and drops the
+ * rest; what lives across windows is per process (its image, name and
+ * group) and is forgotten once the process is gone, so a recording that
+ * runs for weeks under process churn stays flat. */
 #include "cprof/record.h"
 
 #include <errno.h>
@@ -51,9 +59,17 @@ struct old_image {
 /* modules nothing maps any more are released this often */
 #define COLLECT_NS (1000 * 1000 * 1000ULL)
 
+/* One group's profile of the current window, and where each dictionary
+ * frame went in it (frame id + 1, 0: not there yet) */
+struct window {
+        struct profile *p;
+        VEC(uint32_t) xlat;
+};
+
 struct recorder {
         struct record_options opts;
         struct sampler *sampler;
+        struct sampler_callbacks cb;
         struct image_store *img;
         struct symbolizer *sym;
         struct unwinder *unw;
@@ -63,7 +79,15 @@ struct recorder {
         struct kernel_tables *kt;
         VEC(struct old_image) ksync;
         struct addr_stacks stacks;
-        struct profile *profile;
+        /* the window's names: the frames of address chains and stack
+         * prefixes; samples go to the windows' profiles */
+        struct profile *dict;
+        VEC(struct window) windows; /* by group */
+        struct u64map groups;       /* tgid -> group, for groups other than 0 */
+        VEC(uint64_t) group_samples; /* by group, since the start */
+        uint64_t window_start_ns;
+        size_t processes_seen;
+        uint64_t kernel_modules_hash; /* of /proc/modules when kallsyms was read */
         VEC(pid_t) roots;
         struct u64map names; /* tgid -> string id of the process name */
         VEC(struct reload) reloads;
@@ -92,6 +116,116 @@ struct recorder {
 };
 
 
+static int on_sample(void *userdata, const struct raw_sample *s);
+static void on_process_event(void *userdata, const struct process_event *e);
+
+/* A new dictionary, with the names every window uses. */
+static int dict_start(struct recorder *r) {
+        int k = profile_new(&r->dict);
+        if (k >= 0)
+                k = profile_intern_string(r->dict, "[unknown]", strlen("[unknown]"), &r->unknown_name);
+        if (k >= 0)
+                k = profile_intern_string(r->dict, "[truncated]", strlen("[truncated]"),
+                                          &r->truncated_name);
+        return k;
+}
+
+static void windows_release(struct recorder *r) {
+        for (size_t i = 0; i < r->windows.n; i++) {
+                profile_free(r->windows.v[i].p);
+                vec_free(&r->windows.v[i].xlat);
+        }
+        vec_free(&r->windows);
+}
+
+static struct profile *window_profile_new(const struct recorder *r) {
+        struct profile *p;
+        if (profile_new(&p) < 0)
+                return NULL;
+        profile_set_frequency_hz(p, r->opts.sampler.frequency_hz);
+        /* hours of recording must not grow with time, only with stacks */
+        profile_set_keep_samples(p, false);
+        return p;
+}
+
+/* The current window of group, made when first needed. */
+static int window_of(struct recorder *r, uint32_t group, struct window **ret) {
+        if (group >= r->windows.n) {
+                int k = vec_reserve(&r->windows, (size_t) group + 1);
+                if (k < 0)
+                        return k;
+                memset(r->windows.v + r->windows.n, 0, ((size_t) group + 1 - r->windows.n) * sizeof(*r->windows.v));
+                r->windows.n = (size_t) group + 1;
+        }
+        struct window *w = &r->windows.v[group];
+        if (!w->p && !(w->p = window_profile_new(r)))
+                return -ENOMEM;
+        *ret = w;
+        return 0;
+}
+
+static int copy_string(const struct profile *from, uint32_t id, struct profile *to, uint32_t *ret) {
+        if (id == 0) {
+                *ret = 0;
+                return 0;
+        }
+        return profile_intern_string(to, profile_string(from, id), profile_string_length(from, id), ret);
+}
+
+/* The frame of w's profile that dictionary frame id is, with its module's
+ * build-id. */
+static int window_frame(struct recorder *r, struct window *w, uint32_t id, uint32_t *ret) {
+        if (id < w->xlat.n && w->xlat.v[id]) {
+                *ret = w->xlat.v[id] - 1;
+                return 0;
+        }
+        const struct profile_frame *f = profile_frame(r->dict, id);
+        struct profile_frame g = { .kind = f->kind, .line = f->line };
+        uint32_t bid = f->module ? profile_build_id(r->dict, f->module) : 0;
+        int k = copy_string(r->dict, f->name, w->p, &g.name);
+        if (k >= 0)
+                k = copy_string(r->dict, f->module, w->p, &g.module);
+        if (k >= 0)
+                k = copy_string(r->dict, f->file, w->p, &g.file);
+        if (k >= 0 && bid && !profile_build_id(w->p, g.module))
+                k = profile_set_build_id(w->p, g.module, profile_string(r->dict, bid));
+        if (k >= 0)
+                k = profile_intern_frame(w->p, &g, ret);
+        if (k >= 0 && id >= w->xlat.n) {
+                k = vec_reserve(&w->xlat, (size_t) id + 1);
+                if (k >= 0) {
+                        memset(w->xlat.v + w->xlat.n, 0, ((size_t) id + 1 - w->xlat.n) * sizeof(uint32_t));
+                        w->xlat.n = (size_t) id + 1;
+                }
+        }
+        if (k < 0)
+                return k;
+        w->xlat.v[id] = *ret + 1;
+        return 0;
+}
+
+/* kallsyms is read again when the kernel's modules change (a daemon runs
+ * across module loads); FNV-1a of /proc/modules says whether they did. */
+static uint64_t kernel_modules_hash(void) {
+        char buf[4096];
+        uint64_t h = 0xcbf29ce484222325ULL;
+        FILE *f = fopen("/proc/modules", "re");
+        size_t n;
+
+        if (!f)
+                return 0;
+        while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+                for (size_t i = 0; i < n; i++)
+                        h = (h ^ (uint8_t) buf[i]) * 0x100000001b3ULL;
+        fclose(f);
+        return h;
+}
+
+static uint32_t group_of(const struct recorder *r, pid_t pid) {
+        uint64_t g;
+        return u64map_get(&r->groups, (uint64_t) pid, &g) ? (uint32_t) g : 0;
+}
+
 /* SCHED_FIFO 1 is above every normal task and below every real-time one;
  * children we fork later do not inherit it. Not allowed (no
  * CAP_SYS_NICE, RLIMIT_RTPRIO 0): stay as we are. */
@@ -114,12 +248,17 @@ int recorder_new(const struct record_options *o, struct recorder **ret,
         if (!r)
                 return -ENOMEM;
         r->opts = *o;
+        r->cb = (struct sampler_callbacks) {
+                .sample = on_sample,
+                .process_event = on_process_event,
+                .userdata = r,
+        };
         /* first: loading the BPF program (its maps are allocated and
          * cleared now), kallsyms and the targets' maps are part of the
          * recording's time too, and a busy target would starve them */
         if (o->realtime)
                 record_raise_priority();
-        k = profile_new(&r->profile);
+        k = dict_start(r);
         if (k >= 0)
                 k = image_store_new(&r->img);
         if (k >= 0)
@@ -145,19 +284,10 @@ int recorder_new(const struct record_options *o, struct recorder **ret,
                 recorder_free(r);
                 return k;
         }
-        if (o->sampler.kernel_stacks)
+        if (o->sampler.kernel_stacks) {
                 symbolizer_load_kernel(r->sym);
-        profile_set_frequency_hz(r->profile, o->sampler.frequency_hz);
-        k = profile_intern_string(r->profile, "[unknown]", strlen("[unknown]"), &r->unknown_name);
-        if (k >= 0)
-                k = profile_intern_string(r->profile, "[truncated]", strlen("[truncated]"),
-                                          &r->truncated_name);
-        if (k < 0) {
-                recorder_free(r);
-                return k;
+                r->kernel_modules_hash = kernel_modules_hash();
         }
-        /* hours of recording must not grow with time, only with stacks */
-        profile_set_keep_samples(r->profile, false);
         *ret = r;
         return 0;
 }
@@ -180,7 +310,10 @@ struct recorder *recorder_free(struct recorder *r) {
         u64map_release(&r->nosym_modules);
         vec_free(&r->flush_ids);
         vec_free(&r->new_modules);
-        profile_free(r->profile);
+        profile_free(r->dict);
+        windows_release(r);
+        u64map_release(&r->groups);
+        vec_free(&r->group_samples);
         vec_free(&r->roots);
         vec_free(&r->reloads);
         vec_free(&r->old_images);
@@ -214,9 +347,11 @@ static void unwind_sync(struct recorder *r) {
 
 static int set_name(struct recorder *r, pid_t pid, const char *name) {
         uint32_t id;
-        int k = profile_intern_string(r->profile, name, strlen(name), &id);
+        int k = profile_intern_string(r->dict, name, strlen(name), &id);
         if (k < 0)
                 return k;
+        if (!u64map_get(&r->names, (uint64_t) pid, NULL))
+                r->processes_seen++;
         return u64map_put(&r->names, (uint64_t) pid, id);
 }
 
@@ -231,7 +366,7 @@ static int process_name(struct recorder *r, const struct raw_sample *s, uint32_t
 
         if (u64map_get(&r->names, (uint64_t) pid, &id)) {
                 if (s->process_comm && *s->process_comm)
-                        return profile_intern_string(r->profile, s->process_comm,
+                        return profile_intern_string(r->dict, s->process_comm,
                                                      strlen(s->process_comm), ret_id);
                 *ret_id = (uint32_t) id;
                 return 0;
@@ -295,6 +430,8 @@ static void forget_old_images(struct recorder *r) {
                 if (r->kt)
                         kernel_tables_forget(r->kt, o->pid, o->gen == ALL_IMAGES ? KERNEL_TABLES_ALL : o->gen);
                 if (o->gen == ALL_IMAGES) {
+                        u64map_remove(&r->names, (uint64_t) o->pid);
+                        u64map_remove(&r->groups, (uint64_t) o->pid);
                         image_forget_process(r->img, o->pid);
                         if (r->check)
                                 dwfl_check_forget(r->check, o->pid);
@@ -321,7 +458,11 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                                 i++;
                 /* until it execs, a child runs its parent's image, under
                  * its parent's name */
-                uint64_t parent_name;
+                uint64_t parent_name, parent_group;
+                if (u64map_get(&r->groups, e->ppid, &parent_group))
+                        (void) u64map_put(&r->groups, (uint64_t) pid, parent_group);
+                else
+                        u64map_remove(&r->groups, (uint64_t) pid);
                 (void) image_fork_process(r->img, (pid_t) e->ppid, pid);
                 (void) image_load_process(r->img, pid);
                 unwind_mark(r, pid, 0);
@@ -382,7 +523,7 @@ static int thread_frame(struct recorder *r, const struct raw_sample *s, uint32_t
         else if (target_comm((pid_t) s->tid, comm, sizeof(comm)) < 0)
                 snprintf(comm, sizeof(comm), "[thread]");
         snprintf(name, sizeof(name), "%s-%u", comm, s->tid);
-        return profile_intern_named_frame(r->profile, name, strlen(name), FRAME_THREAD, ret_id);
+        return profile_intern_named_frame(r->dict, name, strlen(name), FRAME_THREAD, ret_id);
 }
 
 /* The address key of one unwound frame. */
@@ -407,7 +548,7 @@ static int frame_key(struct recorder *r, const struct raw_sample *s, const struc
                         return 0;
                 }
                 uint32_t path;
-                k = profile_intern_string(r->profile, ia.path, strlen(ia.path), &path);
+                k = profile_intern_string(r->dict, ia.path, strlen(ia.path), &path);
                 if (k < 0)
                         return k;
                 *ret = (struct addr_key) { .kind = ADDR_FILE, .id = path, .addr = ia.addr };
@@ -491,7 +632,7 @@ static int on_sample(void *userdata, const struct raw_sample *s) {
         }
 
         struct profile_frame pf = { .name = name, .kind = FRAME_PROCESS };
-        k = profile_intern_frame(r->profile, &pf, &prefix[n_prefix++]);
+        k = profile_intern_frame(r->dict, &pf, &prefix[n_prefix++]);
         if (k < 0)
                 return k;
         if (r->opts.threads) {
@@ -502,7 +643,7 @@ static int on_sample(void *userdata, const struct raw_sample *s) {
         /* a stack that does not reach its root says so at the root */
         if (cut) {
                 struct profile_frame tf = { .name = r->truncated_name, .kind = FRAME_USER };
-                k = profile_intern_frame(r->profile, &tf, &prefix[n_prefix++]);
+                k = profile_intern_frame(r->dict, &tf, &prefix[n_prefix++]);
                 if (k < 0)
                         return k;
         }
@@ -527,7 +668,10 @@ static int on_sample(void *userdata, const struct raw_sample *s) {
                         symbolizer_prepare_jit(r->sym, (pid_t) key.id);
                 }
         }
-        return addr_stacks_add(&r->stacks, prefix, n_prefix, r->addr_ids, n, s->count, s->tid);
+        uint32_t group = group_of(r, (pid_t) s->tgid);
+        if (group < r->group_samples.n)
+                r->group_samples.v[group] += s->count;
+        return addr_stacks_add(&r->stacks, prefix, n_prefix, r->addr_ids, n, s->count, s->tid, group);
 }
 
 /* Symbolize. */
@@ -556,7 +700,7 @@ static int intern(struct recorder *r, const char *s, uint32_t *ret) {
                 *ret = 0;
                 return 0;
         }
-        return profile_intern_string(r->profile, s, strlen(s), ret);
+        return profile_intern_string(r->dict, s, strlen(s), ret);
 }
 
 /* Names one address: its chain of profile frames. */
@@ -575,7 +719,7 @@ static int symbolize_addr(struct recorder *r, struct addr_entry *e) {
                 break;
         }
         case ADDR_FILE:
-                module = profile_string(r->profile, key->id);
+                module = profile_string(r->dict, key->id);
                 chain[0] = (struct symbol_frame) { .kind = FRAME_USER };
                 break;
         case ADDR_JIT:
@@ -626,22 +770,22 @@ static int symbolize_addr(struct recorder *r, struct addr_entry *e) {
                 if (k >= 0)
                         k = intern(r, chain[i].file, &f.file);
                 if (k >= 0)
-                        k = profile_intern_frame(r->profile, &f, &r->stacks.chains.v[r->stacks.chains.n]);
+                        k = profile_intern_frame(r->dict, &f, &r->stacks.chains.v[r->stacks.chains.n]);
                 if (k < 0)
                         return k;
                 r->stacks.chains.n++;
         }
-        uint32_t module_id = profile_frame(r->profile, r->stacks.chains.v[e->chain])->module;
+        uint32_t module_id = profile_frame(r->dict, r->stacks.chains.v[e->chain])->module;
         if (e->nosym)
                 e->module_name = module_id;
-        if (key->kind == ADDR_MODULE && module_id && !profile_build_id(r->profile, module_id)) {
+        if (key->kind == ADDR_MODULE && module_id && !profile_build_id(r->dict, module_id)) {
                 struct image_module *m = image_module(r->img, key->id);
                 size_t len = 0;
                 const uint8_t *bid = m ? image_module_build_id(m, &len) : NULL;
                 char hex[2 * 64 + 1];
                 for (size_t i = 0; bid && i < len && i < 64; i++)
                         snprintf(hex + 2 * i, 3, "%02x", bid[i]);
-                if (bid && len && (k = profile_set_build_id(r->profile, module_id, hex)) < 0)
+                if (bid && len && (k = profile_set_build_id(r->dict, module_id, hex)) < 0)
                         return k;
         }
         e->symbolized = true;
@@ -730,7 +874,7 @@ static int flush(struct recorder *r, bool final) {
                         const struct addr_entry *e = &t->addrs.v[addrs[j]];
                         unknown |= e->key.kind == ADDR_UNKNOWN;
                         jit_unnamed |= e->key.kind == ADDR_JIT &&
-                                       profile_frame(r->profile, t->chains.v[e->chain])->name == r->unknown_name;
+                                       profile_frame(r->dict, t->chains.v[e->chain])->name == r->unknown_name;
                         k = vec_reserve(&r->flush_ids, r->flush_ids.n + e->chain_len);
                         if (k < 0)
                                 return k;
@@ -745,8 +889,13 @@ static int flush(struct recorder *r, bool final) {
                 k = count_nosym(r, st, addrs);
                 if (k < 0)
                         return k;
+                struct window *win;
+                k = window_of(r, st->group, &win);
+                for (size_t j = 0; k >= 0 && j < r->flush_ids.n; j++)
+                        k = window_frame(r, win, r->flush_ids.v[j], &r->flush_ids.v[j]);
                 double v = (double) st->pending;
-                k = profile_add_sample(r->profile, r->flush_ids.v, r->flush_ids.n, &v, st->tid, 0);
+                if (k >= 0)
+                        k = profile_add_sample(win->p, r->flush_ids.v, r->flush_ids.n, &v, st->tid, 0);
                 if (k < 0)
                         return k;
                 st->pending = 0;
@@ -756,7 +905,26 @@ static int flush(struct recorder *r, bool final) {
 }
 
 int recorder_add_pid(struct recorder *r, pid_t pid, bool root) {
-        int k = sampler_add_process(r->sampler, pid);
+        return recorder_add_process(r, pid, root, 0);
+}
+
+int recorder_add_process(struct recorder *r, pid_t pid, bool root, uint32_t group) {
+        int k;
+
+        if (group >= r->group_samples.n) {
+                k = vec_reserve(&r->group_samples, (size_t) group + 1);
+                if (k < 0)
+                        return k;
+                memset(r->group_samples.v + r->group_samples.n, 0,
+                       ((size_t) group + 1 - r->group_samples.n) * sizeof(uint64_t));
+                r->group_samples.n = (size_t) group + 1;
+        }
+        /* before the sampler: the first samples find their group */
+        k = group ? u64map_put(&r->groups, (uint64_t) pid, group) : 0;
+        if (k >= 0 && !group)
+                u64map_remove(&r->groups, (uint64_t) pid);
+        if (k >= 0)
+                k = sampler_add_process(r->sampler, pid);
         if (k < 0)
                 return k;
         (void) image_load_process(r->img, pid);
@@ -776,7 +944,7 @@ int recorder_start(struct recorder *r) {
         if (k < 0)
                 return k;
         r->started = true;
-        r->start_ns = now_ns();
+        r->start_ns = r->window_start_ns = now_ns();
         return 0;
 }
 
@@ -787,53 +955,91 @@ static bool roots_alive(struct recorder *r) {
         return false;
 }
 
-int recorder_run(struct recorder *r, volatile sig_atomic_t *stop,
-                 void (*progress)(void *userdata, const struct record_progress *p), void *userdata) {
-        struct sampler_callbacks cb = {
-                .sample = on_sample,
-                .process_event = on_process_event,
-                .userdata = r,
-        };
-        uint64_t last_progress = 0;
-        int k = 0;
+/* Why the recording should end now, or NULL. */
+static const char *should_end(struct recorder *r, uint64_t now) {
+        if (r->opts.duration_ns && now - r->start_ns >= r->opts.duration_ns)
+                return "duration";
+        if (r->roots.n && !roots_alive(r))
+                return "targets exited";
+        return NULL;
+}
+
+int recorder_poll(struct recorder *r, int timeout_ms) {
+        uint64_t now = now_ns();
+        int k;
 
         if (!r->started) {
                 k = recorder_start(r);
                 if (k < 0)
                         return k;
         }
+        if (r->finished)
+                return 1;
+        if ((r->end_reason = should_end(r, now)))
+                return 1;
+        if (timeout_ms > 0 && now - r->exit_seen_ns < 200 * 1000000ULL && timeout_ms > 5)
+                timeout_ms = 5;
+        if (timeout_ms > 0 && r->opts.duration_ns) {
+                uint64_t left_ms = (r->start_ns + r->opts.duration_ns - now) / 1000000ULL + 1;
+                if (left_ms < (uint64_t) timeout_ms)
+                        timeout_ms = (int) left_ms;
+        }
+        k = sampler_poll(r->sampler, timeout_ms, &r->cb);
+        if (k < 0 && k != -EINTR)
+                return k;
+        k = flush(r, false);
+        if (k < 0)
+                return k;
+        run_reloads(r);
+        forget_old_images(r);
+        now = now_ns();
+        if (now - r->last_collect_ns >= COLLECT_NS) {
+                (void) image_store_collect(r->img);
+                r->last_collect_ns = now;
+        }
+        return 0;
+}
+
+int recorder_finish(struct recorder *r) {
+        int k;
+
+        if (r->finished)
+                return 0;
+        if (!r->end_reason)
+                r->end_reason = "stopped";
+        r->end_ns = now_ns();
+        k = r->started ? sampler_stop(r->sampler, &r->cb) : 0;
+        uint64_t stopped = now_ns();
+        size_t left = r->stacks.unsymbolized.n;
+        log_debug("record: sampling stopped, %zu addresses left to name", left);
+        /* whatever the stop brought in, and all of it on an error: the
+         * samples taken so far are still written */
+        int k2 = flush(r, true);
+        if (k >= 0)
+                k = k2;
+        log_debug("record: %zu addresses named in %.3f s after sampling stopped (%zu in all)", left,
+                  (double) (now_ns() - stopped) / 1e9, r->stacks.addrs.n);
+        for (size_t i = 0; i < r->windows.n; i++)
+                if (r->windows.v[i].p)
+                        profile_set_duration_ns(r->windows.v[i].p, r->end_ns - r->window_start_ns);
+        r->finished = true;
+        return k;
+}
+
+int recorder_run(struct recorder *r, volatile sig_atomic_t *stop,
+                 void (*progress)(void *userdata, const struct record_progress *p), void *userdata) {
+        uint64_t last_progress = 0;
+        int k = 0;
+
         for (;;) {
-                uint64_t now = now_ns();
                 if (stop && *stop) {
                         r->end_reason = "stopped";
                         break;
                 }
-                if (r->opts.duration_ns && now - r->start_ns >= r->opts.duration_ns) {
-                        r->end_reason = "duration";
+                k = recorder_poll(r, POLL_MS);
+                if (k != 0)
                         break;
-                }
-                if (r->roots.n && !roots_alive(r)) {
-                        r->end_reason = "targets exited";
-                        break;
-                }
-                int timeout = now - r->exit_seen_ns < 200 * 1000000ULL ? 5 : POLL_MS;
-                if (r->opts.duration_ns) {
-                        uint64_t left_ms = (r->start_ns + r->opts.duration_ns - now) / 1000000ULL + 1;
-                        if (left_ms < (uint64_t) timeout)
-                                timeout = (int) left_ms;
-                }
-                k = sampler_poll(r->sampler, timeout, &cb);
-                if (k < 0 && k != -EINTR)
-                        break;
-                k = flush(r, false);
-                if (k < 0)
-                        break;
-                run_reloads(r);
-                forget_old_images(r);
-                if (now - r->last_collect_ns >= COLLECT_NS) {
-                        (void) image_store_collect(r->img);
-                        r->last_collect_ns = now;
-                }
+                uint64_t now = now_ns();
                 if (progress && now - last_progress >= PROGRESS_NS) {
                         struct record_progress p;
                         recorder_get_progress(r, &p);
@@ -841,33 +1047,94 @@ int recorder_run(struct recorder *r, volatile sig_atomic_t *stop,
                         last_progress = now;
                 }
         }
-        r->end_ns = now_ns();
-        int k2 = sampler_stop(r->sampler, &cb);
-        if (k >= 0)
-                k = k2;
-        uint64_t stopped = now_ns();
-        size_t left = r->stacks.unsymbolized.n;
-        log_debug("record: sampling stopped, %zu addresses left to name", left);
-        /* whatever the stop brought in, and all of it on an error: the
-         * samples taken so far are still written */
-        k2 = flush(r, true);
-        if (k >= 0)
-                k = k2;
-        log_debug("record: %zu addresses named in %.3f s after sampling stopped (%zu in all)", left,
-                  (double) (now_ns() - stopped) / 1e9, r->stacks.addrs.n);
-        profile_set_duration_ns(r->profile, r->end_ns - r->start_ns);
-        r->finished = true;
-        return k;
+        int k2 = recorder_finish(r);
+        return k < 0 ? k : k2;
+}
+
+int recorder_take_window(struct recorder *r, struct profile **ret, size_t n_groups) {
+        uint64_t now = now_ns();
+        int k;
+
+        for (size_t g = 0; g < n_groups; g++)
+                ret[g] = NULL;
+        /* everything so far named, even what waits for a debug file: the
+         * addresses are about to go */
+        k = r->finished ? 0 : flush(r, true);
+        if (k < 0)
+                return k;
+        for (size_t g = 0; g < n_groups; g++) {
+                struct profile *p = g < r->windows.n ? r->windows.v[g].p : NULL;
+                if (g < r->windows.n)
+                        r->windows.v[g].p = NULL;
+                if (!p && !(p = window_profile_new(r))) {
+                        for (size_t i = 0; i < g; i++)
+                                ret[i] = profile_free(ret[i]);
+                        return -ENOMEM;
+                }
+                profile_set_duration_ns(p, (r->finished ? r->end_ns : now) - r->window_start_ns);
+                ret[g] = p;
+        }
+        windows_release(r);
+
+        /* the window's addresses let go of their modules */
+        for (size_t i = 0; i < r->stacks.addrs.n; i++)
+                if (r->stacks.addrs.v[i].key.kind == ADDR_MODULE)
+                        image_module_unpin(r->img, r->stacks.addrs.v[i].key.id);
+        addr_stacks_release(&r->stacks);
+        memset(&r->stacks, 0, sizeof(r->stacks));
+        u64map_clear(&r->nosym_modules);
+
+        /* a new dictionary, with the names of the processes still known */
+        struct profile *old = r->dict;
+        r->dict = NULL;
+        k = dict_start(r);
+        for (size_t i = 0; k >= 0 && r->names.keys && i <= r->names.mask; i++) {
+                uint32_t id;
+                if (!r->names.used[i])
+                        continue;
+                k = copy_string(old, (uint32_t) r->names.vals[i], r->dict, &id);
+                r->names.vals[i] = id;
+        }
+        profile_free(old);
+        if (k < 0)
+                return k;
+        (void) image_store_collect(r->img);
+        r->last_collect_ns = now;
+        if (r->opts.sampler.kernel_stacks) {
+                uint64_t h = kernel_modules_hash();
+                if (h != r->kernel_modules_hash) {
+                        symbolizer_reload_kernel(r->sym);
+                        r->kernel_modules_hash = h;
+                }
+        }
+        r->window_start_ns = now;
+        return 0;
+}
+
+uint64_t recorder_group_samples(const struct recorder *r, uint32_t group) {
+        return group < r->group_samples.n ? r->group_samples.v[group] : 0;
+}
+
+size_t recorder_group_processes(const struct recorder *r, uint32_t group) {
+        size_t n = 0;
+        for (size_t i = 0; r->names.keys && i <= r->names.mask; i++)
+                n += r->names.used[i] && group_of(r, (pid_t) r->names.keys[i]) == group;
+        return n;
 }
 
 struct profile *recorder_profile(struct recorder *r) {
-        return r->profile;
+        struct window *w;
+        return window_of(r, 0, &w) < 0 ? NULL : w->p;
 }
 
 void recorder_get_progress(const struct recorder *r, struct record_progress *ret) {
         *ret = (struct record_progress) {
                 .elapsed_ns = (r->finished ? r->end_ns : now_ns()) - r->start_ns,
-                .processes = r->names.count,
+                .processes = r->processes_seen,
+                .processes_now = r->names.count,
+                .images = image_store_image_count(r->img),
+                .modules = image_store_module_count(r->img),
+                .addresses = r->stacks.addrs.n,
                 .unnamed_samples = r->unnamed_samples,
                 .jit_unnamed_samples = r->jit_unnamed_samples,
                 .nosym_samples = r->nosym_samples,
@@ -925,7 +1192,7 @@ size_t recorder_nosym_modules(const struct recorder *r, const char **ret, uint64
                         v[n++] = (struct nosym_pair) { (uint32_t) m->keys[i], m->vals[i] };
         qsort(v, n, sizeof(*v), nosym_cmp);
         for (size_t i = 0; i < n && i < max; i++) {
-                ret[i] = profile_string(r->profile, v[i].module);
+                ret[i] = profile_string(r->dict, v[i].module);
                 if (ret_samples)
                         ret_samples[i] = v[i].samples;
         }

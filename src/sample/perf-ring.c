@@ -200,7 +200,7 @@ static struct perf_proc *proc_reset(struct perf_procs *pp, uint32_t pid, uint64_
                 }
                 p = &pp->procs.v[pp->procs.n - 1];
         }
-        *p = (struct perf_proc) { .since_ns = since_ns, .target = true };
+        *p = (struct perf_proc) { .since_ns = since_ns, .target = true, .pid = pid };
         return p;
 }
 
@@ -348,8 +348,9 @@ void perf_procs_handle(struct perf_procs *pp, const char *rec, size_t size,
                         e.ppid = ppid;
                         e.comm = p->comm[0] ? p->comm : NULL;
                 } else {
-                        if (!target_at(pp, pid, t))
+                        if (!(p = target_at(pp, pid, t)))
                                 return;
+                        p->exited_ns = t ? t : 1;
                         /* the main thread ended: the process is gone, or
                          * about to be, once its other threads follow */
                         e.type = PROCESS_EVENT_EXIT;
@@ -370,6 +371,36 @@ void perf_procs_handle(struct perf_procs *pp, const char *rec, size_t size,
         }
         if (cb && cb->process_event)
                 cb->process_event(cb->userdata, &e);
+}
+
+/* Records of a process come in for a while after its exit (the rings are
+ * drained every 100 ms or so, and its other threads may run on) */
+#define EXITED_GRACE_NS (2000 * 1000 * 1000ULL)
+
+void perf_procs_prune(struct perf_procs *pp, uint64_t now_ns) {
+        for (size_t i = 0; i < pp->procs.n;) {
+                struct perf_proc *p = &pp->procs.v[i];
+                bool drop = !p->target;
+                if (!drop && p->exited_ns && now_ns - p->exited_ns > EXITED_GRACE_NS) {
+                        /* its main thread is gone; the process is gone too
+                         * unless other threads still run */
+                        char path[32];
+                        snprintf(path, sizeof(path), "/proc/%u/task", p->pid);
+                        drop = access(path, F_OK) < 0;
+                        if (!drop)
+                                p->exited_ns = 0;
+                }
+                if (!drop) {
+                        i++;
+                        continue;
+                }
+                u64map_remove(&pp->index, p->pid);
+                if (i != pp->procs.n - 1) {
+                        *p = pp->procs.v[pp->procs.n - 1];
+                        (void) u64map_put(&pp->index, p->pid, i); /* replaces: never allocates */
+                }
+                pp->procs.n--;
+        }
 }
 
 void perf_procs_release(struct perf_procs *pp) {

@@ -72,6 +72,8 @@ struct perf_proc {
         uint32_t exec_gen;  /* execs since it became a target */
         bool target;
         char comm[16];
+        uint32_t pid;
+        uint64_t exited_ns; /* when its main thread exited, 0 while it runs */
 };
 
 struct perf_procs {
@@ -90,4 +92,8 @@ const struct perf_proc *perf_procs_target(const struct perf_procs *pp, uint32_t 
  * and reports what happened to targets through cb->process_event. */
 void perf_procs_handle(struct perf_procs *pp, const char *rec, size_t size,
                        const struct sampler_callbacks *cb);
+/* Drops what is known of processes that exited over a grace period
+ * before now_ns (CLOCK_MONOTONIC) and of pids that left the set, so the
+ * set holds what lives, not every process ever seen. Call after a drain. */
+void perf_procs_prune(struct perf_procs *pp, uint64_t now_ns);
 void perf_procs_release(struct perf_procs *pp);

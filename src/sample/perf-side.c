@@ -19,6 +19,7 @@
 #include "perf-ring.h"
 #include "sampler-internal.h"
 #include "util/cleanup.h"
+#include "util/time-util.h"
 
 /* Per CPU: 1 MiB holds about 8,000 MMAP2 records, a burst of some 800
  * execs between two drains. */
@@ -141,5 +142,6 @@ int perf_side_drain(struct perf_side *ps, const struct sampler_callbacks *cb) {
                                 perf_procs_handle(&ps->procs, rec, ps->batch.recs.v[i].len, cb);
                 }
         }
+        perf_procs_prune(&ps->procs, now_ns());
         return (int) MIN(ps->procs.lost, (uint64_t) INT32_MAX);
 }

@@ -40,6 +40,7 @@
 #include "perf-ring.h"
 #include "sampler-internal.h"
 #include "util/cleanup.h"
+#include "util/time-util.h"
 #include "util/hash.h"
 #include "util/log.h"
 #include "util/vec.h"
@@ -519,6 +520,7 @@ static int drain_rings(struct perf_sampler *ps, const struct sampler_callbacks *
                 else
                         perf_procs_handle(&ps->procs, rec, h.size, cb);
         }
+        perf_procs_prune(&ps->procs, now_ns());
         /* per task, the rings run `thin` times faster than the samples
          * we deliver: count what was lost at the delivered rate */
         uint64_t lost = ps->procs.lost - ps->lost_seen;

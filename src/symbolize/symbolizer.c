@@ -112,6 +112,12 @@ void symbolizer_load_kernel(struct symbolizer *s) {
                 log_debug_errno(r, "symbolize: cannot read /proc/kallsyms, skipping");
 }
 
+void symbolizer_reload_kernel(struct symbolizer *s) {
+        s->kallsyms = kallsyms_free(s->kallsyms);
+        s->kallsyms_tried = false;
+        symbolizer_load_kernel(s);
+}
+
 /* Module sources. */
 
 static void module_syms_free(void *data) {

@@ -88,7 +88,8 @@ bool u64map_get(const struct u64map *m, uint64_t key, uint64_t *ret_val) {
                 if (!m->used[i])
                         return false;
                 if (m->keys[i] == key) {
-                        *ret_val = m->vals[i];
+                        if (ret_val)
+                                *ret_val = m->vals[i];
                         return true;
                 }
         }

@@ -47,6 +47,7 @@ struct u64map {
         size_t count;
 };
 
+/* ret_val may be NULL: only whether key is there */
 bool u64map_get(const struct u64map *m, uint64_t key, uint64_t *ret_val);
 /* Inserts or replaces. -ENOMEM. */
 int u64map_put(struct u64map *m, uint64_t key, uint64_t val);
