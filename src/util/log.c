@@ -1,10 +1,12 @@
 #include "log.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 static enum log_level max_level = LOG_LEVEL_INFO;
 static const char *program = "cprof";
+static bool syslog_prefix;
 
 void log_set_max_level(enum log_level level) {
         max_level = level;
@@ -18,6 +20,10 @@ void log_set_program(const char *name) {
         program = name;
 }
 
+void log_set_syslog_prefix(bool on) {
+        syslog_prefix = on;
+}
+
 int log_full(enum log_level level, int err, const char *fmt, ...) {
         if (err > 0)
                 err = -err;
@@ -26,6 +32,12 @@ int log_full(enum log_level level, int err, const char *fmt, ...) {
 
         va_list ap;
         va_start(ap, fmt);
+        if (syslog_prefix) {
+                /* the journal reads "<N>" as the priority: err, warning,
+                 * notice, info, debug */
+                static const char prio[] = { '3', '4', '5', '6', '7' };
+                fprintf(stderr, "<%c>", prio[level]);
+        }
         fprintf(stderr, "%s: ", program);
         if (level == LOG_LEVEL_WARNING)
                 fputs("warning: ", stderr);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 enum log_level {
         LOG_LEVEL_ERROR,
@@ -18,6 +19,9 @@ enum log_level {
 void log_set_max_level(enum log_level level);
 enum log_level log_get_max_level(void);
 void log_set_program(const char *name);
+/* Each line starts with its syslog priority ("<6>"), which the journal
+ * reads from a service's stderr (cprofd under systemd). */
+void log_set_syslog_prefix(bool on);
 
 /* Returns -abs(err) when err != 0 so callers can "return log_error(...)". */
 int log_full(enum log_level level, int err, const char *fmt, ...)

@@ -1,0 +1,35 @@
+/* On-demand recordings (`cprof ctl record`): one recorder each, beside the
+ * continuous one, at the rate the client asked, for one process and its
+ * children, answered on the client's connection when it ends (duration
+ * over, or the process exited). A bounded number run at a time. Each
+ * recording holds what it borrows from the config (its debug
+ * directories), so a reload never pulls them from under it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cprof/profile.h"
+#include "daemon/config.h"
+#include "daemon/control.h"
+#include "daemon/control-protocol.h"
+
+struct ondemand_set;
+
+int ondemand_set_new(const struct cprofd_config *c, struct ondemand_set **ret);
+/* Limits and recording settings for recordings started from now on. */
+void ondemand_set_config(struct ondemand_set *s, const struct cprofd_config *c);
+/* Answers every running recording with what it has, then frees. */
+struct ondemand_set *ondemand_set_free(struct ondemand_set *s);
+
+/* Starts a recording for req, or answers c with why not. pidfd (-1: none)
+ * is the server's: the process the peer was allowed to record. */
+void ondemand_start(struct ondemand_set *s, struct control_conn *c, const struct control_request *req, int pidfd);
+/* Takes in samples of every recording (without waiting) and answers
+ * those that ended; with stop, all of them. */
+void ondemand_step(struct ondemand_set *s, bool stop);
+size_t ondemand_count(const struct ondemand_set *s);
+
+/* Answers c with p as folded text: {"ok":true, "folded":..., "samples":N,
+ * "windows":N} (windows: how many went into it, for a snapshot). */
+void ondemand_reply_profile(struct control_conn *c, const struct profile *p, unsigned windows);
