@@ -93,6 +93,7 @@ struct pusher {
 
         /* worker only */
         bool down;
+        bool queue_full_logged; /* since the server last answered */
         uint64_t logged_codes[10]; /* one bit per HTTP status 0..639 logged once */
         unsigned seed;
 };
@@ -287,10 +288,13 @@ static void *worker(void *userdata) {
         for (;;) {
                 if (ps->queue_full_note) {
                         ps->queue_full_note = false;
-                        size_t max = ps->max;
-                        pthread_mutex_unlock(&ps->lock);
-                        log_warning("pyroscope: queue full (%zu windows), dropping the oldest", max);
-                        pthread_mutex_lock(&ps->lock);
+                        if (!ps->queue_full_logged) {
+                                ps->queue_full_logged = true;
+                                pthread_mutex_unlock(&ps->lock);
+                                log_warning("pyroscope: queue full (%zu windows), dropping the oldest",
+                                            ps->max);
+                                pthread_mutex_lock(&ps->lock);
+                        }
                         continue;
                 }
                 uint64_t t = now_ns();
@@ -336,6 +340,7 @@ static void *worker(void *userdata) {
                 } else {
                         backoff = next_attempt = 0;
                         ps->down = false; /* it answered, even if to refuse */
+                        ps->queue_full_logged = false;
                         log_rejected = r == SEND_REJECTED && !code_logged_once(ps, why);
                 }
                 if (ps->down != was_down) {

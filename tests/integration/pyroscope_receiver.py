@@ -75,7 +75,8 @@ def protobuf_ok(data):
             elif wire == 1:
                 i += 8
             elif wire == 2:
-                i += varint()
+                length = varint()  # before i is read: varint() moves it
+                i += length
             elif wire == 5:
                 i += 4
             else:
@@ -155,10 +156,7 @@ def check(handler, body):
     if fmt == 'folded':
         if ctype.split(';')[0].strip() != 'text/plain':
             errors.append(f'folded body with Content-Type {ctype!r}')
-        try:
-            text = body.decode('utf-8', errors='surrogateescape')
-        except ValueError:
-            text = ''
+        text = body.decode('utf-8', errors='surrogateescape')  # frames need not be UTF-8
         rec['body'] = body.decode('utf-8', errors='replace')
         lines = text.split('\n')
         if lines and lines[-1] == '':
