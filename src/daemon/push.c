@@ -250,6 +250,8 @@ static enum send_result send_one(struct pusher *ps, CURL *curl, const struct pus
         for (char *s = answer; *s; s++) /* one log line */
                 if ((unsigned char) *s < 0x20)
                         *s = ' ';
+        for (size_t len = strlen(answer); len > 0 && answer[len - 1] == ' ';)
+                answer[--len] = '\0';
         snprintf(why, whysize, "HTTP %ld%s%s", code, answer[0] ? ": " : "", answer);
         goto out;
 oom:

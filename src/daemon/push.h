@@ -7,7 +7,7 @@
  * freed as soon as it returns, and then only takes the queue's mutex: it
  * never waits for the server. When the queue is full the oldest window is
  * dropped and counted. Windows the server refuses for good (4xx other than
- * 429) are dropped and counted; a server that is down or overloaded (5xx,
+ * 429, and 3xx: redirects are not followed) are dropped and counted; a server that is down or overloaded (5xx,
  * 429, connection errors) is retried with exponential backoff, the window
  * staying at the head of the queue.
  *
