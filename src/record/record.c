@@ -904,6 +904,14 @@ static int flush(struct recorder *r, bool final) {
         return 0;
 }
 
+/* Whether pid exited and waits to be forgotten. */
+static bool forget_pending(const struct recorder *r, pid_t pid) {
+        for (size_t i = 0; i < r->old_images.n; i++)
+                if (r->old_images.v[i].pid == pid && r->old_images.v[i].gen == ALL_IMAGES)
+                        return true;
+        return false;
+}
+
 int recorder_add_pid(struct recorder *r, pid_t pid, bool root) {
         return recorder_add_process(r, pid, root, 0);
 }
@@ -919,18 +927,25 @@ int recorder_add_process(struct recorder *r, pid_t pid, bool root, uint32_t grou
                        ((size_t) group + 1 - r->group_samples.n) * sizeof(uint64_t));
                 r->group_samples.n = (size_t) group + 1;
         }
+        /* a process followed already (a target's child, or added before)
+         * only changes group: adding it to the sampler again would reset
+         * what the sampler counts of it (its execs) */
+        bool known = u64map_get(&r->names, (uint64_t) pid, NULL) && !forget_pending(r, pid);
         /* before the sampler: the first samples find their group */
         k = group ? u64map_put(&r->groups, (uint64_t) pid, group) : 0;
         if (k >= 0 && !group)
                 u64map_remove(&r->groups, (uint64_t) pid);
-        if (k >= 0)
-                k = sampler_add_process(r->sampler, pid);
         if (k < 0)
                 return k;
-        (void) image_load_process(r->img, pid);
-        /* before sampling starts: its first samples find the tables */
-        unwind_mark(r, pid, image_current_gen(r->img, pid));
-        unwind_sync(r);
+        if (!known || !target_alive(pid)) {
+                k = sampler_add_process(r->sampler, pid);
+                if (k < 0)
+                        return k;
+                (void) image_load_process(r->img, pid);
+                /* before sampling starts: its first samples find the tables */
+                unwind_mark(r, pid, image_current_gen(r->img, pid));
+                unwind_sync(r);
+        }
         if (root) {
                 k = vec_push(&r->roots, pid);
                 if (k < 0)

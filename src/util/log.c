@@ -32,6 +32,8 @@ int log_full(enum log_level level, int err, const char *fmt, ...) {
 
         va_list ap;
         va_start(ap, fmt);
+        /* one line, even when another thread logs too (cprofd's pusher) */
+        flockfile(stderr);
         if (syslog_prefix) {
                 /* the journal reads "<N>" as the priority: err, warning,
                  * notice, info, debug */
@@ -43,6 +45,7 @@ int log_full(enum log_level level, int err, const char *fmt, ...) {
                 fputs("warning: ", stderr);
         vfprintf(stderr, fmt, ap);
         fputc('\n', stderr);
+        funlockfile(stderr);
         va_end(ap);
         return err;
 }
