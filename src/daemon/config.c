@@ -26,6 +26,7 @@
 #define TARGET_NAME_MAX 64
 #define PYROSCOPE_APP_MAX 100
 #define GROUP_NAME_MAX 32
+#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 
 DEFINE_FREEP(struct cprofd_config, cprofd_config_free)
 
@@ -272,7 +273,7 @@ static int set_pyroscope_app(struct parser *p, const char *key, const char *v) {
         /* it goes into "APP.cpu{labels}": braces, commas or '=' would
          * change what the server reads */
         size_t n = strlen(v);
-        if (n > PYROSCOPE_APP_MAX || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n)
+        if (n > PYROSCOPE_APP_MAX || strspn(v, NAME_CHARS) != n)
                 return fail(p, p->lineno, "invalid %s '%s': expected 1 to %d of A-Z a-z 0-9 . _ -", key, v,
                             PYROSCOPE_APP_MAX);
         return set_string(p, &p->c->pyroscope_app, v);
