@@ -703,6 +703,8 @@ static const char *read_error_text(int r) {
                 return "not a whole gzip file";
         case -EFBIG:
                 return "larger than 256 MiB once gunzipped";
+        case -EILSEQ:
+                return "a NUL byte: not folded stacks";
         default:
                 return strerror(-r);
         }
@@ -748,8 +750,9 @@ int store_read_since(const char *dir, const char *target, uint64_t since_unix_ns
                 strcat(name, ext_suffix[EXT_FOLDED]);
                 _cleanup_close_ int fd = openat(tfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0) {
-                        if (errno != ENOENT) /* gone since the listing: retention */
-                                log_warning("cannot open window '%s/%s': %m, skipping", tdir, name);
+                        int e = errno;
+                        if (e != ENOENT) /* gone since the listing: retention */
+                                log_warning("cannot open window '%s/%s': %s, skipping", tdir, name, strerror(e));
                         continue;
                 }
                 r = gunzip_fd(fd, STORE_MAX_FOLDED_BYTES, &text);
@@ -758,7 +761,7 @@ int store_read_since(const char *dir, const char *target, uint64_t since_unix_ns
                 /* folded_read_buffer finds a NUL only line by line, after
                  * adding the lines before it: a window goes in whole or not */
                 if (r >= 0 && memchr(text.v, '\0', text.n))
-                        r = -EBADMSG;
+                        r = -EILSEQ;
                 if (r < 0) {
                         log_warning("cannot read window '%s/%s': %s, skipping", tdir, name, read_error_text(r));
                         continue;

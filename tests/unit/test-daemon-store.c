@@ -406,11 +406,55 @@ static void test_read_since(void) {
         put(path_of("%s/api/20261202T060000Z.folded", dir), "app;main 1\n", 11);
         put(path_of("%s/api/20261202T999999Z.folded.gz", dir), full, (size_t) n);
 
+        /* one byte past the bound once gunzipped (newlines: folded text) */
+        g = gzopen(path_of("%s/api/20261202T061600Z.folded.gz", dir), "wb1");
+        static char lines[1 << 20];
+        memset(lines, '\n', sizeof(lines));
+        for (uint64_t left = STORE_MAX_FOLDED_BYTES + 1; left > 0;) {
+                unsigned k = (unsigned) MIN(left, (uint64_t) sizeof(lines));
+                gzwrite(g, lines, k);
+                left -= k;
+        }
+        gzclose(g);
+
+        /* the warnings, on stderr as the daemon logs them */
+        char errpath[300];
+        snprintf(errpath, sizeof(errpath), "%s/stderr", root);
+        fflush(stderr);
+        int saved = dup(2), errfd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(errfd, 2);
+        close(errfd);
+        log_set_max_level(LOG_LEVEL_WARNING);
         char *after = NULL;
+        uint64_t start = now_ns();
         r = count_windows_read(dir, "api", t0 + 120 * NS, &after);
-        CHECK(r == 2, "corrupt windows are skipped, not fatal (%d)", r);
+        uint64_t took = now_ns() - start;
+        log_set_max_level(LOG_LEVEL_ERROR);
+        fflush(stderr);
+        dup2(saved, 2);
+        close(saved);
+        CHECK(r == 2, "corrupt windows are skipped, not fatal (%d, %.2f s)", r, took / 1e9);
         CHECK(after && expect && strcmp(after, expect) == 0, "and add nothing, not even their first lines");
         free(after);
+        FILE *ef = fopen(errpath, "r");
+        char warnings[8192] = "";
+        if (ef) {
+                warnings[fread(warnings, 1, sizeof(warnings) - 1, ef)] = '\0';
+                fclose(ef);
+        }
+        static const char *const expected_warnings[] = {
+                "20261202T061000Z.folded.gz': not a whole gzip file, skipping\n",
+                "20261202T061100Z.folded.gz': not a whole gzip file, skipping\n",
+                "20261202T061200Z.folded.gz': a NUL byte: not folded stacks, skipping\n",
+                "20261202T061300Z.folded.gz': not a whole gzip file, skipping\n",
+                "20261202T061400Z.folded.gz': not folded stacks, skipping\n",
+                "20261202T061600Z.folded.gz': larger than 256 MiB once gunzipped, skipping\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(expected_warnings); i++)
+                CHECK(strstr(warnings, expected_warnings[i]), "warning: ...%.*s",
+                      (int) strlen(expected_warnings[i]) - 1, expected_warnings[i]);
+        CHECK(strncmp(warnings, "cprof: warning: cannot read window '", 36) == 0, "one line each: %.80s", warnings);
+        remove(path_of("%s/api/20261202T061600Z.folded.gz", dir));
         /* the good window's copy in a new name is read */
         put(path_of("%s/api/20261202T061500Z.folded.gz", dir), full, (size_t) n);
         r = count_windows_read(dir, "api", t0 + 120 * NS, NULL);
