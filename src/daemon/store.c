@@ -87,9 +87,10 @@ static void format_base(uint64_t start_s, unsigned seq, char *buf, size_t size) 
         time_t t = (time_t) start_s;
         char stamp[32];
 
+        /* start_s comes from ns in a uint64_t: years before 2555, always
+         * 16 characters */
         if (!gmtime_r(&t, &tm) || strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) != STAMP_LEN)
-                /* a year past 9999: still a name that sorts and parses */
-                snprintf(stamp, sizeof(stamp), "99991231T235959Z");
+                snprintf(stamp, sizeof(stamp), "19700101T000000Z");
         if (seq)
                 snprintf(buf, size, "%s-%u", stamp, seq);
         else
@@ -123,7 +124,8 @@ static bool parse_window_name(const char *name, size_t len, struct window_name *
         tm = (struct tm) { .tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = mday,
                            .tm_hour = hour, .tm_min = min, .tm_sec = sec };
         time_t t = timegm(&tm);
-        if (t < 0 || tm.tm_year != year - 1900 || tm.tm_mon != mon - 1 || tm.tm_mday != mday ||
+        /* past 2554 the start in ns would not fit the API's uint64_t */
+        if (t < 0 || (uint64_t) t > UINT64_MAX / NSEC_PER_SEC || tm.tm_year != year - 1900 || tm.tm_mon != mon - 1 || tm.tm_mday != mday ||
             tm.tm_hour != hour || tm.tm_min != min || tm.tm_sec != sec)
                 return false;
 
@@ -166,11 +168,9 @@ static bool is_window_temporary(const char *name) {
 
 /* ---- writing ---- */
 
-/* mkdir -p, mode for what it creates. Returns 1 when the last component
- * was created. */
+/* mkdir -p, mode for what it creates. */
 static int mkdir_parents(const char *path, mode_t mode) {
         _cleanup_free_ char *p = strdup(path);
-        int created = 0;
 
         if (!p)
                 return -ENOMEM;
@@ -182,15 +182,11 @@ static int mkdir_parents(const char *path, mode_t mode) {
                         continue;
                 char saved = *s;
                 *s = '\0';
-                if (mkdir(p, mode) == 0)
-                        created = 1;
-                else if (errno == EEXIST)
-                        created = 0;
-                else
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
                         return -errno;
                 *s = saved;
                 if (!saved)
-                        return created;
+                        return 0;
         }
 }
 

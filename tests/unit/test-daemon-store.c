@@ -514,6 +514,7 @@ static void test_retention(void) {
                 "a/20261201T000000Z-0.folded.gz",
                 "a/20261201T000000Z.folded",
                 "a/20261201T000000Z.folded.gz~",
+                "a/25550101T000000Z.folded.gz", /* past what ns in a uint64_t hold */
                 ".hidden/20261201T000000Z.folded.gz",
                 "20261201T000000Z.folded.gz",
         };
@@ -570,7 +571,7 @@ static void test_retention(void) {
                     "19991231T235959Z.folded.gz.bak 20261201T000000Z-0.folded.gz 20261201T000000Z.folded "
                     "20261201T000000Z.folded.gz~ "
                     "20261201T002000Z-1.folded.gz 20261201T002000Z-1.svg 20261201T002000Z.folded.gz "
-                    "20261301T000000Z.folded.gz notes.txt",
+                    "20261301T000000Z.folded.gz 25550101T000000Z.folded.gz notes.txt",
                     "by age: 00:00 and 00:10 of a go, with their .svg and .pb.gz");
         CHECK_STREQ(listing(path_of("%s/b", dir)), "20261201T001500Z.folded.gz 20261201T001500Z.svg",
                     "by age: 00:05 of b goes, 00:15 (11 min old) stays");
