@@ -644,8 +644,9 @@ static int no_tmpfile(void) {
         return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0 ? -errno : 0;
 }
 
-/* Whether pid has a file of tdir open for writing: an unnamed one
- * ("tdir/#123 (deleted)") or a named temporary ("tdir/.NAME.XXXXXX"). */
+/* Whether pid holds a regular file of tdir open that already has data:
+ * a write under way, whatever its name (an unnamed "tdir/#123 (deleted)",
+ * a named temporary, or the final name of a writer that is not atomic). */
 static bool writing_in(pid_t pid, const char *tdir) {
         char fddir[64], link[600], target[600];
         bool found = false;
@@ -660,8 +661,9 @@ static bool writing_in(pid_t pid, const char *tdir) {
                         continue;
                 target[n] = '\0';
                 size_t l = strlen(tdir);
-                found = strncmp(target, tdir, l) == 0 && target[l] == '/' &&
-                        (target[l + 1] == '#' || target[l + 1] == '.');
+                struct stat st;
+                found = strncmp(target, tdir, l) == 0 && target[l] == '/' && stat(link, &st) == 0 &&
+                        S_ISREG(st.st_mode) && st.st_size > 0;
         }
         closedir(d);
         return found;
