@@ -1,0 +1,658 @@
+/* Target matching: a walk of /proc that reads, per process, only what the
+ * added matches ask about (see include/cprof/target.h). The daemon scans
+ * about once a second, so the walk is kept to a few syscalls per process:
+ * one directory fd on /proc opened once, openat() relative to it, stack
+ * buffers, no allocation per process. */
+#include "cprof/target.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+#include "util/log.h"
+#include "util/parse.h"
+#include "util/read-file.h"
+
+#define COMM_MAX 15
+#define PF_KTHREAD_FLAG 0x00200000u /* include/linux/sched.h */
+
+struct match_entry {
+        uint32_t target;
+        enum target_match_kind kind;
+        char *value; /* COMM, PIDFILE, EXE, CGROUP (normalized), SYSTEMD_UNIT */
+        size_t value_len;
+        pid_t pid; /* PID; PIDFILE: the pid read at this scan, 0 for none */
+        /* EXE: the file as stat()ed at this scan */
+        bool exe_ok;
+        dev_t exe_dev;
+        ino_t exe_ino;
+        /* PIDFILE, EXE: the last refresh failed and said so at debug level */
+        bool reported;
+};
+
+struct target_matcher {
+        int proc_fd;
+        struct match_entry *entries;
+        size_t n_entries, n_alloc;
+        /* false when every match is a PID or PIDFILE: then a scan looks
+         * at those pids only */
+        bool walk;
+};
+
+/* What one process has shown of itself so far during its evaluation:
+ * each file is read at most once, and only when a match needs it. */
+struct proc_view {
+        pid_t pid;
+        bool have_comm, have_cgroup, have_exe;
+        bool exe_ok, cgroup_ok;
+        char comm[64];
+        size_t comm_len;
+        struct stat exe;
+        char cgroup[PATH_MAX + 64];
+        size_t cgroup_len;
+};
+
+int target_matcher_new(struct target_matcher **ret) {
+        struct target_matcher *m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (m->proc_fd < 0) {
+                int r = -errno;
+                free(m);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
+struct target_matcher *target_matcher_free(struct target_matcher *m) {
+        if (!m)
+                return NULL;
+        for (size_t i = 0; i < m->n_entries; i++)
+                free(m->entries[i].value);
+        free(m->entries);
+        if (m->proc_fd >= 0)
+                close(m->proc_fd);
+        free(m);
+        return NULL;
+}
+
+/* Undoes mountinfo's octal escapes (\040 for a space) in place. */
+static void unescape_octal(char *s) {
+        char *w = s;
+        for (char *p = s; *p; p++) {
+                if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+                    p[3] >= '0' && p[3] <= '7') {
+                        *w++ = (char) ((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+                        p += 3;
+                } else
+                        *w++ = *p;
+        }
+        *w = '\0';
+}
+
+/* The first cgroup2 mount of /proc/self/mountinfo: its mount point and
+ * the cgroup it shows as its root (fields 5 and 4). */
+static int find_cgroup2_mount(char *ret_mount, size_t mount_size, char *ret_root, size_t root_size) {
+        _cleanup_close_ int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        struct line_reader lr;
+        line_reader_init(&lr, fd, 0);
+        const char *line;
+        size_t len;
+        int r, found = -ENOENT;
+        while ((r = line_reader_next(&lr, &line, &len)) != 0) {
+                if (r < 0) {
+                        if (r == -E2BIG)
+                                continue;
+                        found = r;
+                        break;
+                }
+                /* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - FSTYPE SOURCE SUPEROPTS" */
+                const char *sep = memmem(line, len, " - ", 3);
+                if (!sep || (size_t) (line + len - (sep + 3)) < 8 || memcmp(sep + 3, "cgroup2 ", 8) != 0)
+                        continue;
+                char root[PATH_MAX], mount[PATH_MAX];
+                _cleanup_free_ char *copy = strndup(line, (size_t) (sep - line));
+                if (!copy) {
+                        found = -ENOMEM;
+                        break;
+                }
+                if (sscanf(copy, "%*s %*s %*s %4095s %4095s", root, mount) != 2)
+                        continue;
+                unescape_octal(root);
+                unescape_octal(mount);
+                if (strlen(mount) >= mount_size || strlen(root) >= root_size) {
+                        found = -ENAMETOOLONG;
+                        break;
+                }
+                strcpy(ret_mount, mount);
+                strcpy(ret_root, root);
+                found = 0;
+                break;
+        }
+        line_reader_release(&lr);
+        return found;
+}
+
+int target_cgroup2_mount(char *buf, size_t size) {
+        char root[PATH_MAX];
+        return find_cgroup2_mount(buf, size, root, sizeof(root));
+}
+
+/* A cgroup value as the kernel writes paths: one '/' between components,
+ * none at the end (but for "/" itself); a path inside the cgroup2 mount
+ * becomes the cgroup it names. */
+static int normalize_cgroup(const char *value, char **ret) {
+        char mount[PATH_MAX], root[PATH_MAX];
+        const char *rest = value;
+        const char *prefix = "";
+
+        if (value[0] != '/')
+                return -EINVAL;
+        if (find_cgroup2_mount(mount, sizeof(mount), root, sizeof(root)) == 0 && strcmp(mount, "/") != 0) {
+                size_t ml = strlen(mount);
+                if (strncmp(value, mount, ml) == 0 && (value[ml] == '/' || value[ml] == '\0')) {
+                        rest = value + ml;
+                        prefix = strcmp(root, "/") == 0 ? "" : root;
+                }
+        }
+        size_t cap = strlen(prefix) + strlen(rest) + 2;
+        char *s = malloc(cap), *w = s;
+        if (!s)
+                return -ENOMEM;
+        for (const char *p = prefix; *p; p++)
+                if (*p != '/' || w == s || w[-1] != '/')
+                        *w++ = *p;
+        *w++ = '/';
+        for (const char *p = rest; *p; p++)
+                if (*p != '/' || w[-1] != '/')
+                        *w++ = *p;
+        while (w - s > 1 && w[-1] == '/')
+                w--;
+        *w = '\0';
+        *ret = s;
+        return 0;
+}
+
+int target_matcher_add(struct target_matcher *m, uint32_t target, const struct target_match *match) {
+        struct match_entry e = { .target = target, .kind = match->kind };
+        const char *v = match->value;
+        int r;
+
+        switch (match->kind) {
+        case TARGET_MATCH_PID:
+                if (match->pid <= 0)
+                        return -EINVAL;
+                e.pid = match->pid;
+                break;
+        case TARGET_MATCH_ALL:
+                break;
+        case TARGET_MATCH_COMM:
+                if (!v || !v[0] || strlen(v) > COMM_MAX)
+                        return -EINVAL;
+                e.value = strdup(v);
+                break;
+        case TARGET_MATCH_PIDFILE:
+        case TARGET_MATCH_EXE:
+                if (!v || !v[0])
+                        return -EINVAL;
+                e.value = strdup(v);
+                break;
+        case TARGET_MATCH_CGROUP:
+                if (!v)
+                        return -EINVAL;
+                r = normalize_cgroup(v, &e.value);
+                if (r < 0)
+                        return r;
+                break;
+        case TARGET_MATCH_SYSTEMD_UNIT:
+                if (!v || !v[0] || strchr(v, '/'))
+                        return -EINVAL;
+                if (asprintf(&e.value, "%s%s", v, strchr(v, '.') ? "" : ".service") < 0)
+                        e.value = NULL;
+                break;
+        default:
+                return -EINVAL;
+        }
+        if (match->kind != TARGET_MATCH_PID && match->kind != TARGET_MATCH_ALL && !e.value)
+                return -ENOMEM;
+        e.value_len = e.value ? strlen(e.value) : 0;
+
+        if (m->n_entries == m->n_alloc) {
+                size_t n = m->n_alloc ? m->n_alloc * 2 : 8;
+                struct match_entry *a = realloc(m->entries, n * sizeof(*a));
+                if (!a) {
+                        free(e.value);
+                        return -ENOMEM;
+                }
+                m->entries = a;
+                m->n_alloc = n;
+        }
+        m->entries[m->n_entries++] = e;
+        if (match->kind != TARGET_MATCH_PID && match->kind != TARGET_MATCH_PIDFILE)
+                m->walk = true;
+        return 0;
+}
+
+/* The first line of a pid file as a pid, or -EINVAL. A FIFO or a huge
+ * file cannot stall or flood us: one non-blocking read of a few bytes. */
+static int read_pidfile(const char *path, pid_t *ret) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        char buf[64];
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        char *nl = strchr(buf, '\n');
+        if (nl)
+                *nl = '\0';
+        else if (n == (ssize_t) sizeof(buf) - 1)
+                return -EINVAL;
+        char *s = buf;
+        while (*s == ' ' || *s == '\t')
+                s++;
+        char *end = s + strlen(s);
+        while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+                *--end = '\0';
+        int pid;
+        int r = parse_pid(s, &pid);
+        if (r < 0)
+                return -EINVAL;
+        *ret = pid;
+        return 0;
+}
+
+/* What PIDFILE and EXE matches stand for now: read once per scan, not
+ * once per process. A failure makes the match empty for this scan and
+ * is logged once, not at every scan while it lasts. */
+static void refresh(struct target_matcher *m) {
+        for (size_t i = 0; i < m->n_entries; i++) {
+                struct match_entry *e = &m->entries[i];
+                int r;
+
+                if (e->kind == TARGET_MATCH_PIDFILE) {
+                        pid_t pid = 0;
+                        r = read_pidfile(e->value, &pid);
+                        e->pid = r < 0 ? 0 : pid;
+                        if (r == -EINVAL && !e->reported)
+                                log_debug("'%s' holds no pid, matching nothing", e->value);
+                        else if (r < 0 && !e->reported)
+                                log_debug("cannot read '%s': %s, matching nothing", e->value, strerror(-r));
+                        e->reported = r < 0;
+                } else if (e->kind == TARGET_MATCH_EXE) {
+                        struct stat st;
+                        r = stat(e->value, &st) < 0 ? -errno : 0;
+                        e->exe_ok = r == 0;
+                        if (r == 0) {
+                                e->exe_dev = st.st_dev;
+                                e->exe_ino = st.st_ino;
+                        } else if (!e->reported)
+                                log_debug("cannot stat '%s': %s, matching nothing", e->value, strerror(-r));
+                        e->reported = r < 0;
+                }
+        }
+}
+
+/* openat() of /proc/PID/NAME; -ESRCH when the process is gone. */
+static int proc_open(int proc_fd, pid_t pid, const char *name) {
+        char path[64];
+        snprintf(path, sizeof(path), "%d/%s", (int) pid, name);
+        int fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return errno == ENOENT ? -ESRCH : -errno;
+        return fd;
+}
+
+/* Reads a small /proc file whole into buf (NUL-terminated). Returns its
+ * length; -ESRCH when the process is gone (an exiting process may also
+ * fail the read with ESRCH, or read as empty). */
+static ssize_t proc_read(int proc_fd, pid_t pid, const char *name, char *buf, size_t size) {
+        _cleanup_close_ int fd = proc_open(proc_fd, pid, name);
+        if (fd < 0)
+                return fd;
+        size_t have = 0;
+        while (have < size - 1) {
+                ssize_t n = read(fd, buf + have, size - 1 - have);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return errno == ESRCH ? -ESRCH : -errno;
+                }
+                if (n == 0)
+                        break;
+                have += (size_t) n;
+        }
+        buf[have] = '\0';
+        return have == 0 ? -ESRCH : (ssize_t) have;
+}
+
+/* 1 for a process that may be sampled; 0 for a kernel thread; -ESRCH for
+ * one that is gone, or a zombie with no thread left (its leader is a
+ * zombie and counted alone: num_threads drops only as threads are
+ * released, and a leader is released last). A leader that called
+ * pthread_exit() is a zombie too, but its other threads count. */
+static int proc_check_user(int proc_fd, pid_t pid) {
+        char buf[1024];
+        ssize_t n = proc_read(proc_fd, pid, "stat", buf, sizeof(buf));
+        if (n < 0)
+                return (int) n;
+        /* the name may hold spaces and parentheses: fields follow the last ')' */
+        char *p = strrchr(buf, ')');
+        if (!p || p[1] != ' ' || !p[2])
+                return -EIO;
+        char state = p[2];
+        p += 3;
+        unsigned long long flags = 0, threads = 0;
+        /* after the state (field 3): field 9 is flags, field 20 num_threads */
+        for (int field = 4; field <= 20; field++) {
+                char *end;
+                errno = 0;
+                long long v = strtoll(p, &end, 10);
+                if (end == p || errno)
+                        return -EIO;
+                if (field == 9)
+                        flags = (unsigned long long) v;
+                else if (field == 20)
+                        threads = (unsigned long long) v;
+                p = end;
+        }
+        if (flags & PF_KTHREAD_FLAG)
+                return 0;
+        if ((state == 'Z' || state == 'X') && threads <= 1)
+                return -ESRCH;
+        return 1;
+}
+
+/* The "0::PATH" line of /proc/PID/cgroup into v->cgroup. The file has one
+ * line per hierarchy (the v2 one last on hybrid systems), each up to a
+ * path's length: it is read through the buffer line by line. */
+static int load_cgroup(int proc_fd, struct proc_view *v) {
+        _cleanup_close_ int fd = proc_open(proc_fd, v->pid, "cgroup");
+        if (fd < 0)
+                return fd;
+        char *buf = v->cgroup;
+        size_t size = sizeof(v->cgroup), have = 0;
+        bool skipping = false, eof = false, any = false;
+
+        while (!eof) {
+                ssize_t n = read(fd, buf + have, size - 1 - have);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return errno == ESRCH ? -ESRCH : -errno;
+                }
+                if (n == 0) {
+                        eof = true;
+                        if (have > 0 && !skipping && buf[have - 1] != '\n')
+                                buf[have++] = '\n'; /* a last line without '\n' */
+                }
+                any = any || n > 0;
+                have += (size_t) n;
+                size_t start = 0;
+                for (;;) {
+                        char *nl = memchr(buf + start, '\n', have - start);
+                        if (!nl)
+                                break;
+                        size_t len = (size_t) (nl - (buf + start));
+                        if (!skipping && len >= 3 && memcmp(buf + start, "0::", 3) == 0) {
+                                memmove(buf, buf + start + 3, len - 3);
+                                buf[len - 3] = '\0';
+                                v->cgroup_len = len - 3;
+                                return 0;
+                        }
+                        skipping = false;
+                        start += len + 1;
+                }
+                memmove(buf, buf + start, have - start);
+                have -= start;
+                if (have == size - 1) {
+                        /* longer than any path the kernel prints: not ours to parse */
+                        skipping = true;
+                        have = 0;
+                }
+        }
+        return any ? -ENOENT : -ESRCH;
+}
+
+int target_cgroup_path(pid_t pid, char *buf, size_t size) {
+        _cleanup_close_ int proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (proc_fd < 0)
+                return -errno;
+        struct proc_view *v = malloc(sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        v->pid = pid;
+        int r = load_cgroup(proc_fd, v);
+        if (r == 0) {
+                if (v->cgroup_len >= size)
+                        r = -ENAMETOOLONG;
+                else
+                        memcpy(buf, v->cgroup, v->cgroup_len + 1);
+        }
+        free(v);
+        return r;
+}
+
+static bool cgroup_below(const struct proc_view *v, const struct match_entry *e) {
+        if (e->value_len == 1) /* "/" */
+                return true;
+        return v->cgroup_len >= e->value_len && memcmp(v->cgroup, e->value, e->value_len) == 0 &&
+               (v->cgroup_len == e->value_len || v->cgroup[e->value_len] == '/');
+}
+
+static bool cgroup_has_component(const struct proc_view *v, const struct match_entry *e) {
+        const char *p = v->cgroup, *end = v->cgroup + v->cgroup_len;
+        while (p < end) {
+                while (p < end && *p == '/')
+                        p++;
+                const char *c = p;
+                while (p < end && *p != '/')
+                        p++;
+                if ((size_t) (p - c) == e->value_len && memcmp(c, e->value, e->value_len) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* Evaluates the matches in order for one process; the first that holds
+ * gives the target. Returns 1 (and *ret_target), 0, -ESRCH for a process
+ * that is gone, or another -errno that should end a scan (e.g. -EMFILE).
+ * A file we may not read (-EACCES) just makes that match fail. */
+static int proc_match(struct target_matcher *m, struct proc_view *v, bool check_user, uint32_t *ret_target) {
+        for (size_t i = 0; i < m->n_entries; i++) {
+                const struct match_entry *e = &m->entries[i];
+                bool hit = false;
+                ssize_t n;
+
+                switch (e->kind) {
+                case TARGET_MATCH_ALL:
+                        hit = true;
+                        break;
+                case TARGET_MATCH_PID:
+                case TARGET_MATCH_PIDFILE:
+                        hit = e->pid == v->pid;
+                        break;
+                case TARGET_MATCH_COMM:
+                        if (!v->have_comm) {
+                                n = proc_read(m->proc_fd, v->pid, "comm", v->comm, sizeof(v->comm));
+                                if (n < 0 && n != -EACCES && n != -EPERM)
+                                        return (int) n;
+                                v->comm_len = n < 0 ? 0 : (size_t) n;
+                                if (v->comm_len > 0 && v->comm[v->comm_len - 1] == '\n')
+                                        v->comm[--v->comm_len] = '\0';
+                                v->have_comm = true;
+                        }
+                        hit = v->comm_len == e->value_len && memcmp(v->comm, e->value, e->value_len) == 0;
+                        break;
+                case TARGET_MATCH_EXE:
+                        if (!e->exe_ok)
+                                break;
+                        if (!v->have_exe) {
+                                char path[64];
+                                snprintf(path, sizeof(path), "%d/exe", (int) v->pid);
+                                /* ENOENT: no executable (a kernel thread, a zombie), or gone:
+                                 * either way no match; a later read tells gone apart */
+                                int r = fstatat(m->proc_fd, path, &v->exe, 0) < 0 ? -errno : 0;
+                                if (r < 0 && r != -ENOENT && r != -ESRCH && r != -EACCES && r != -EPERM)
+                                        return r;
+                                v->exe_ok = r == 0;
+                                v->have_exe = true;
+                        }
+                        hit = v->exe_ok && v->exe.st_dev == e->exe_dev && v->exe.st_ino == e->exe_ino;
+                        break;
+                case TARGET_MATCH_CGROUP:
+                case TARGET_MATCH_SYSTEMD_UNIT:
+                        if (!v->have_cgroup) {
+                                int r = load_cgroup(m->proc_fd, v);
+                                if (r < 0 && r != -ENOENT && r != -EACCES && r != -EPERM)
+                                        return r;
+                                v->cgroup_ok = r == 0;
+                                v->have_cgroup = true;
+                        }
+                        if (v->cgroup_ok)
+                                hit = e->kind == TARGET_MATCH_CGROUP ? cgroup_below(v, e)
+                                                                     : cgroup_has_component(v, e);
+                        break;
+                }
+                if (!hit)
+                        continue;
+                if (check_user) {
+                        int r = proc_check_user(m->proc_fd, v->pid);
+                        if (r <= 0)
+                                return r;
+                }
+                *ret_target = e->target;
+                return 1;
+        }
+        return 0;
+}
+
+static void proc_view_init(struct proc_view *v, pid_t pid) {
+        v->pid = pid;
+        v->have_comm = v->have_cgroup = v->have_exe = false;
+}
+
+/* Whether pid is a thread-group leader (the Tgid line of its status);
+ * -ESRCH when gone. */
+static int proc_is_leader(int proc_fd, pid_t pid) {
+        char buf[2048];
+        ssize_t n = proc_read(proc_fd, pid, "status", buf, sizeof(buf));
+        if (n < 0)
+                return (int) n;
+        const char *t = strstr(buf, "\nTgid:");
+        if (!t)
+                return -EIO;
+        return atoi(t + 6) == pid;
+}
+
+/* Everything that decides a single pid: the checks a walk of /proc gets
+ * for free (a listed entry is a leader, not ourselves) are made here. */
+static int match_one(struct target_matcher *m, struct proc_view *v, uint32_t *ret_target) {
+        if (v->pid <= 0)
+                return -ESRCH;
+        if (v->pid == getpid())
+                return kill(v->pid, 0) < 0 ? -ESRCH : 0;
+        int r = proc_is_leader(m->proc_fd, v->pid);
+        if (r <= 0)
+                return r;
+        r = proc_check_user(m->proc_fd, v->pid);
+        if (r <= 0)
+                return r;
+        return proc_match(m, v, false, ret_target);
+}
+
+int target_matcher_match_pid(struct target_matcher *m, pid_t pid, uint32_t *ret_target) {
+        /* the view holds a path-sized buffer: too big for a caller's stack
+         * in a callback, and this is not the per-process path of a scan */
+        _cleanup_free_ struct proc_view *v = malloc(sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        refresh(m);
+        proc_view_init(v, pid);
+        return match_one(m, v, ret_target);
+}
+
+/* Every match is a pid: look at those pids only, each once, in the order
+ * of the matches. */
+static int scan_pids(struct target_matcher *m, struct proc_view *v,
+                     int (*fn)(void *userdata, pid_t pid, uint32_t target), void *userdata) {
+        for (size_t i = 0; i < m->n_entries; i++) {
+                pid_t pid = m->entries[i].pid;
+                bool seen = false;
+                if (pid <= 0)
+                        continue;
+                for (size_t j = 0; j < i && !seen; j++)
+                        seen = m->entries[j].pid == pid;
+                if (seen)
+                        continue;
+                uint32_t target;
+                proc_view_init(v, pid);
+                int r = match_one(m, v, &target);
+                if (r == -ESRCH || r == -EACCES || r == -EPERM || r == 0)
+                        continue;
+                if (r < 0)
+                        return r;
+                r = fn(userdata, pid, target);
+                if (r != 0)
+                        return r;
+        }
+        return 0;
+}
+
+int target_matcher_scan(struct target_matcher *m,
+                        int (*fn)(void *userdata, pid_t pid, uint32_t target), void *userdata) {
+        struct proc_view v;
+        int r;
+
+        refresh(m);
+        if (!m->walk)
+                return scan_pids(m, &v, fn, userdata);
+
+        pid_t self = getpid();
+        if (lseek(m->proc_fd, 0, SEEK_SET) < 0)
+                return -errno;
+        /* /proc lists thread-group leaders only (threads are under task/) */
+        char buf[8192] __attribute__((aligned(8)));
+        for (;;) {
+                ssize_t n = getdents64(m->proc_fd, buf, sizeof(buf));
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return 0;
+                for (ssize_t off = 0; off < n;) {
+                        struct dirent64 *de = (struct dirent64 *) (buf + off);
+                        off += de->d_reclen;
+                        const char *s = de->d_name;
+                        if (*s < '1' || *s > '9')
+                                continue;
+                        pid_t pid = 0;
+                        for (; *s >= '0' && *s <= '9'; s++)
+                                pid = pid * 10 + (*s - '0');
+                        if (*s || pid == self)
+                                continue;
+                        uint32_t target;
+                        proc_view_init(&v, pid);
+                        r = proc_match(m, &v, true, &target);
+                        if (r == 0 || r == -ESRCH || r == -EIO)
+                                continue;
+                        if (r < 0)
+                                return r;
+                        r = fn(userdata, pid, target);
+                        if (r != 0)
+                                return r;
+                }
+        }
+}
