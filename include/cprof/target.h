@@ -131,8 +131,10 @@ struct target_match {
  *    systemctl does ("nginx" is "nginx.service"). A slice ("user.slice")
  *    matches everything below it, as systemd's accounting counts it.
  *  - ALL: nothing more.
- * Kernel threads and zombies are told by /proc/PID/stat, read only for a
- * process that matched otherwise (or for every process, with ALL). */
+ * Kernel threads and zombies are told apart only for a process that
+ * matched otherwise (or for every process, with ALL): one with an
+ * executable (/proc/PID/exe) is neither; for the rest /proc/PID/stat
+ * decides. */
 struct target_matcher;
 
 int target_matcher_new(struct target_matcher **ret);

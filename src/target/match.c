@@ -339,6 +339,20 @@ static ssize_t proc_read(int proc_fd, pid_t pid, const char *name, char *buf, si
         return have == 0 ? -ESRCH : (ssize_t) have;
 }
 
+/* stat() of /proc/PID/exe into v->exe. No file (ENOENT: a kernel
+ * thread, a zombie, or gone) or no right to look (EACCES) is not an error:
+ * v->exe_ok says whether there is one. */
+static int load_exe(int proc_fd, struct proc_view *v) {
+        char path[64];
+        snprintf(path, sizeof(path), "%d/exe", (int) v->pid);
+        int r = fstatat(proc_fd, path, &v->exe, 0) < 0 ? -errno : 0;
+        if (r < 0 && r != -ENOENT && r != -ESRCH && r != -EACCES && r != -EPERM)
+                return r;
+        v->exe_ok = r == 0;
+        v->have_exe = true;
+        return 0;
+}
+
 /* 1 for a process that may be sampled; 0 for a kernel thread; -ESRCH for
  * one that is gone, or a zombie with no thread left (its leader is a
  * zombie and counted alone: num_threads drops only as threads are
@@ -374,6 +388,24 @@ static int proc_check_user(int proc_fd, pid_t pid) {
         if ((state == 'Z' || state == 'X') && threads <= 1)
                 return -ESRCH;
         return 1;
+}
+
+/* proc_check_user(), but first the cheaper test: a process with an
+ * executable (/proc/PID/exe resolves) has memory, so it is neither a
+ * kernel thread nor a dead zombie. That settles most processes in a few
+ * microseconds less than formatting and parsing /proc/PID/stat (a third
+ * of the cost of a scan with ALL); the rest (no exe: kernel threads,
+ * zombies, a leader that called pthread_exit(); or no right to look) get
+ * the full test. */
+static int proc_check_exe_or_stat(int proc_fd, struct proc_view *v) {
+        if (!v->have_exe) {
+                int r = load_exe(proc_fd, v);
+                if (r < 0)
+                        return r;
+        }
+        if (v->exe_ok)
+                return 1;
+        return proc_check_user(proc_fd, v->pid);
 }
 
 /* The "0::PATH" line of /proc/PID/cgroup into v->cgroup. The file has one
@@ -501,15 +533,9 @@ static int proc_match(struct target_matcher *m, struct proc_view *v, bool check_
                         if (!e->exe_ok)
                                 break;
                         if (!v->have_exe) {
-                                char path[64];
-                                snprintf(path, sizeof(path), "%d/exe", (int) v->pid);
-                                /* ENOENT: no executable (a kernel thread, a zombie), or gone:
-                                 * either way no match; a later read tells gone apart */
-                                int r = fstatat(m->proc_fd, path, &v->exe, 0) < 0 ? -errno : 0;
-                                if (r < 0 && r != -ENOENT && r != -ESRCH && r != -EACCES && r != -EPERM)
+                                int r = load_exe(m->proc_fd, v);
+                                if (r < 0)
                                         return r;
-                                v->exe_ok = r == 0;
-                                v->have_exe = true;
                         }
                         hit = v->exe_ok && v->exe.st_dev == e->exe_dev && v->exe.st_ino == e->exe_ino;
                         break;
@@ -530,7 +556,7 @@ static int proc_match(struct target_matcher *m, struct proc_view *v, bool check_
                 if (!hit)
                         continue;
                 if (check_user) {
-                        int r = proc_check_user(m->proc_fd, v->pid);
+                        int r = proc_check_exe_or_stat(m->proc_fd, v);
                         if (r <= 0)
                                 return r;
                 }
