@@ -102,7 +102,8 @@ struct target_match {
  * counts: its other threads run). A process that vanishes during a scan
  * is skipped without an error.
  *
- * What each kind reads, so that a scan costs only what its matches need:
+ * What each kind reads, so that a scan costs only what its matches need
+ * (bench/bench-target-scan.py measures it):
  *  - COMM: /proc/PID/comm, the name of the main thread (prctl
  *    PR_SET_NAME, or the exec'd file name cut to 15 bytes); exact match.
  *  - PID: nothing but that pid.
@@ -115,7 +116,13 @@ struct target_match {
  *    is compared by device and inode.
  *  - CGROUP: the cgroup v2 path of the process, the "0::PATH" line of
  *    /proc/PID/cgroup (relative to our cgroup namespace, as /proc shows
- *    it; this works on hybrid v1/v2 hierarchies too). value must start
+ *    it; this works on hybrid v1/v2 hierarchies too). A scan does not
+ *    read that file per process but, once, the cgroup.procs files of the
+ *    cgroup and those below it in the cgroup2 mount (found in
+ *    /proc/self/mountinfo), which costs per cgroup, not per process; only
+ *    when the mount does not show the cgroup (not mounted, outside the
+ *    mount's root, nested over 64 deep) is each process's file read.
+ *    target_matcher_match_pid() reads the process's file. value must start
  *    with '/'; it matches that cgroup and every cgroup below it ("/a/b"
  *    matches "/a/b" and "/a/b/c", not "/a/bc"); "/" matches every process.
  *    A path inside the cgroup2 mount ("/sys/fs/cgroup/unified/a/b" where
@@ -130,6 +137,9 @@ struct target_match {
  *    exactly U. A value without a '.' gets ".service" appended, as
  *    systemctl does ("nginx" is "nginx.service"). A slice ("user.slice")
  *    matches everything below it, as systemd's accounting counts it.
+ *    A scan walks the whole cgroup2 tree for directories of that name and
+ *    reads the cgroup.procs below them (as for CGROUP, with the same
+ *    fallback).
  *  - ALL: nothing more.
  * Kernel threads and zombies are told apart only for a process that
  * matched otherwise (or for every process, with ALL): one with an
@@ -148,7 +158,8 @@ int target_matcher_add(struct target_matcher *m, uint32_t target, const struct t
  * leaders only) with the first matching target, in the order matches were
  * added. A non-zero return from fn stops the scan and is returned. fn may
  * call target_matcher_match_pid(), but not add matches. When every match
- * is a PID or PIDFILE, only those pids are looked at, not all of /proc. */
+ * is a PID, PIDFILE, CGROUP or SYSTEMD_UNIT, only the pids they stand for
+ * are looked at, not all of /proc. */
 int target_matcher_scan(struct target_matcher *m,
                         int (*fn)(void *userdata, pid_t pid, uint32_t target), void *userdata);
 /* Whether one pid matches now (for a single check); -ESRCH when gone.

@@ -36,15 +36,25 @@ struct match_entry {
         ino_t exe_ino;
         /* PIDFILE, EXE: the last refresh failed and said so at debug level */
         bool reported;
+        /* CGROUP, SYSTEMD_UNIT: the processes of the cgroups concerned, read
+         * from their cgroup.procs at this scan, sorted; when that could not
+         * be done (pids_ok false), each process's /proc/PID/cgroup is read */
+        bool pids_ok;
+        pid_t *pids;
+        size_t n_pids, n_alloc_pids;
 };
 
 struct target_matcher {
         int proc_fd;
         struct match_entry *entries;
         size_t n_entries, n_alloc;
-        /* false when every match is a PID or PIDFILE: then a scan looks
-         * at those pids only */
+        /* some match needs a look at every process (COMM, EXE, ALL); else
+         * a scan looks only at the pids the others stand for */
         bool walk;
+        /* the cgroup2 mount and the cgroup it shows as its root, looked up
+         * at the first CGROUP or SYSTEMD_UNIT match; NULL: not mounted */
+        bool cg_looked_up;
+        char *cg_mount, *cg_root;
 };
 
 /* What one process has shown of itself so far during its evaluation:
@@ -77,9 +87,13 @@ int target_matcher_new(struct target_matcher **ret) {
 struct target_matcher *target_matcher_free(struct target_matcher *m) {
         if (!m)
                 return NULL;
-        for (size_t i = 0; i < m->n_entries; i++)
+        for (size_t i = 0; i < m->n_entries; i++) {
                 free(m->entries[i].value);
+                free(m->entries[i].pids);
+        }
         free(m->entries);
+        free(m->cg_mount);
+        free(m->cg_root);
         if (m->proc_fd >= 0)
                 close(m->proc_fd);
         free(m);
@@ -227,6 +241,21 @@ int target_matcher_add(struct target_matcher *m, uint32_t target, const struct t
         }
         if (match->kind != TARGET_MATCH_PID && match->kind != TARGET_MATCH_ALL && !e.value)
                 return -ENOMEM;
+        if ((match->kind == TARGET_MATCH_CGROUP || match->kind == TARGET_MATCH_SYSTEMD_UNIT) && !m->cg_looked_up) {
+                char mount[PATH_MAX], root[PATH_MAX];
+                if (find_cgroup2_mount(mount, sizeof(mount), root, sizeof(root)) == 0) {
+                        m->cg_mount = strdup(mount);
+                        m->cg_root = strdup(root);
+                        if (!m->cg_mount || !m->cg_root) {
+                                free(m->cg_mount);
+                                free(m->cg_root);
+                                m->cg_mount = m->cg_root = NULL;
+                                free(e.value);
+                                return -ENOMEM;
+                        }
+                }
+                m->cg_looked_up = true;
+        }
         e.value_len = e.value ? strlen(e.value) : 0;
 
         if (m->n_entries == m->n_alloc) {
@@ -240,7 +269,7 @@ int target_matcher_add(struct target_matcher *m, uint32_t target, const struct t
                 m->n_alloc = n;
         }
         m->entries[m->n_entries++] = e;
-        if (match->kind != TARGET_MATCH_PID && match->kind != TARGET_MATCH_PIDFILE)
+        if (match->kind == TARGET_MATCH_COMM || match->kind == TARGET_MATCH_EXE || match->kind == TARGET_MATCH_ALL)
                 m->walk = true;
         return 0;
 }
@@ -275,10 +304,190 @@ static int read_pidfile(const char *path, pid_t *ret) {
         return 0;
 }
 
+/* Collecting the processes of cgroups from the cgroup2 file system:
+ * a cgroup's cgroup.procs lists the processes in it (not those below), so
+ * a subtree is walked, and for a unit the whole tree, looking for
+ * directories named after it. That costs a few syscalls per cgroup,
+ * where reading /proc/PID/cgroup costs three per process, for every
+ * process; and a scan with nothing but pid-like matches need not walk
+ * /proc at all. */
+#define CGROUP_MAX_DEPTH 64
+
+struct cg_walk {
+        struct match_entry *e;
+        const char *unit; /* SYSTEMD_UNIT: the name that starts collecting */
+        char dents[8192] __attribute__((aligned(8)));
+        char procs[4096];
+};
+
+static int push_pid(struct match_entry *e, pid_t pid) {
+        if (e->n_pids == e->n_alloc_pids) {
+                size_t n = e->n_alloc_pids ? e->n_alloc_pids * 2 : 64;
+                pid_t *a = realloc(e->pids, n * sizeof(*a));
+                if (!a)
+                        return -ENOMEM;
+                e->pids = a;
+                e->n_alloc_pids = n;
+        }
+        e->pids[e->n_pids++] = pid;
+        return 0;
+}
+
+/* Adds the pids of dfd's cgroup.procs. A threaded cgroup has none to
+ * show (-EOPNOTSUPP): its processes are listed by its threaded domain,
+ * above it, and counted there. */
+static int read_cgroup_procs(int dfd, struct cg_walk *w) {
+        _cleanup_close_ int fd = openat(dfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        pid_t cur = 0;
+        bool digits = false;
+        for (;;) {
+                ssize_t n = read(fd, w->procs, sizeof(w->procs));
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return errno == EOPNOTSUPP || errno == ENODEV ? 0 : -errno;
+                }
+                if (n == 0)
+                        break;
+                for (ssize_t i = 0; i < n; i++) {
+                        char c = w->procs[i];
+                        if (c >= '0' && c <= '9') {
+                                cur = cur * 10 + (c - '0');
+                                digits = true;
+                        } else if (digits) {
+                                int r = push_pid(w->e, cur);
+                                if (r < 0)
+                                        return r;
+                                cur = 0;
+                                digits = false;
+                        }
+                }
+        }
+        return digits ? push_pid(w->e, cur) : 0;
+}
+
+/* Depth first, keeping one directory fd per level open. The getdents
+ * buffer is shared by all levels, so after each subdirectory the parent's
+ * listing is resumed from that entry's offset. */
+static int walk_cgroup(int dfd, bool collecting, unsigned depth, struct cg_walk *w) {
+        int r;
+        if (collecting) {
+                r = read_cgroup_procs(dfd, w);
+                if (r < 0)
+                        return r;
+        }
+        if (depth >= CGROUP_MAX_DEPTH)
+                return -ELOOP;
+        for (;;) {
+                ssize_t n = getdents64(dfd, w->dents, sizeof(w->dents));
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return 0;
+                for (ssize_t off = 0; off < n;) {
+                        struct dirent64 *de = (struct dirent64 *) (w->dents + off);
+                        off += de->d_reclen;
+                        if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                                continue;
+                        bool child_collecting = collecting || (w->unit && strcmp(de->d_name, w->unit) == 0);
+                        off_t next = de->d_off;
+                        _cleanup_close_ int cfd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        if (cfd < 0) {
+                                if (errno == ENOENT) /* removed since listed */
+                                        continue;
+                                return -errno;
+                        }
+                        r = walk_cgroup(cfd, child_collecting, depth + 1, w);
+                        if (r < 0)
+                                return r;
+                        if (lseek(dfd, next, SEEK_SET) < 0)
+                                return -errno;
+                        break;
+                }
+        }
+}
+
+static int cmp_pid(const void *a, const void *b) {
+        pid_t x = *(const pid_t *) a, y = *(const pid_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* Whether the path p (a cgroup's, as /proc shows it) has the component c. */
+static bool path_has_component(const char *p, size_t len, const char *c, size_t clen) {
+        const char *end = p + len;
+        while (p < end) {
+                while (p < end && *p == '/')
+                        p++;
+                const char *s = p;
+                while (p < end && *p != '/')
+                        p++;
+                if ((size_t) (p - s) == clen && memcmp(s, c, clen) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* The processes of a CGROUP or SYSTEMD_UNIT match, from the cgroup2
+ * mount. Returns 0 with the sorted pids, or < 0 when the mount does not
+ * show the cgroups concerned (not mounted, a cgroup outside the mount's
+ * root, a tree too deep): then each process's own file decides. */
+static int collect_cgroup_pids(struct target_matcher *m, struct match_entry *e) {
+        e->n_pids = 0;
+        if (!m->cg_mount)
+                return -ENOENT;
+        size_t rl = strcmp(m->cg_root, "/") == 0 ? 0 : strlen(m->cg_root);
+        char path[PATH_MAX];
+        bool collecting;
+        struct cg_walk *w = malloc(sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        w->e = e;
+        w->unit = NULL;
+        if (e->kind == TARGET_MATCH_CGROUP) {
+                const char *v = e->value;
+                if (rl == 0 || (strncmp(v, m->cg_root, rl) == 0 && (v[rl] == '/' || v[rl] == '\0')))
+                        v += rl; /* at or below the mount's root */
+                else if (e->value_len == 1 ||
+                         (strncmp(m->cg_root, v, e->value_len) == 0 && m->cg_root[e->value_len] == '/'))
+                        v = ""; /* above it: all that the mount shows */
+                else {
+                        free(w);
+                        return -ENOENT;
+                }
+                collecting = true;
+                if (snprintf(path, sizeof(path), "%s%s", m->cg_mount, v) >= (int) sizeof(path)) {
+                        free(w);
+                        return -ENAMETOOLONG;
+                }
+        } else {
+                w->unit = e->value;
+                collecting = path_has_component(m->cg_root, strlen(m->cg_root), e->value, e->value_len);
+                snprintf(path, sizeof(path), "%s", m->cg_mount);
+        }
+        int r = 0;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                r = errno == ENOENT && e->kind == TARGET_MATCH_CGROUP ? 0 : -errno; /* no such cgroup: no process */
+        else
+                r = walk_cgroup(fd, collecting, 0, w);
+        free(w);
+        if (r < 0) {
+                e->n_pids = 0;
+                return r;
+        }
+        qsort(e->pids, e->n_pids, sizeof(pid_t), cmp_pid);
+        return 0;
+}
+
 /* What PIDFILE and EXE matches stand for now: read once per scan, not
  * once per process. A failure makes the match empty for this scan and
- * is logged once, not at every scan while it lasts. */
-static void refresh(struct target_matcher *m) {
+ * is logged once, not at every scan while it lasts. With sets, also the
+ * processes of CGROUP and SYSTEMD_UNIT matches. Returns whether the scan
+ * has to look at every process. */
+static int refresh(struct target_matcher *m, bool sets) {
+        bool walk = m->walk;
         for (size_t i = 0; i < m->n_entries; i++) {
                 struct match_entry *e = &m->entries[i];
                 int r;
@@ -302,8 +511,15 @@ static void refresh(struct target_matcher *m) {
                         } else if (!e->reported)
                                 log_debug("cannot stat '%s': %s, matching nothing", e->value, strerror(-r));
                         e->reported = r < 0;
+                } else if (sets && (e->kind == TARGET_MATCH_CGROUP || e->kind == TARGET_MATCH_SYSTEMD_UNIT)) {
+                        r = collect_cgroup_pids(m, e);
+                        if (r == -ENOMEM)
+                                return r;
+                        e->pids_ok = r == 0;
+                        walk = walk || !e->pids_ok;
                 }
         }
+        return walk;
 }
 
 /* openat() of /proc/PID/NAME; -ESRCH when the process is gone. */
@@ -485,25 +701,24 @@ static bool cgroup_below(const struct proc_view *v, const struct match_entry *e)
                (v->cgroup_len == e->value_len || v->cgroup[e->value_len] == '/');
 }
 
-static bool cgroup_has_component(const struct proc_view *v, const struct match_entry *e) {
-        const char *p = v->cgroup, *end = v->cgroup + v->cgroup_len;
-        while (p < end) {
-                while (p < end && *p == '/')
-                        p++;
-                const char *c = p;
-                while (p < end && *p != '/')
-                        p++;
-                if ((size_t) (p - c) == e->value_len && memcmp(c, e->value, e->value_len) == 0)
-                        return true;
+static bool entry_has_pid(const struct match_entry *e, pid_t pid) {
+        switch (e->kind) {
+        case TARGET_MATCH_PID:
+        case TARGET_MATCH_PIDFILE:
+                return e->pid == pid;
+        case TARGET_MATCH_CGROUP:
+        case TARGET_MATCH_SYSTEMD_UNIT:
+                return e->n_pids > 0 && bsearch(&pid, e->pids, e->n_pids, sizeof(pid_t), cmp_pid);
+        default:
+                return false;
         }
-        return false;
 }
 
 /* Evaluates the matches in order for one process; the first that holds
  * gives the target. Returns 1 (and *ret_target), 0, -ESRCH for a process
  * that is gone, or another -errno that should end a scan (e.g. -EMFILE).
  * A file we may not read (-EACCES) just makes that match fail. */
-static int proc_match(struct target_matcher *m, struct proc_view *v, bool check_user, uint32_t *ret_target) {
+static int proc_match(struct target_matcher *m, struct proc_view *v, bool scanning, uint32_t *ret_target) {
         for (size_t i = 0; i < m->n_entries; i++) {
                 const struct match_entry *e = &m->entries[i];
                 bool hit = false;
@@ -541,6 +756,10 @@ static int proc_match(struct target_matcher *m, struct proc_view *v, bool check_
                         break;
                 case TARGET_MATCH_CGROUP:
                 case TARGET_MATCH_SYSTEMD_UNIT:
+                        if (scanning && e->pids_ok) {
+                                hit = entry_has_pid(e, v->pid);
+                                break;
+                        }
                         if (!v->have_cgroup) {
                                 int r = load_cgroup(m->proc_fd, v);
                                 if (r < 0 && r != -ENOENT && r != -EACCES && r != -EPERM)
@@ -550,12 +769,12 @@ static int proc_match(struct target_matcher *m, struct proc_view *v, bool check_
                         }
                         if (v->cgroup_ok)
                                 hit = e->kind == TARGET_MATCH_CGROUP ? cgroup_below(v, e)
-                                                                     : cgroup_has_component(v, e);
+                                                                     : path_has_component(v->cgroup, v->cgroup_len, e->value, e->value_len);
                         break;
                 }
                 if (!hit)
                         continue;
-                if (check_user) {
+                if (scanning) {
                         int r = proc_check_exe_or_stat(m->proc_fd, v);
                         if (r <= 0)
                                 return r;
@@ -606,32 +825,54 @@ int target_matcher_match_pid(struct target_matcher *m, pid_t pid, uint32_t *ret_
         _cleanup_free_ struct proc_view *v = malloc(sizeof(*v));
         if (!v)
                 return -ENOMEM;
-        refresh(m);
+        int r = refresh(m, false);
+        if (r < 0)
+                return r;
         proc_view_init(v, pid);
         return match_one(m, v, ret_target);
 }
 
-/* Every match is a pid: look at those pids only, each once, in the order
- * of the matches. */
+/* One candidate of a scan without a walk: pid, from entry i. An earlier
+ * match that holds it reported it already. */
+static int scan_candidate(struct target_matcher *m, size_t i, pid_t pid, struct proc_view *v,
+                          int (*fn)(void *userdata, pid_t pid, uint32_t target), void *userdata) {
+        const struct match_entry *e = &m->entries[i];
+        int r;
+
+        for (size_t j = 0; j < i; j++)
+                if (entry_has_pid(&m->entries[j], pid))
+                        return 0;
+        if (pid == getpid())
+                return 0;
+        proc_view_init(v, pid);
+        /* a pid from the user may be a thread's; cgroup.procs lists leaders */
+        if (e->kind == TARGET_MATCH_PID || e->kind == TARGET_MATCH_PIDFILE) {
+                r = proc_is_leader(m->proc_fd, pid);
+                if (r <= 0)
+                        return r == -ESRCH || r == -EACCES || r == -EPERM || r == -EIO ? 0 : r;
+        }
+        r = proc_check_exe_or_stat(m->proc_fd, v);
+        if (r <= 0)
+                return r == -ESRCH || r == -EIO ? 0 : r;
+        return fn(userdata, pid, e->target);
+}
+
+/* Every match stands for a set of pids (PID, PIDFILE, and CGROUP or
+ * SYSTEMD_UNIT read from cgroup.procs): look at those only, each once,
+ * in the order of the matches. */
 static int scan_pids(struct target_matcher *m, struct proc_view *v,
                      int (*fn)(void *userdata, pid_t pid, uint32_t target), void *userdata) {
         for (size_t i = 0; i < m->n_entries; i++) {
-                pid_t pid = m->entries[i].pid;
-                bool seen = false;
-                if (pid <= 0)
-                        continue;
-                for (size_t j = 0; j < i && !seen; j++)
-                        seen = m->entries[j].pid == pid;
-                if (seen)
-                        continue;
-                uint32_t target;
-                proc_view_init(v, pid);
-                int r = match_one(m, v, &target);
-                if (r == -ESRCH || r == -EACCES || r == -EPERM || r == 0)
-                        continue;
-                if (r < 0)
-                        return r;
-                r = fn(userdata, pid, target);
+                const struct match_entry *e = &m->entries[i];
+                int r = 0;
+
+                if (e->kind == TARGET_MATCH_PID || e->kind == TARGET_MATCH_PIDFILE) {
+                        if (e->pid > 0)
+                                r = scan_candidate(m, i, e->pid, v, fn, userdata);
+                } else
+                        for (size_t k = 0; k < e->n_pids && r == 0; k++)
+                                if (k == 0 || e->pids[k] != e->pids[k - 1])
+                                        r = scan_candidate(m, i, e->pids[k], v, fn, userdata);
                 if (r != 0)
                         return r;
         }
@@ -643,8 +884,10 @@ int target_matcher_scan(struct target_matcher *m,
         struct proc_view v;
         int r;
 
-        refresh(m);
-        if (!m->walk)
+        r = refresh(m, true);
+        if (r < 0)
+                return r;
+        if (r == 0)
                 return scan_pids(m, &v, fn, userdata);
 
         pid_t self = getpid();

@@ -339,6 +339,20 @@ static void test_exe(const char *dir) {
         stop(new);
 }
 
+static bool is_kernel_thread(pid_t pid) {
+        char path[64], buf[1024];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return false;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        char *p = strrchr(buf, ')');
+        unsigned long flags = 0;
+        return p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %lu", &flags) == 1 && (flags & 0x00200000);
+}
+
 static void test_cgroup(const char *tag) {
         char mount[256], top[512], sub[1024], home[PATH_MAX], home_dir[PATH_MAX * 2], v[PATH_MAX * 2];
         int r = target_cgroup2_mount(mount, sizeof(mount));
@@ -361,14 +375,88 @@ static void test_cgroup(const char *tag) {
 
         struct hits h = { 0 };
         uint32_t t;
-        struct target_matcher *m = matcher();
+        struct target_matcher *m;
+        /* alone, a cgroup match is read from cgroup.procs; with a comm match
+         * beside it, /proc is walked and looked up in what was read */
+        for (int walk = 0; walk < 2; walk++) {
+                m = matcher();
+                snprintf(v, sizeof(v), "/cprof-test-%s", tag);
+                CHECK(add(m, 1, TARGET_MATCH_CGROUP, v, 0) == 0, "cgroup '%s' added", v);
+                if (walk)
+                        add(m, 2, TARGET_MATCH_COMM, "cpm-nothing", 0);
+                CHECK(scan(m, &h) == 0 && times(&h, c, &t) == 1 && t == 1 && h.n == 1,
+                      "cgroup (walk %d): the child in a sub-cgroup matches its parent's path (%zu reported)", walk, h.n);
+                CHECK(target_matcher_match_pid(m, c, &t) == 1 && target_matcher_match_pid(m, outside, &t) == 0,
+                      "cgroup (walk %d): match_pid", walk);
+                target_matcher_free(m);
+
+                m = matcher();
+                snprintf(v, sizeof(v), "/cprof-test-%s-none", tag);
+                CHECK(add(m, 1, TARGET_MATCH_CGROUP, v, 0) == 0, "cgroup '%s' added", v);
+                if (walk)
+                        add(m, 2, TARGET_MATCH_COMM, "cpm-nothing", 0);
+                CHECK(scan(m, &h) == 0 && h.n == 0, "cgroup (walk %d): a cgroup that does not exist: nothing", walk);
+                target_matcher_free(m);
+
+                /* "/": every process, but not ourselves nor kernel threads */
+                m = matcher();
+                CHECK(add(m, 1, TARGET_MATCH_CGROUP, "/", 0) == 0, "cgroup '/' added");
+                if (walk)
+                        add(m, 2, TARGET_MATCH_COMM, "cpm-nothing", 0);
+                size_t kernel = 0;
+                CHECK(scan(m, &h) == 0, "cgroup (walk %d): '/' scan", walk);
+                for (size_t i = 0; i < h.n && i < MAX_HITS; i++)
+                        kernel += is_kernel_thread(h.pid[i]);
+                CHECK(times(&h, c, NULL) == 1 && times(&h, outside, NULL) == 1 && times(&h, getpid(), NULL) == 0 &&
+                              times(&h, 2, NULL) == 0 && kernel == 0,
+                      "cgroup (walk %d): '/' has both children, not us, no kernel thread (%zu reported)", walk, h.n);
+                target_matcher_free(m);
+
+                /* first target wins between a cgroup and a pid, both ways */
+                m = matcher();
+                snprintf(v, sizeof(v), "/cprof-test-%s", tag);
+                add(m, 0, TARGET_MATCH_CGROUP, v, 0);
+                add(m, 1, TARGET_MATCH_PID, NULL, c);
+                add(m, 1, TARGET_MATCH_PID, NULL, outside);
+                if (walk)
+                        add(m, 2, TARGET_MATCH_COMM, "cpm-nothing", 0);
+                CHECK(scan(m, &h) == 0 && h.n == 2 && times(&h, c, &t) == 1 && t == 0 && times(&h, outside, &t) == 1 && t == 1,
+                      "cgroup (walk %d): cgroup before pid: the cgroup's target", walk);
+                target_matcher_free(m);
+                m = matcher();
+                add(m, 1, TARGET_MATCH_PID, NULL, c);
+                add(m, 0, TARGET_MATCH_CGROUP, v, 0);
+                if (walk)
+                        add(m, 2, TARGET_MATCH_COMM, "cpm-nothing", 0);
+                CHECK(scan(m, &h) == 0 && h.n == 1 && times(&h, c, &t) == 1 && t == 1,
+                      "cgroup (walk %d): pid before cgroup: the pid's target", walk);
+                target_matcher_free(m);
+        }
+
+        /* deeper than the cgroup.procs walk goes (64): each process's own
+         * /proc/PID/cgroup decides instead, with the same answer */
+        char deep[PATH_MAX];
+        size_t dl = (size_t) snprintf(deep, sizeof(deep), "%s", top);
+        bool made = true;
+        for (int i = 0; i < 70 && made; i++) {
+                dl += (size_t) snprintf(deep + dl, sizeof(deep) - dl, "/d");
+                made = mkdir(deep, 0755) == 0;
+        }
+        CHECK(made, "made a cgroup 70 levels below '%s'", top);
+        pid_t low = spawn(name, false);
+        CHECK(move_to_cgroup(deep, low) == 0, "a child moved there");
+        m = matcher();
         snprintf(v, sizeof(v), "/cprof-test-%s", tag);
-        CHECK(add(m, 1, TARGET_MATCH_CGROUP, v, 0) == 0, "cgroup '%s' added", v);
-        CHECK(scan(m, &h) == 0 && times(&h, c, &t) == 1 && t == 1 && h.n == 1,
-              "cgroup: the child in a sub-cgroup matches its parent's path (%zu reported)", h.n);
-        CHECK(target_matcher_match_pid(m, c, &t) == 1 && target_matcher_match_pid(m, outside, &t) == 0,
-              "cgroup: match_pid");
+        add(m, 1, TARGET_MATCH_CGROUP, v, 0);
+        CHECK(scan(m, &h) == 0 && h.n == 2 && times(&h, c, NULL) == 1 && times(&h, low, NULL) == 1,
+              "cgroup: a tree too deep for the walk still matches (%zu reported)", h.n);
         target_matcher_free(m);
+        stop(low);
+        while (dl > strlen(top)) {
+                rmdir(deep);
+                dl -= 2;
+                deep[dl] = '\0';
+        }
 
         m = matcher();
         v[strlen(v) - 1] = '\0';
@@ -428,12 +516,21 @@ static void test_systemd_unit(const char *tag) {
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 snprintf(v, sizeof(v), cases[i].fmt, tag);
-                struct target_matcher *m = matcher();
-                struct hits h = { 0 };
-                CHECK(add(m, 0, TARGET_MATCH_SYSTEMD_UNIT, v, 0) == 0, "unit '%s' added", v);
-                CHECK(scan(m, &h) == 0 && times(&h, d, NULL) == (cases[i].match ? 1 : 0) && h.n == (cases[i].match ? 1u : 0u),
-                      "systemd-unit '%s': %s (%zu reported)", v, cases[i].match ? "matches" : "does not match", h.n);
-                target_matcher_free(m);
+                for (int walk = 0; walk < 2; walk++) {
+                        struct target_matcher *m = matcher();
+                        struct hits h = { 0 };
+                        uint32_t t;
+                        CHECK(add(m, 0, TARGET_MATCH_SYSTEMD_UNIT, v, 0) == 0, "unit '%s' added", v);
+                        if (walk)
+                                add(m, 2, TARGET_MATCH_COMM, "cpm-nothing", 0);
+                        CHECK(scan(m, &h) == 0 && times(&h, d, NULL) == (cases[i].match ? 1 : 0) &&
+                                      h.n == (cases[i].match ? 1u : 0u),
+                              "systemd-unit '%s' (walk %d): %s (%zu reported)", v, walk,
+                              cases[i].match ? "matches" : "does not match", h.n);
+                        CHECK(target_matcher_match_pid(m, d, &t) == (cases[i].match ? 1 : 0),
+                              "systemd-unit '%s' (walk %d): match_pid agrees", v, walk);
+                        target_matcher_free(m);
+                }
         }
         move_to_cgroup(home_dir, d);
         stop(d);
@@ -463,20 +560,6 @@ static void test_first_target_wins(const char *tag) {
         CHECK(target_matcher_match_pid(m, a, &t) == 1 && t == 5, "match_pid agrees");
         target_matcher_free(m);
         stop(a);
-}
-
-static bool is_kernel_thread(pid_t pid) {
-        char path[64], buf[1024];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return false;
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        char *p = strrchr(buf, ')');
-        unsigned long flags = 0;
-        return p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %lu", &flags) == 1 && (flags & 0x00200000);
 }
 
 static void test_all(const char *tag) {
