@@ -23,6 +23,9 @@
 
 #define COMM_MAX 15
 #define PF_KTHREAD_FLAG 0x00200000u /* include/linux/sched.h */
+/* cgroup trees are walked this deep through cgroup2 (systemd's are 5 or 6) */
+#define CGROUP_MAX_DEPTH 64
+#define CGROUP_DENTS_SIZE 4096
 
 struct match_entry {
         uint32_t target;
@@ -55,6 +58,10 @@ struct target_matcher {
          * at the first CGROUP or SYSTEMD_UNIT match; NULL: not mounted */
         bool cg_looked_up;
         char *cg_mount, *cg_root;
+        /* a getdents buffer per level of a cgroup walk, made when first
+         * needed and kept: each level goes on with its own listing after a
+         * subdirectory, rather than listing its siblings again */
+        char *cg_dents[CGROUP_MAX_DEPTH];
 };
 
 /* What one process has shown of itself so far during its evaluation:
@@ -94,6 +101,8 @@ struct target_matcher *target_matcher_free(struct target_matcher *m) {
         free(m->entries);
         free(m->cg_mount);
         free(m->cg_root);
+        for (size_t i = 0; i < CGROUP_MAX_DEPTH; i++)
+                free(m->cg_dents[i]);
         if (m->proc_fd >= 0)
                 close(m->proc_fd);
         free(m);
@@ -311,13 +320,11 @@ static int read_pidfile(const char *path, pid_t *ret) {
  * where reading /proc/PID/cgroup costs three per process, for every
  * process; and a scan with nothing but pid-like matches need not walk
  * /proc at all. */
-#define CGROUP_MAX_DEPTH 64
 
 struct cg_walk {
+        struct target_matcher *m;
         struct match_entry *e;
         const char *unit; /* SYSTEMD_UNIT: the name that starts collecting */
-        char dents[8192] __attribute__((aligned(8)));
-        char procs[4096];
 };
 
 static int push_pid(struct match_entry *e, pid_t pid) {
@@ -336,14 +343,15 @@ static int push_pid(struct match_entry *e, pid_t pid) {
 /* Adds the pids of dfd's cgroup.procs. A threaded cgroup has none to
  * show (-EOPNOTSUPP): its processes are listed by its threaded domain,
  * above it, and counted there. */
-static int read_cgroup_procs(int dfd, struct cg_walk *w) {
+static int read_cgroup_procs(int dfd, const struct cg_walk *w) {
+        char buf[4096];
         _cleanup_close_ int fd = openat(dfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? 0 : -errno;
         pid_t cur = 0;
         bool digits = false;
         for (;;) {
-                ssize_t n = read(fd, w->procs, sizeof(w->procs));
+                ssize_t n = read(fd, buf, sizeof(buf));
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -352,7 +360,7 @@ static int read_cgroup_procs(int dfd, struct cg_walk *w) {
                 if (n == 0)
                         break;
                 for (ssize_t i = 0; i < n; i++) {
-                        char c = w->procs[i];
+                        char c = buf[i];
                         if (c >= '0' && c <= '9') {
                                 cur = cur * 10 + (c - '0');
                                 digits = true;
@@ -368,10 +376,8 @@ static int read_cgroup_procs(int dfd, struct cg_walk *w) {
         return digits ? push_pid(w->e, cur) : 0;
 }
 
-/* Depth first, keeping one directory fd per level open. The getdents
- * buffer is shared by all levels, so after each subdirectory the parent's
- * listing is resumed from that entry's offset. */
-static int walk_cgroup(int dfd, bool collecting, unsigned depth, struct cg_walk *w) {
+/* Depth first, keeping one directory fd and one listing buffer per level. */
+static int walk_cgroup(int dfd, bool collecting, unsigned depth, const struct cg_walk *w) {
         int r;
         if (collecting) {
                 r = read_cgroup_procs(dfd, w);
@@ -380,19 +386,24 @@ static int walk_cgroup(int dfd, bool collecting, unsigned depth, struct cg_walk 
         }
         if (depth >= CGROUP_MAX_DEPTH)
                 return -ELOOP;
+        char **dents = &w->m->cg_dents[depth];
+        if (!*dents) {
+                *dents = malloc(CGROUP_DENTS_SIZE);
+                if (!*dents)
+                        return -ENOMEM;
+        }
         for (;;) {
-                ssize_t n = getdents64(dfd, w->dents, sizeof(w->dents));
+                ssize_t n = getdents64(dfd, *dents, CGROUP_DENTS_SIZE);
                 if (n < 0)
                         return -errno;
                 if (n == 0)
                         return 0;
                 for (ssize_t off = 0; off < n;) {
-                        struct dirent64 *de = (struct dirent64 *) (w->dents + off);
+                        struct dirent64 *de = (struct dirent64 *) (*dents + off);
                         off += de->d_reclen;
                         if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                                 continue;
                         bool child_collecting = collecting || (w->unit && strcmp(de->d_name, w->unit) == 0);
-                        off_t next = de->d_off;
                         _cleanup_close_ int cfd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                         if (cfd < 0) {
                                 if (errno == ENOENT) /* removed since listed */
@@ -402,9 +413,6 @@ static int walk_cgroup(int dfd, bool collecting, unsigned depth, struct cg_walk 
                         r = walk_cgroup(cfd, child_collecting, depth + 1, w);
                         if (r < 0)
                                 return r;
-                        if (lseek(dfd, next, SEEK_SET) < 0)
-                                return -errno;
-                        break;
                 }
         }
 }
@@ -440,11 +448,7 @@ static int collect_cgroup_pids(struct target_matcher *m, struct match_entry *e) 
         size_t rl = strcmp(m->cg_root, "/") == 0 ? 0 : strlen(m->cg_root);
         char path[PATH_MAX];
         bool collecting;
-        struct cg_walk *w = malloc(sizeof(*w));
-        if (!w)
-                return -ENOMEM;
-        w->e = e;
-        w->unit = NULL;
+        struct cg_walk walk = { .m = m, .e = e }, *w = &walk;
         if (e->kind == TARGET_MATCH_CGROUP) {
                 const char *v = e->value;
                 if (rl == 0 || (strncmp(v, m->cg_root, rl) == 0 && (v[rl] == '/' || v[rl] == '\0')))
@@ -452,15 +456,11 @@ static int collect_cgroup_pids(struct target_matcher *m, struct match_entry *e) 
                 else if (e->value_len == 1 ||
                          (strncmp(m->cg_root, v, e->value_len) == 0 && m->cg_root[e->value_len] == '/'))
                         v = ""; /* above it: all that the mount shows */
-                else {
-                        free(w);
+                else
                         return -ENOENT;
-                }
                 collecting = true;
-                if (snprintf(path, sizeof(path), "%s%s", m->cg_mount, v) >= (int) sizeof(path)) {
-                        free(w);
+                if (snprintf(path, sizeof(path), "%s%s", m->cg_mount, v) >= (int) sizeof(path))
                         return -ENAMETOOLONG;
-                }
         } else {
                 w->unit = e->value;
                 collecting = path_has_component(m->cg_root, strlen(m->cg_root), e->value, e->value_len);
@@ -472,7 +472,6 @@ static int collect_cgroup_pids(struct target_matcher *m, struct match_entry *e) 
                 r = errno == ENOENT && e->kind == TARGET_MATCH_CGROUP ? 0 : -errno; /* no such cgroup: no process */
         else
                 r = walk_cgroup(fd, collecting, 0, w);
-        free(w);
         if (r < 0) {
                 e->n_pids = 0;
                 return r;
