@@ -476,7 +476,8 @@ static int collect_cgroup_pids(struct target_matcher *m, struct match_entry *e) 
                 e->n_pids = 0;
                 return r;
         }
-        qsort(e->pids, e->n_pids, sizeof(pid_t), cmp_pid);
+        if (e->n_pids > 1)
+                qsort(e->pids, e->n_pids, sizeof(pid_t), cmp_pid);
         return 0;
 }
 
