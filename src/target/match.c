@@ -1,8 +1,10 @@
 /* Target matching: a walk of /proc that reads, per process, only what the
- * added matches ask about (see include/cprof/target.h). The daemon scans
- * about once a second, so the walk is kept to a few syscalls per process:
- * one directory fd on /proc opened once, openat() relative to it, stack
- * buffers, no allocation per process. */
+ * added matches ask about (see include/cprof/target.h), or, when every
+ * match stands for a set of pids (pid, pid file, cgroup, unit), a look at
+ * those pids alone. The daemon scans about once a second, so the walk is
+ * kept to a few syscalls per process: one directory fd on /proc opened
+ * once, openat() relative to it, stack buffers, no allocation per
+ * process. */
 #include "cprof/target.h"
 
 #include <dirent.h>
@@ -176,18 +178,17 @@ int target_cgroup2_mount(char *buf, size_t size) {
 /* A cgroup value as the kernel writes paths: one '/' between components,
  * none at the end (but for "/" itself); a path inside the cgroup2 mount
  * becomes the cgroup it names. */
-static int normalize_cgroup(const char *value, char **ret) {
-        char mount[PATH_MAX], root[PATH_MAX];
+static int normalize_cgroup(const struct target_matcher *m, const char *value, char **ret) {
         const char *rest = value;
         const char *prefix = "";
 
         if (value[0] != '/')
                 return -EINVAL;
-        if (find_cgroup2_mount(mount, sizeof(mount), root, sizeof(root)) == 0 && strcmp(mount, "/") != 0) {
-                size_t ml = strlen(mount);
-                if (strncmp(value, mount, ml) == 0 && (value[ml] == '/' || value[ml] == '\0')) {
+        if (m->cg_mount && strcmp(m->cg_mount, "/") != 0) {
+                size_t ml = strlen(m->cg_mount);
+                if (strncmp(value, m->cg_mount, ml) == 0 && (value[ml] == '/' || value[ml] == '\0')) {
                         rest = value + ml;
-                        prefix = strcmp(root, "/") == 0 ? "" : root;
+                        prefix = strcmp(m->cg_root, "/") == 0 ? "" : m->cg_root;
                 }
         }
         size_t cap = strlen(prefix) + strlen(rest) + 2;
@@ -213,6 +214,21 @@ int target_matcher_add(struct target_matcher *m, uint32_t target, const struct t
         const char *v = match->value;
         int r;
 
+        if ((match->kind == TARGET_MATCH_CGROUP || match->kind == TARGET_MATCH_SYSTEMD_UNIT) && !m->cg_looked_up) {
+                char mount[PATH_MAX], root[PATH_MAX];
+                if (find_cgroup2_mount(mount, sizeof(mount), root, sizeof(root)) == 0) {
+                        m->cg_mount = strdup(mount);
+                        m->cg_root = strdup(root);
+                        if (!m->cg_mount || !m->cg_root) {
+                                free(m->cg_mount);
+                                free(m->cg_root);
+                                m->cg_mount = m->cg_root = NULL;
+                                return -ENOMEM;
+                        }
+                }
+                m->cg_looked_up = true;
+        }
+
         switch (match->kind) {
         case TARGET_MATCH_PID:
                 if (match->pid <= 0)
@@ -235,7 +251,7 @@ int target_matcher_add(struct target_matcher *m, uint32_t target, const struct t
         case TARGET_MATCH_CGROUP:
                 if (!v)
                         return -EINVAL;
-                r = normalize_cgroup(v, &e.value);
+                r = normalize_cgroup(m, v, &e.value);
                 if (r < 0)
                         return r;
                 break;
@@ -250,21 +266,6 @@ int target_matcher_add(struct target_matcher *m, uint32_t target, const struct t
         }
         if (match->kind != TARGET_MATCH_PID && match->kind != TARGET_MATCH_ALL && !e.value)
                 return -ENOMEM;
-        if ((match->kind == TARGET_MATCH_CGROUP || match->kind == TARGET_MATCH_SYSTEMD_UNIT) && !m->cg_looked_up) {
-                char mount[PATH_MAX], root[PATH_MAX];
-                if (find_cgroup2_mount(mount, sizeof(mount), root, sizeof(root)) == 0) {
-                        m->cg_mount = strdup(mount);
-                        m->cg_root = strdup(root);
-                        if (!m->cg_mount || !m->cg_root) {
-                                free(m->cg_mount);
-                                free(m->cg_root);
-                                m->cg_mount = m->cg_root = NULL;
-                                free(e.value);
-                                return -ENOMEM;
-                        }
-                }
-                m->cg_looked_up = true;
-        }
         e.value_len = e.value ? strlen(e.value) : 0;
 
         if (m->n_entries == m->n_alloc) {
