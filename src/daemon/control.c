@@ -333,11 +333,14 @@ static int status_ids_equal(const char *status, const char *field, unsigned want
         return 1;
 }
 
-static int read_status(int dir_fd, char *buf, size_t size) {
+/* Reads PID/status; ret_st (when not NULL) gets the file's stat. */
+static int read_status(int dir_fd, char *buf, size_t size, struct stat *ret_st) {
         _cleanup_close_ int fd = openat(dir_fd, "status", O_RDONLY | O_CLOEXEC);
         size_t n = 0;
 
         if (fd < 0)
+                return -errno;
+        if (ret_st && fstat(fd, ret_st) < 0)
                 return -errno;
         while (n + 1 < size) {
                 ssize_t k = read(fd, buf + n, size - 1 - n);
@@ -361,7 +364,7 @@ static int thread_group_of(pid_t tid, pid_t *ret) {
         _cleanup_close_ int dir_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dir_fd < 0)
                 return errno == ENOENT ? -ESRCH : -errno;
-        int r = read_status(dir_fd, buf, sizeof(buf));
+        int r = read_status(dir_fd, buf, sizeof(buf), NULL);
         if (r < 0)
                 return r == -ENOENT ? -ESRCH : r;
         const char *p = strstr(buf, "\nTgid:");
@@ -377,7 +380,8 @@ static int thread_group_of(pid_t tid, pid_t *ret) {
  * recording are about one process even if the pid is reused meanwhile. */
 static int open_pidfd(struct control_request *req, int *ret) {
         int fd = pidfd_open(req->pid, 0);
-        if (fd < 0 && errno == EINVAL) {
+        /* EINVAL (or ENOENT, by kernel version) for a thread id */
+        if (fd < 0 && (errno == EINVAL || errno == ENOENT)) {
                 /* not a thread-group leader: the recording is per process */
                 pid_t tgid;
                 int r = thread_group_of(req->pid, &tgid);
@@ -399,13 +403,15 @@ static int open_pidfd(struct control_request *req, int *ret) {
  * the gids, and the target is dumpable.
  *
  * /proc/PID/status has the ids but not dumpability. That comes from the
- * owner of the directory /proc/PID: the kernel's getattr for it
- * (pid_getattr) computes the owner afresh on every stat through
- * task_dump_owner(), which answers the task's euid only when it is
- * dumpable and root otherwise. fstat() on a directory fd opened now is
- * such a stat, and it cannot see a stale inode owner (open() alone could:
- * the inode's own i_uid is only refreshed on lookup). A setuid program or
- * one that called prctl(PR_SET_DUMPABLE, 0) is thus owned by root there.
+ * owner of the files in /proc/PID: the kernel (task_dump_owner) makes them
+ * root's when the task is not dumpable (a setuid or setgid program, or
+ * prctl(PR_SET_DUMPABLE, 0)), else the task's euid's. Not the directory
+ * /proc/PID itself: a 0555 directory is exempt and always shows the euid
+ * (procps stats it for that), so stat(/proc/PID) cannot tell. The owner
+ * of PID/status is set when it is looked up (pid_revalidate recomputes it
+ * on every lookup), so the fstat() of status as opened here is current
+ * and about the same task whose ids are read from it.
+ *
  * The pidfd ties it together: /proc/PID is opened after the pidfd, and a
  * pidfd that still reaches a live process after the checks proves PID was
  * not reused in between (a pid number is not reused before its process is
@@ -422,9 +428,9 @@ static int check_access(struct control_conn *c, int pidfd) {
 
         snprintf(path, sizeof(path), "/proc/%d", (int) pid);
         _cleanup_close_ int dir_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd < 0 || fstat(dir_fd, &st) < 0)
+        if (dir_fd < 0)
                 return control_reply_error(c, "no process with PID %d", (int) pid), -ESRCH;
-        r = read_status(dir_fd, buf, sizeof(buf));
+        r = read_status(dir_fd, buf, sizeof(buf), &st);
         if (r < 0)
                 return control_reply_error(c, "no process with PID %d", (int) pid), -ESRCH;
         int uid_ok = status_ids_equal(buf, "\nUid:", peer->uid);
