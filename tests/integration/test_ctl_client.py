@@ -173,6 +173,53 @@ def body(t):
         t.check(len(d.requests) == n, "usage errors never reach the daemon")
     finally:
         d.close()
+    real_server(t)
+
+
+NOBODY = 65534
+
+
+def real_server(t):
+    """The real control server (ctl-serve) and the client, for root and
+    for nobody, the way users meet them."""
+    sock = t.path("real.sock")
+    os.chmod(t.tmp, 0o777)  # nobody reaches the socket and writes its output here
+    srv = subprocess.Popen([os.path.join(t.wdir, "ctl-serve"), sock], stdout=subprocess.PIPE, text=True)
+    t.procs.append(srv)
+    t.require(srv.stdout.readline().strip() == "ready", "ctl-serve is listening")
+    try:
+        p = ctl(t, "--socket", sock, "status")
+        t.check(p.returncode == 0 and any(l.split() == ["api", "1", "10", "0", "2"] for l in p.stdout.splitlines()),
+                "root: status through the real server", p.stdout + p.stderr)
+        p = ctl(t, "--socket", sock, "snapshot", "-t", "api", "-o", t.path("snap.folded"))
+        t.check(p.returncode == 0 and open(t.path("snap.folded")).read() == "api;main;idle 3\napi;main;work 7\n",
+                "root: snapshot through the real server", p.stderr)
+
+        def as_nobody(*args):
+            return subprocess.run([t.cprof, "ctl", "--socket", sock] + list(args), capture_output=True,
+                                  text=True, timeout=60, user=NOBODY, group=NOBODY, extra_groups=[])
+
+        p = as_nobody("status")
+        t.check(p.returncode == 1 and p.stderr.strip() == "cprof: permission denied: not root", "nobody: status refused",
+                p.stderr)
+        p = as_nobody("record", "--pid", str(os.getpid()), "-d", "1", "-o", "-")
+        t.check(p.returncode == 1 and
+                p.stderr.strip() == f"cprof: permission denied: process {os.getpid()} belongs to another user",
+                "nobody: record of a root process refused", p.stderr)
+        mine = subprocess.Popen(["sleep", "60"], user=NOBODY, group=NOBODY, extra_groups=[])
+        t.procs.append(mine)
+        out = t.path("mine.svg")
+        p = as_nobody("record", "--pid", str(mine.pid), "-d", "1", "-o", out)
+        st = os.stat(out) if os.path.exists(out) else None
+        t.check(p.returncode == 0 and st is not None and st.st_uid == NOBODY and
+                f"proc-{mine.pid}" in open(out).read(),
+                "nobody: record of its own process; the client writes the file, as nobody", p.stderr)
+        mine.kill()
+        mine.wait()
+    finally:
+        srv.terminate()
+        srv.wait(timeout=10)
+    t.check(not os.path.exists(sock), "the server removes its socket when it stops")
 
 
 if __name__ == "__main__":
