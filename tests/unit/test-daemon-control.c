@@ -40,8 +40,19 @@ static int parse(const char *s, struct control_request *req, char *err, size_t e
 static void expect_error(const char *req_text, const char *want) {
         struct control_request req;
         char err[256];
+        char shown[128];
+        size_t n = 0;
+        /* one TAP line whatever the request holds */
+        for (const char *p = req_text; *p && n + 3 < sizeof(shown); p++) {
+                if (*p == '\n') {
+                        shown[n++] = '\\';
+                        shown[n++] = 'n';
+                } else
+                        shown[n++] = *p;
+        }
+        shown[n] = '\0';
         int r = parse(req_text, &req, err, sizeof(err));
-        CHECK(r < 0 && strstr(err, want) != NULL, "parse %s: error '%s'", req_text, want);
+        CHECK(r < 0 && strstr(err, want) != NULL, "parse '%s': error '%s'", shown, want);
         if (!(r < 0 && strstr(err, want)))
                 printf("# r=%d err='%s'\n", r, err);
 }
