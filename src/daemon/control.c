@@ -449,6 +449,23 @@ static int check_access(struct control_conn *c, int pidfd) {
         return 0;
 }
 
+/* A PID in a request means the process of that number in the client's
+ * PID namespace: a client in a container would name another process than
+ * the one cprofd sees under that number. SO_PEERCRED gives pid 0 for a
+ * client in a namespace that cannot be seen from ours. A client that has
+ * exited meanwhile is let through: its reply goes nowhere. */
+static bool same_pid_namespace(pid_t peer_pid) {
+        struct stat ours, theirs;
+        char path[64];
+
+        if (peer_pid <= 0)
+                return false;
+        snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int) peer_pid);
+        if (stat("/proc/self/ns/pid", &ours) < 0 || stat(path, &theirs) < 0)
+                return true;
+        return ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;
+}
+
 static void conn_request(struct control_conn *c) {
         struct control_server *s = c->server;
         char err[256];
@@ -478,6 +495,11 @@ static void conn_request(struct control_conn *c) {
         }
         if (c->req.command == CONTROL_RECORD) {
                 int pidfd = -1;
+                if (!same_pid_namespace(c->peer.pid)) {
+                        control_reply_error(c, "the client is in another PID namespace: its PIDs are not "
+                                            "cprofd's (run cprof ctl on the host)");
+                        return;
+                }
                 r = open_pidfd(&c->req, &pidfd);
                 if (r == -ESRCH || r == -ENOENT) {
                         control_reply_error(c, "no process with PID %d", (int) c->req.pid);

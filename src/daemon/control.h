@@ -13,7 +13,8 @@
  * of the target equal to theirs and the target dumpable). That is why the
  * socket is 0666, not 0660: a user outside the group must be able to
  * connect to be told no in JSON, or to record their own process; the group
- * still owns the socket file.
+ * still owns the socket file. A `record` from a client in another PID
+ * namespace is refused for everyone: its PIDs are not the daemon's.
  *
  * Limits, so that no client can stall the daemon or grow its memory: a
  * request must arrive whole within 2 s (else a timeout error reply), at

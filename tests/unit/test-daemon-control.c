@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -411,7 +412,26 @@ static int child_record_gone(void *arg) {
         return 0;
 }
 
-/* Runs fn in a child with those credentials while this process serves. */
+/* Root, from a new PID namespace: its "pid 1" is not cprofd's pid 1. */
+static int child_other_pidns(void *arg) {
+        (void) arg;
+        if (unshare(CLONE_NEWPID) < 0)
+                return fail_child("unshare(CLONE_NEWPID)", strerror(errno));
+        pid_t pid = fork();
+        if (pid == 0) {
+                char *r = request("{\"command\":\"record\",\"pid\":1}", false);
+                if (!r || !strstr(r, "the client is in another PID namespace"))
+                        _exit(fail_child("record from another PID namespace should be refused", r));
+                _exit(0);
+        }
+        int st;
+        if (pid < 0 || waitpid(pid, &st, 0) != pid)
+                return 1;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+/* Runs fn in a child with those credentials (uid 0: as it is) while this
+ * process serves. */
 static int run_as(uid_t uid, gid_t gid, size_t n, const gid_t *groups, int (*fn)(void *), void *arg) {
         fflush(stdout);
         pid_t pid = fork();
@@ -419,7 +439,7 @@ static int run_as(uid_t uid, gid_t gid, size_t n, const gid_t *groups, int (*fn)
                 /* the server's fds stay the server's: a copy here would
                  * keep connections open that the server closed */
                 close_range(3, ~0U, 0);
-                if (drop_to(uid, gid, n, groups) < 0)
+                if (uid != 0 && drop_to(uid, gid, n, groups) < 0)
                         _exit(90);
                 _exit(fn(arg));
         }
@@ -637,6 +657,9 @@ static void test_server(void) {
         for (int i = 0; i < 5; i++)
                 pump(5);
         CHECK(control_server_connections(S) == 0, "and its connection is gone");
+
+        CHECK(run_as(0, 0, 0, NULL, child_other_pidns, NULL) == 0,
+              "record from another PID namespace is refused, root or not");
 
         /* (b) nobody, in no group */
         pid_t self = getpid();
