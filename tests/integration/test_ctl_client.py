@@ -171,6 +171,17 @@ def body(t):
             p = ctl(t, "--socket", sock, *args)
             t.check(p.returncode == 2 and want in p.stderr, f"usage error {args}: {want}", p.stderr)
         t.check(len(d.requests) == n, "usage errors never reach the daemon")
+
+        # last, as it holds the stand-in's only thread: a daemon that never
+        # answers; the client gives up after 30 s (status; record: its
+        # duration + 30 s)
+        d.answer({"ok": True})
+        d.delay = 35
+        start = time.monotonic()
+        p = ctl(t, "--socket", sock, "status")
+        took = time.monotonic() - start
+        t.check(p.returncode == 1 and p.stderr.strip() == f"cprof: no reply from cprofd on '{sock}' within 30 s"
+                and 29 < took < 34, f"no reply: the client gives up after {took:.1f} s", p.stderr)
     finally:
         d.close()
     real_server(t)
