@@ -86,6 +86,9 @@ int recorder_add_pid(struct recorder *r, pid_t pid, bool root);
  * default group); children it forks later are in its group too. Adding a
  * process again moves it to group. */
 int recorder_add_process(struct recorder *r, pid_t pid, bool root, uint32_t group);
+/* A root process launched here and held before its exec (see
+ * target_launch): its image is learnt from the exec. */
+int recorder_add_launched(struct recorder *r, pid_t pid);
 int recorder_start(struct recorder *r);
 
 /* Samples until the duration ends, *stop becomes non-zero, or all roots

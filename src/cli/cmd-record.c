@@ -693,7 +693,7 @@ static int run(void) {
                 r = target_launch(arg_command, &cmd);
                 if (r < 0)
                         return log_error("cannot start '%s': %s", arg_command[0], strerror(-r)), r;
-                r = recorder_add_pid(rec, cmd.pid, true);
+                r = recorder_add_launched(rec, cmd.pid);
                 if (r < 0) {
                         target_launch_abort(&cmd);
                         return log_open_error(r);

@@ -916,6 +916,17 @@ int recorder_add_pid(struct recorder *r, pid_t pid, bool root) {
         return recorder_add_process(r, pid, root, 0);
 }
 
+int recorder_add_launched(struct recorder *r, pid_t pid) {
+        /* not recorder_add_process: what the child runs until its exec is
+         * our own image, waiting on a pipe; reading its maps and loading
+         * unwind tables for our libraries would be wasted start-up time.
+         * The exec brings the image that matters. */
+        int k = sampler_add_process(r->sampler, pid);
+        if (k >= 0)
+                k = vec_push(&r->roots, pid);
+        return k;
+}
+
 int recorder_add_process(struct recorder *r, pid_t pid, bool root, uint32_t group) {
         int k;
 
