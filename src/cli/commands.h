@@ -10,3 +10,4 @@ int cmd_diff(int argc, char **argv);
 int cmd_collapse(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_ctl(int argc, char **argv);

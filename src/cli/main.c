@@ -22,6 +22,7 @@ static const struct command commands[] = {
         { "convert", cmd_convert, "convert folded stacks to svg, pprof, speedscope or JSON" },
         { "flamegraph", cmd_flamegraph, "draw folded stacks as an interactive SVG flame graph" },
         { "diff", cmd_diff, "compare two profiles as a differential flame graph" },
+        { "ctl", cmd_ctl, "ask the running cprofd for its status, a snapshot or a recording" },
         /* command rows */
 };
 

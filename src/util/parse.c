@@ -35,6 +35,8 @@ int parse_size(const char *s, uint64_t *ret) {
                 shift = 20;
         else if (*end == 'G' || *end == 'g')
                 shift = 30;
+        else if (*end == 'T' || *end == 't')
+                shift = 40;
         if (shift) {
                 end++;
                 if (*end == 'i' && end[1] == 'B')

@@ -6,7 +6,7 @@
 
 int parse_uint64(const char *s, uint64_t *ret);
 int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret);
-/* Bytes, with an optional K, M or G suffix (powers of 1024; "64K",
+/* Bytes, with an optional K, M, G or T suffix (powers of 1024; "64K",
  * "64KiB", "1M"). */
 int parse_size(const char *s, uint64_t *ret);
 int parse_pid(const char *s, int *ret);

@@ -43,6 +43,8 @@ int main(void) {
         CHECK(parse_size("64KiB", &sz) == 0 && sz == 65536, "size with KiB");
         CHECK(parse_size("2m", &sz) == 0 && sz == 2u << 20, "size in MiB");
         CHECK(parse_size("1G", &sz) == 0 && sz == 1u << 30, "size in GiB");
+        CHECK(parse_size("2T", &sz) == 0 && sz == 2ull << 40, "size in TiB");
+        CHECK(parse_size("16777216T", &sz) == -ERANGE, "size overflowing by the T suffix");
         CHECK(parse_size("12X", &sz) == -EINVAL, "unknown size suffix");
         CHECK(parse_size("K", &sz) == -EINVAL, "suffix without a number");
         CHECK(parse_size("-1K", &sz) == -EINVAL, "negative size");
