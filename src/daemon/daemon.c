@@ -193,7 +193,7 @@ static void apply_retention(struct daemon *d) {
         int k = store_apply_retention(d->cfg->output_dir, d->cfg->max_age_ns, d->cfg->max_size, now_unix_ns(),
                                       &d->usage);
         if (k < 0)
-                log_warning("cannot apply retention in '%s': %s", d->cfg->output_dir, strerror(-k));
+                log_warning("retention in '%s': %s", d->cfg->output_dir, store_strerror(k));
 }
 
 /* Writes each target's profile of the window that ends now. */
@@ -223,7 +223,7 @@ static int end_window(struct daemon *d) {
                                        title);
                 if (k < 0) {
                         d->windows_failed++;
-                        log_error("target %s: cannot write the window: %s", name, strerror(-k));
+                        log_error("target %s: window not written: %s", name, store_strerror(k));
                 } else {
                         d->windows_written++;
                         d->group_windows.v[g - 1]++;

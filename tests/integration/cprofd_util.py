@@ -12,6 +12,7 @@ import os
 import re
 import socket
 import subprocess
+import threading
 import time
 
 from cprof_test import Fatal, LineReader
@@ -35,6 +36,10 @@ class Daemon:
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(self.notify_path)
         self.messages = []
+        self.cond = threading.Condition()
+        # read all the time, as a service manager does: a full queue
+        # would block the daemon's sd_notify()
+        threading.Thread(target=self._read_notifications, daemon=True).start()
         self.proc = None
         self.log = os.path.join(self.dir, "stderr.log")
 
@@ -50,7 +55,7 @@ class Daemon:
                                      stdout=subprocess.DEVNULL, stderr=self.logf,
                                      env=env)
         self.t.procs.append(self.proc)
-        ok = self.wait_message("READY=1", ready_timeout)
+        ok = self.wait_message("READY=1", ready_timeout, since=0)
         self.t.require(ok, "cprofd tells the service manager READY=1",
                        self.stderr())
 
@@ -58,27 +63,29 @@ class Daemon:
         with open(self.log) as f:
             return f.read()
 
-    def read_messages(self, timeout):
-        self.notify.settimeout(timeout)
-        try:
-            data = self.notify.recv(65536).decode()
-        except socket.timeout:
-            return False
-        self.messages.extend(data.split("\n"))
-        return True
-
-    def wait_message(self, msg, timeout):
-        """Waits for a notification line starting with msg (one not seen
-        before this call)."""
-        start = len(self.messages)
-        deadline = time.monotonic() + timeout
+    def _read_notifications(self):
         while True:
-            if any(m.startswith(msg) for m in self.messages[start:]):
-                return True
-            left = deadline - time.monotonic()
-            if left <= 0 or self.proc.poll() is not None:
-                return False
-            self.read_messages(left)
+            try:
+                data = self.notify.recv(65536).decode()
+            except OSError:
+                return
+            with self.cond:
+                self.messages.extend(data.split("\n"))
+                self.cond.notify_all()
+
+    def wait_message(self, msg, timeout, since=None):
+        """Waits for a notification line starting with msg, sent after
+        the call (or after message number since)."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            start = len(self.messages) if since is None else since
+            while True:
+                if any(m.startswith(msg) for m in self.messages[start:]):
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    return False
+                self.cond.wait(min(left, 0.2))
 
     def windows(self, target):
         """The target's window files, oldest first: [(name, path)]."""
