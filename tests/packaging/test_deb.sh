@@ -183,6 +183,29 @@ for cmd in $(sed -n '/^Commands:/,/^$/ s/^  \([a-z]\+\) .*/\1/p' "$work/help"); 
                 ok "cprof(1) documents $cmd" || fail "cprof(1) has no CPROF $upper section"
 done
 
+# ... and every option that the commands' --help texts list; cprofd(8)
+# every option of cprofd --help; cprofd.conf(5) every key of the shipped
+# config, target keys included (listed in its comments).
+options() { grep -oE '(^|[ ,])--[a-z][a-z-]*' | sed 's/^[ ,]*//' | sort -u; }
+page() { MANWIDTH=200 man -l "$root/usr/share/man/$1" 2>/dev/null; }
+page man1/cprof.1.gz > "$work/cprof.1.txt"
+for cmd in $(sed -n '/^Commands:/,/^$/ s/^  \([a-z]\+\) .*/\1/p' "$work/help"); do
+        missing=$("$root/usr/bin/cprof" "$cmd" --help | options | while read -r o; do
+                grep -q -- "$o" "$work/cprof.1.txt" || printf '%s ' "$o"; done)
+        [ -z "$missing" ] && ok "cprof(1) has every option of cprof $cmd" ||
+                fail "cprof(1) lacks options of cprof $cmd: $missing"
+done
+page man8/cprofd.8.gz > "$work/cprofd.8.txt"
+missing=$("$root/usr/sbin/cprofd" --help | options | while read -r o; do
+        grep -q -- "$o" "$work/cprofd.8.txt" || printf '%s ' "$o"; done)
+[ -z "$missing" ] && ok "cprofd(8) has every option of cprofd" || fail "cprofd(8) lacks: $missing"
+page man5/cprofd.conf.5.gz > "$work/cprofd.conf.5.txt"
+keys=$( (grep -oE '^#?[a-z][a-z-]* =' "$root/etc/cprof/cprofd.conf" | tr -d '#='
+        grep -oE '^#   [a-z-]+ =' "$root/etc/cprof/cprofd.conf" | awk '{ print $2 }') | sort -u)
+[ "$(wc -w <<<"$keys")" -ge 25 ] || fail "found only $(wc -w <<<"$keys") keys in cprofd.conf"
+missing=$(for k in $keys; do grep -qE "^ +$k = " "$work/cprofd.conf.5.txt" || printf '%s ' "$k"; done)
+[ -z "$missing" ] && ok "cprofd.conf(5) has every key of cprofd.conf" || fail "cprofd.conf(5) lacks: $missing"
+
 echo "took $(($(date +%s) - start)) s"
 if [ $failures -gt 0 ]; then
         echo "$failures check(s) failed" >&2
