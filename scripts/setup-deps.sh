@@ -24,6 +24,9 @@ test_pkgs="linux-perf libxml2-utils valgrind time chromium binutils util-linux
         debuginfod elfutils xz-utils libc6-dbg libstdc++6-12-dbg"
 # pgrep finds a contained workload's host pid (container-names test)
 test_pkgs="$test_pkgs procps"
+# the deb test: dpkg-buildpackage and dh, man pages rendered with
+# warnings, systemd-analyze/-sysusers/-tmpfiles on the unpacked package
+test_pkgs="$test_pkgs debhelper dpkg-dev fakeroot man-db systemd"
 # These machines may come with Node.js and npm from another repository,
 # whose nodejs conflicts with Debian's npm: use what is there.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
