@@ -48,8 +48,10 @@ class Daemon:
         with open(self.config, "w") as f:
             f.write(text)
 
-    def start(self, ready_timeout=20):
+    def start(self, ready_timeout=20, watchdog_usec=None):
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path)
+        if watchdog_usec:
+            env["WATCHDOG_USEC"] = str(watchdog_usec)
         self.logf = open(self.log, "w")
         self.proc = subprocess.Popen([os.environ["CPROFD"], "--config", self.config],
                                      stdout=subprocess.DEVNULL, stderr=self.logf,

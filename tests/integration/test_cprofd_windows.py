@@ -72,8 +72,11 @@ def body(t):
 def run(t, a, b, c, cg):
     d = Daemon(t, CONFIG.format(pid=b.ready_pid, cgroup=cg))
     t0 = time.monotonic()
-    d.start()
+    # a watchdog of 1 s, as WatchdogSec=1 would set: pings every 0.5 s
+    d.start(watchdog_usec=1000000)
     t.check(time.monotonic() - t0 < 10, f"READY within 10 s ({time.monotonic() - t0:.1f} s)")
+    t.check(d.wait_message("WATCHDOG=1", 3) and d.wait_message("WATCHDOG=1", 1.5),
+            "WATCHDOG=1 every half of WATCHDOG_USEC", d.messages)
 
     for target in ("bycomm", "bypid", "bycg"):
         w = d.wait_windows(target, 2, 15)
@@ -85,7 +88,8 @@ def run(t, a, b, c, cg):
         hot = window_samples(last, "hot_a")
         t.check(n > 50 and hot > 0.5 * n, f"{target}: a window holds its workload ({hot} of {n} in hot_a)",
                 window_text(last)[:2000])
-        t.check(os.path.exists(last[:-len(".folded.gz")] + ".svg"), f"{target}: the svg output is there too")
+        # (the last window's svg may still be being written)
+        t.check(os.path.exists(w[-2][:-len(".folded.gz")] + ".svg"), f"{target}: the svg output is there too")
     # each target only its own process: the process frame is the comm
     procs = {}
     for target, comm in (("bycomm", "hot"), ("bypid", "hotpid"), ("bycg", "hotcg")):
@@ -128,7 +132,10 @@ def run(t, a, b, c, cg):
     with open(d.config, "w") as f:
         f.write(good.replace("max-size = 0", "max-size = 40K").replace("outputs = svg", "outputs = none"))
     oldest = d.windows("bypid")[0]
+    mark = len(d.messages)
     d.proc.send_signal(signal.SIGHUP)
+    t.check(d.wait_message("RELOADING=1", 5, since=mark) and d.wait_message("READY=1", 5, since=mark),
+            "a reload is RELOADING=1, then READY=1", d.messages[mark:])
     time.sleep(2.5)
     files = [os.path.join(dp, f) for dp, _, fs in os.walk(d.out) for f in fs]
     total = sum(os.path.getsize(p) for p in files)
