@@ -80,6 +80,8 @@ def main():
     ap.add_argument("--hz", type=int, default=19)
     ap.add_argument("--max-size", default="20M", help="the store's budget")
     ap.add_argument("--interval", type=float, default=60, help="seconds between rows")
+    ap.add_argument("--tag", default="", help="suffix for the workloads' names, so two soaks "
+                    "(e.g. at 19 and 99 Hz) can run at once without matching each other's processes")
     a = ap.parse_args()
 
     cprofd = os.path.join(a.build, "src/daemon/cprofd")
@@ -89,6 +91,10 @@ def main():
     out = os.path.join(tmp, "out")
     sock = os.path.join(tmp, "ctl.sock")
     conf = os.path.join(tmp, "cprofd.conf")
+    # the workloads, copied under the names the targets match
+    busy_bin, churn_bin = os.path.join(tmp, "threads" + a.tag), os.path.join(tmp, "hot" + a.tag)
+    shutil.copy(os.path.join(wdir, "threads"), busy_bin)
+    shutil.copy(os.path.join(wdir, "hot"), churn_bin)
     with open(conf, "w") as f:
         f.write(f"""[cprofd]
 frequency = {a.hz}
@@ -99,10 +105,10 @@ max-size = {a.max_size}
 outputs = svg
 
 [target busy]
-comm = threads
+comm = {os.path.basename(busy_bin)[:15]}
 
 [target churn]
-comm = hot
+comm = {os.path.basename(churn_bin)[:15]}
 """)
     subprocess.run(["sysctl", "-q", "kernel.bpf_stats_enabled=1"], check=False)
     procs = []
@@ -110,9 +116,9 @@ comm = hot
     # daemon's share is what is measured
     nice = ["nice", "-n", "19"]
     # 20 busy threads until killed
-    procs.append(subprocess.Popen(nice + [os.path.join(wdir, "threads"), "20", "0", "0"],
+    procs.append(subprocess.Popen(nice + [busy_bin, "20", "0", "0"],
                                   stdout=subprocess.DEVNULL))
-    hot = os.path.join(wdir, "hot")
+    hot = churn_bin
     # a service restarted every 4 s, and 10 short-lived ones a second
     procs.append(subprocess.Popen(nice + ["sh", "-c", f"while :; do {hot} 4 >/dev/null; done"]))
     procs.append(subprocess.Popen(nice + ["sh", "-c", f"while :; do {hot} 0.05 >/dev/null & sleep 0.1; done"]))
