@@ -64,7 +64,10 @@ struct perf_sampler {
         int ncpus;
         struct perf_ring *rings;
         VEC(int) fds;
+        VEC(pid_t) fd_tids;      /* per task: the thread of each of fds */
         struct u64map tids;      /* per task: threads with events open */
+        uint64_t last_sweep_ns;  /* per task: when events of gone threads were last closed */
+        bool *ring_hup;          /* per CPU: the ring's own event hung up (see perf_poll) */
         struct perf_procs procs; /* tgids whose samples we keep */
         struct sampler_stats stats;
         size_t ring_pages;   /* data pages per ring, a power of two */
@@ -88,7 +91,7 @@ static void close_events(struct perf_sampler *ps) {
                         perf_ring_unmap(&ps->rings[i]);
         for (size_t i = 0; i < ps->fds.n; i++)
                 close(ps->fds.v[i]);
-        ps->fds.n = 0;
+        ps->fds.n = ps->fd_tids.n = 0;
 }
 
 static void perf_close(void *state) {
@@ -98,6 +101,8 @@ static void perf_close(void *state) {
                 return;
         close_events(ps);
         vec_free(&ps->fds);
+        vec_free(&ps->fd_tids);
+        free(ps->ring_hup);
         free(ps->rings);
         free(ps->cpus);
         perf_batch_release(&ps->batch);
@@ -173,11 +178,14 @@ static int open_system_wide(struct perf_sampler *ps) {
                         r = -errno;
                         break;
                 }
-                r = vec_push(&ps->fds, fd);
+                r = vec_reserve(&ps->fd_tids, ps->fds.n + 1);
+                if (r >= 0)
+                        r = vec_push(&ps->fds, fd);
                 if (r < 0) {
                         close(fd);
                         break;
                 }
+                ps->fd_tids.v[ps->fd_tids.n++] = -1;
                 r = perf_ring_map(&ps->rings[i], fd, ps->ring_pages);
         }
         if (r < 0)
@@ -286,11 +294,14 @@ static int open_thread(struct perf_sampler *ps, pid_t tid) {
                         r = -errno;
                         break;
                 }
-                r = vec_push(&ps->fds, fd);
+                r = vec_reserve(&ps->fd_tids, ps->fds.n + 1);
+                if (r >= 0)
+                        r = vec_push(&ps->fds, fd);
                 if (r < 0) {
                         close(fd);
                         break;
                 }
+                ps->fd_tids.v[ps->fd_tids.n++] = tid;
                 struct perf_ring *ring = &ps->rings[i];
                 if (ring->fd < 0)
                         r = perf_ring_map(ring, fd, ps->ring_pages);
@@ -532,18 +543,72 @@ static int drain_rings(struct perf_sampler *ps, const struct sampler_callbacks *
         return r;
 }
 
+static bool is_ring_fd(const struct perf_sampler *ps, int fd) {
+        for (int i = 0; i < ps->ncpus; i++)
+                if (ps->rings[i].fd == fd)
+                        return true;
+        return false;
+}
+
+/* Per task, an event stays open after its thread exits; the kernel says
+ * POLLHUP once the thread and every task that inherited the event (its
+ * later threads and children) are gone. Those are closed, so that a long
+ * recording of processes that come and go holds descriptors for what
+ * lives. The events that own a ring stay: the others write into it. */
+static void close_gone_events(struct perf_sampler *ps) {
+        size_t n = ps->fds.n;
+        _cleanup_free_ struct pollfd *pfds = n ? calloc(n, sizeof(*pfds)) : NULL;
+
+        if (!pfds)
+                return;
+        for (size_t i = 0; i < n; i++)
+                pfds[i] = (struct pollfd) { .fd = is_ring_fd(ps, ps->fds.v[i]) ? -1 : ps->fds.v[i] };
+        if (poll(pfds, (nfds_t) n, 0) <= 0)
+                return;
+        size_t kept = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (!(pfds[i].revents & POLLHUP)) {
+                        ps->fds.v[kept] = ps->fds.v[i];
+                        ps->fd_tids.v[kept++] = ps->fd_tids.v[i];
+                        continue;
+                }
+                close(ps->fds.v[i]);
+                /* a pid used again is a new thread, to open again */
+                u64map_remove(&ps->tids, (uint64_t) ps->fd_tids.v[i]);
+        }
+        if (kept < n)
+                log_debug("perf: closed %zu events of threads that are gone", n - kept);
+        ps->fds.n = ps->fd_tids.n = kept;
+}
+
 static int perf_poll(void *state, int timeout_ms, const struct sampler_callbacks *cb) {
         struct perf_sampler *ps = state;
         struct pollfd pfds[ps->ncpus];
+        int ring[ps->ncpus];
         int n = 0;
 
+        if (!ps->system_wide && now_ns() - ps->last_sweep_ns > 1000000000ULL) {
+                close_gone_events(ps);
+                ps->last_sweep_ns = now_ns();
+        }
+        /* a ring whose own event hung up would end every poll at once:
+         * its data is taken at each drain, without waking us */
         for (int i = 0; i < ps->ncpus; i++)
-                if (ps->rings[i].fd >= 0)
+                if (ps->rings[i].fd >= 0 && !(ps->ring_hup && ps->ring_hup[i])) {
+                        ring[n] = i;
                         pfds[n++] = (struct pollfd) { .fd = ps->rings[i].fd, .events = POLLIN };
+                }
         if (n > 0 && poll(pfds, (nfds_t) n, timeout_ms) < 0 && errno != EINTR)
                 return -errno;
         if (n == 0 && timeout_ms > 0)
                 usleep((useconds_t) timeout_ms * 1000);
+        for (int j = 0; j < n; j++)
+                if ((pfds[j].revents & POLLHUP) && !(pfds[j].revents & POLLIN)) {
+                        if (!ps->ring_hup)
+                                ps->ring_hup = calloc((size_t) ps->ncpus, sizeof(bool));
+                        if (ps->ring_hup)
+                                ps->ring_hup[ring[j]] = true;
+                }
         return drain_rings(ps, cb);
 }
 
