@@ -198,12 +198,18 @@ static void test_churn(void) {
         recorder_get_progress(r, &p);
         printf("# %zu processes seen; per window: images %zu..%zu, processes %zu..%zu, RssAnon %ld..%ld KiB\n",
                p.processes, images[3], images[11], known[3], known[11], rss[3], rss[11]);
-        CHECK(p.processes > 300, "%zu short-lived processes seen", p.processes);
+        CHECK(p.processes > 100, "%zu short-lived processes seen", p.processes);
         CHECK(samples > 100, "%.0f samples of them", samples);
         /* at 400 a second with a 2 s grace, about 800 are remembered */
         CHECK(images[11] < 2000 && known[11] < 2000, "images (%zu) and processes (%zu) known stay bounded",
               images[11], known[11]);
+#if defined(__SANITIZE_ADDRESS__)
+        /* ASan keeps freed memory in quarantine (256 MiB): RSS says
+         * nothing there, the counts above do */
+        printf("# RssAnon grew %ld KiB from window 4 to window 12 (ASan: not judged)\n", rss[11] - rss[3]);
+#else
         CHECK(rss[11] - rss[3] < 512, "RssAnon grew %ld KiB from window 4 to window 12", rss[11] - rss[3]);
+#endif
         recorder_free(r);
 }
 
