@@ -33,6 +33,11 @@ struct record_options {
         /* frames without a name keep their address: "[libc.so.6+0x27249]"
          * instead of "[libc.so.6]" */
         bool addrs;
+        /* only what the processes run until their first exec: samples
+         * after it are dropped and the recording ends (an on-demand
+         * recording by a user who may not profile what the process may
+         * exec next: a setuid program) */
+        bool first_image_only;
 };
 
 struct record_progress {
@@ -118,6 +123,11 @@ int recorder_finish(struct recorder *r);
  * needed is released: its addresses and names, and the pins on modules,
  * so that modules no process maps any more are closed. */
 int recorder_take_window(struct recorder *r, struct profile **ret, size_t n_groups);
+/* Moves every process of group from to group to (0: the default). */
+void recorder_move_group(struct recorder *r, uint32_t from, uint32_t to);
+/* The processes known now (not exited) and their groups: up to max of
+ * them; returns how many there are. */
+size_t recorder_processes(const struct recorder *r, pid_t *pids, uint32_t *groups, size_t max);
 /* Samples of group since the start, and its processes known now. */
 uint64_t recorder_group_samples(const struct recorder *r, uint32_t group);
 size_t recorder_group_processes(const struct recorder *r, uint32_t group);

@@ -189,6 +189,9 @@ void sampler_get_stats(const struct sampler *s, struct sampler_stats *ret);
 const char *sampler_backend_name(const struct sampler *s);
 /* -EOPNOTSUPP unless the backend unwinds in the kernel. */
 int sampler_unwind_maps(const struct sampler *s, struct sampler_unwind_maps *ret);
+/* Whether pid is in the target set now: added, or followed from a target
+ * (an exited one leaves it). */
+bool sampler_follows(const struct sampler *s, pid_t pid);
 /* A one-line notice for the user about how sampling runs (e.g. user frames
  * only for lack of privileges), or NULL. */
 const char *sampler_notice(const struct sampler *s);

@@ -47,6 +47,9 @@ void symbolizer_load_kernel(struct symbolizer *s);
 /* Reads them again (the kernel's modules changed); the names handed out
  * before are gone. */
 void symbolizer_reload_kernel(struct symbolizer *s);
+/* Drops the pool of names handed out so far (a window's worth): every
+ * name returned before is gone. */
+void symbolizer_forget_names(struct symbolizer *s);
 
 /* Starts the slow part of getting a module's names (a debuginfod fetch,
  * when DEBUGINFOD_URLS is set and no debug file is on disk) in the

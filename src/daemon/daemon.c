@@ -65,6 +65,17 @@ struct daemon {
         bool stop;
 };
 
+/* Pings the service manager's watchdog when half its interval passed:
+ * from the loop, and from the long steps (a scan adding many processes,
+ * the end of a window, a reload). */
+static void watchdog_ping(struct daemon *d) {
+        uint64_t now = now_ns();
+        if (!d->watchdog_usec || now < d->next_watchdog_ns)
+                return;
+        sd_notify(0, "WATCHDOG=1");
+        d->next_watchdog_ns = now + d->watchdog_usec * 1000ULL / 2;
+}
+
 static uint64_t now_unix_ns(void) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -156,6 +167,7 @@ static int on_match(void *userdata, pid_t pid, uint32_t target) {
                 return 0;
         if (u64map_get(&d->added, (uint64_t) pid, &seen) && seen == start)
                 return 0;
+        watchdog_ping(d);
         int k = recorder_add_process(d->rec, pid, false, d->target_groups.v[target]);
         if (k == -ESRCH)
                 return 0;
@@ -210,8 +222,13 @@ static int end_window(struct daemon *d) {
         for (size_t g = 1; g < n; g++) {
                 const char *name = d->group_names.v[g - 1];
                 double samples = profile_total(p[g], 0);
-                if (samples <= 0)
+                bool current = false;
+                for (size_t i = 0; i < d->target_groups.n; i++)
+                        current |= d->target_groups.v[i] == g;
+                /* a target a reload removed writes no more windows */
+                if (samples <= 0 || !current)
                         continue;
+                watchdog_ping(d);
                 char title[256];
                 time_t t = (time_t) (start / 1000000000ULL);
                 struct tm tm;
@@ -238,7 +255,11 @@ static int end_window(struct daemon *d) {
                 profile_free(p[g]);
         apply_retention(d);
         d->window_start_unix_ns = end;
-        d->window_end_ns = now_ns() + d->cfg->window_ns;
+        /* on the grid start_window chose, whatever this one took; a
+         * window missed (the machine stopped) is skipped */
+        d->window_end_ns += d->cfg->window_ns;
+        while (d->window_end_ns <= now_ns())
+                d->window_end_ns += d->cfg->window_ns;
         return 0;
 }
 
@@ -351,7 +372,7 @@ static void on_request(void *userdata, struct control_conn *c, const struct cont
         case CONTROL_RECORD:
                 log_info("on-demand recording of process %d for %.0f s at %u Hz, asked by uid %u",
                          (int) req->pid, (double) req->duration_ns / 1e9, req->frequency_hz, (unsigned) peer->uid);
-                ondemand_start(d->ondemand, c, req, pidfd);
+                ondemand_start(d->ondemand, c, req, pidfd, peer->privileged);
                 break;
         }
 }
@@ -373,15 +394,30 @@ static bool str_changed(const char *a, const char *b) {
         return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
 }
 
+/* Answers everything the socket still owes (on-demand recordings end now
+ * with what they have), for at most a second, then closes it. */
+static void close_control(struct daemon *d) {
+        if (!d->ctl)
+                return;
+        ondemand_step(d->ondemand, true);
+        uint64_t end = now_ns() + 1000 * 1000000ULL;
+        while (control_server_connections(d->ctl) > 0 && now_ns() < end) {
+                (void) control_server_dispatch(d->ctl);
+                usleep(10000);
+        }
+        epoll_ctl(d->epfd, EPOLL_CTL_DEL, control_server_fd(d->ctl), NULL);
+        d->ctl = control_server_free(d->ctl);
+}
+
 static int open_control(struct daemon *d) {
         struct control_handlers h = { .request = on_request };
         struct control_server *s;
+        /* the old socket first: a new one on the same path would find it
+         * listening */
+        close_control(d);
         int k = control_server_new(d->cfg->socket_path, d->cfg->group, &h, d, &s);
         if (k < 0)
                 return log_error("cannot listen on '%s': %s", d->cfg->socket_path, strerror(-k)), k;
-        if (d->ctl)
-                epoll_ctl(d->epfd, EPOLL_CTL_DEL, control_server_fd(d->ctl), NULL);
-        control_server_free(d->ctl);
         d->ctl = s;
         struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 1 };
         if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, control_server_fd(s), &ev) < 0)
@@ -394,7 +430,7 @@ static void reload(struct daemon *d) {
         char err[512];
         struct cprofd_config *c;
 
-        sd_notify(0, "RELOADING=1");
+        sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, now_ns() / 1000);
         int k = cprofd_config_load(d->config_path, &c, err, sizeof(err));
         if (k < 0) {
                 log_error("%s; keeping the configuration in force", err);
@@ -427,15 +463,36 @@ static void reload(struct daemon *d) {
                         sd_notify(0, "READY=1");
                         return;
                 }
+                /* the old one's processes, children of targets included,
+                 * go on in their groups */
                 (void) recorder_finish(d->rec);
+                size_t n = recorder_processes(d->rec, NULL, NULL, 0);
+                _cleanup_free_ pid_t *pids = calloc(n ? n : 1, sizeof(*pids));
+                _cleanup_free_ uint32_t *groups = calloc(n ? n : 1, sizeof(*groups));
+                if (pids && groups) {
+                        n = recorder_processes(d->rec, pids, groups, n);
+                        for (size_t i = 0; i < n; i++)
+                                if (groups[i])
+                                        (void) recorder_add_process(r, pids[i], false, groups[i]);
+                }
                 recorder_free(d->rec);
                 d->rec = r;
-                u64map_clear(&d->added);
         }
         if (new_matcher(d) < 0)
                 log_error("cannot apply the new targets: out of memory");
+        /* processes of targets that are gone leave their group; the next
+         * scan puts every match where the new targets say */
+        for (uint32_t g = 1; g <= d->group_names.n; g++) {
+                bool current = false;
+                for (size_t i = 0; i < d->target_groups.n; i++)
+                        current |= d->target_groups.v[i] == g;
+                if (!current)
+                        recorder_move_group(d->rec, g, 0);
+        }
+        u64map_clear(&d->added);
         if (str_changed(old->socket_path, c->socket_path) || str_changed(old->group, c->group))
                 (void) open_control(d);
+        watchdog_ping(d);
         if (str_changed(old->pyroscope_url, c->pyroscope_url) || old->pyroscope_format != c->pyroscope_format ||
             old->pyroscope_queue != c->pyroscope_queue) {
                 d->push = pusher_free(d->push, PUSH_GRACE_NS);
@@ -585,18 +642,16 @@ int daemon_run(struct daemon *d) {
                         }
                         notify_status(d);
                 }
-                if (d->watchdog_usec && now >= d->next_watchdog_ns) {
-                        sd_notify(0, "WATCHDOG=1");
-                        d->next_watchdog_ns = now + d->watchdog_usec * 1000ULL / 2;
-                }
+                watchdog_ping(d);
         }
         sd_notify(0, "STOPPING=1");
-        /* the partial window, and what on-demand recordings have so far */
-        ondemand_step(d->ondemand, true);
+        /* what on-demand recordings have so far goes to their clients;
+         * the sampler stops, with what the kernel still holds taken in,
+         * and the partial window is written */
+        close_control(d);
+        (void) recorder_finish(d->rec);
         int k2 = end_window(d);
         if (k2 < 0)
                 log_error("cannot write the last window: %s", strerror(-k2));
-        if (d->ctl)
-                (void) control_server_dispatch(d->ctl);
         return k < 0 ? k : k2;
 }

@@ -1,6 +1,8 @@
 #include "daemon/ondemand.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <sys/pidfd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,12 +124,12 @@ static void finish(struct ondemand_set *s, size_t i) {
         s->runs.v[i] = s->runs.v[--s->runs.n];
 }
 
-void ondemand_start(struct ondemand_set *s, struct control_conn *c, const struct control_request *req, int pidfd) {
+void ondemand_start(struct ondemand_set *s, struct control_conn *c, const struct control_request *req,
+                    int pidfd, bool privileged) {
         struct ondemand o = { .conn = c, .pid = req->pid };
         struct record_options opts;
         int k;
 
-        (void) pidfd; /* the server checked the process with it; it holds it until the reply */
         if (s->runs.n >= s->max) {
                 control_reply_error(c, "%u on-demand recordings are running already: try again later", s->max);
                 return;
@@ -146,11 +148,18 @@ void ondemand_start(struct ondemand_set *s, struct control_conn *c, const struct
         k = daemon_record_options(s->unwind, s->kernel_stacks, req->frequency_hz,
                                   (const char *const *) o.debug_dirs, o.n_debug_dirs, &opts);
         opts.duration_ns = req->duration_ns;
+        if (!privileged) {
+                opts.sampler.children = false;
+                opts.first_image_only = true;
+        }
         if (k >= 0)
                 k = daemon_recorder_new(&opts, &o.rec);
         if (k >= 0) {
                 k = recorder_add_pid(o.rec, req->pid, true);
-                if (k == -ESRCH) {
+                /* the pid the server checked is still that process (the
+                 * pidfd it holds would fail once the process is gone, and a
+                 * new one may have the pid) */
+                if (k == -ESRCH || (k >= 0 && pidfd >= 0 && pidfd_send_signal(pidfd, 0, NULL, 0) < 0)) {
                         control_reply_error(c, "process %d has exited", (int) req->pid);
                         goto fail;
                 }
@@ -169,7 +178,8 @@ fail:
 
 void ondemand_step(struct ondemand_set *s, bool stop) {
         for (size_t i = 0; i < s->runs.n;) {
-                int k = stop ? 1 : recorder_poll(s->runs.v[i].rec, 0);
+                /* a client that gave up frees its slot now */
+                int k = stop || control_conn_peer_gone(s->runs.v[i].conn) ? 1 : recorder_poll(s->runs.v[i].rec, 0);
                 if (k == 0) {
                         i++;
                         continue;

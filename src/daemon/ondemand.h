@@ -1,7 +1,10 @@
 /* On-demand recordings (`cprof ctl record`): one recorder each, beside the
  * continuous one, at the rate the client asked, for one process and its
  * children, answered on the client's connection when it ends (duration
- * over, or the process exited). A bounded number run at a time. Each
+ * over, the process exited, or the client gave up). A bounded number run
+ * at a time. For a client that is neither root nor in the group, only the
+ * process itself until it execs: not its children, and not what it execs
+ * (either may be a setuid program, which no one may profile). Each
  * recording holds what it borrows from the config (its debug
  * directories), so a reload never pulls them from under it. */
 #pragma once
@@ -24,7 +27,8 @@ struct ondemand_set *ondemand_set_free(struct ondemand_set *s);
 
 /* Starts a recording for req, or answers c with why not. pidfd (-1: none)
  * is the server's: the process the peer was allowed to record. */
-void ondemand_start(struct ondemand_set *s, struct control_conn *c, const struct control_request *req, int pidfd);
+void ondemand_start(struct ondemand_set *s, struct control_conn *c, const struct control_request *req,
+                    int pidfd, bool privileged);
 /* Takes in samples of every recording (without waiting) and answers
  * those that ended; with stop, all of them. */
 void ondemand_step(struct ondemand_set *s, bool stop);

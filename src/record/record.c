@@ -87,6 +87,7 @@ struct recorder {
         VEC(uint64_t) group_samples; /* by group, since the start */
         uint64_t window_start_ns;
         size_t processes_seen;
+        bool exec_seen; /* first_image_only: a target ran exec */
         uint64_t kernel_modules_hash; /* of /proc/modules when kallsyms was read */
         VEC(pid_t) roots;
         struct u64map names; /* tgid -> string id of the process name */
@@ -205,18 +206,23 @@ static int window_frame(struct recorder *r, struct window *w, uint32_t id, uint3
 }
 
 /* kallsyms is read again when the kernel's modules change (a daemon runs
- * across module loads); FNV-1a of /proc/modules says whether they did. */
+ * across module loads); FNV-1a of the names and sizes in /proc/modules
+ * says whether they did (not of the use counts, which change all the
+ * time). */
 static uint64_t kernel_modules_hash(void) {
-        char buf[4096];
+        char line[512], name[128];
+        unsigned long size;
         uint64_t h = 0xcbf29ce484222325ULL;
         FILE *f = fopen("/proc/modules", "re");
-        size_t n;
 
         if (!f)
                 return 0;
-        while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-                for (size_t i = 0; i < n; i++)
-                        h = (h ^ (uint8_t) buf[i]) * 0x100000001b3ULL;
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "%127s %lu", name, &size) == 2) {
+                        for (const char *p = name; *p; p++)
+                                h = (h ^ (uint8_t) *p) * 0x100000001b3ULL;
+                        h = (h ^ size) * 0x100000001b3ULL;
+                }
         fclose(f);
         return h;
 }
@@ -473,6 +479,10 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                 break;
         }
         case PROCESS_EVENT_EXEC:
+                if (r->opts.first_image_only) {
+                        r->exec_seen = true;
+                        break;
+                }
                 (void) image_exec_process(r->img, pid, e->exec_gen);
                 if (r->check)
                         dwfl_check_forget(r->check, pid);
@@ -604,6 +614,10 @@ static int on_sample(void *userdata, const struct raw_sample *s) {
         bool unwound, cut;
         int k;
 
+        /* what the process runs after an exec (maybe a setuid program)
+         * is not this recording's */
+        if (r->opts.first_image_only && s->exec_gen > 0)
+                return 0;
         /* first: a process seen for the first time has its maps read,
          * which the unwinder needs */
         k = process_name(r, s, &name);
@@ -938,20 +952,27 @@ int recorder_add_process(struct recorder *r, pid_t pid, bool root, uint32_t grou
                        ((size_t) group + 1 - r->group_samples.n) * sizeof(uint64_t));
                 r->group_samples.n = (size_t) group + 1;
         }
-        /* a process followed already (a target's child, or added before)
-         * only changes group: adding it to the sampler again would reset
-         * what the sampler counts of it (its execs) */
-        bool known = u64map_get(&r->names, (uint64_t) pid, NULL) && !forget_pending(r, pid);
-        /* before the sampler: the first samples find their group */
+        /* a process the sampler follows already (a target's child, or
+         * added before) only changes group: adding it to the sampler
+         * again would reset what the sampler counts of it (its execs) */
+        bool known = sampler_follows(r->sampler, pid);
+        if (!known) {
+                k = sampler_add_process(r->sampler, pid);
+                if (k < 0)
+                        return k;
+        }
+        /* before its first samples are taken in */
         k = group ? u64map_put(&r->groups, (uint64_t) pid, group) : 0;
         if (k >= 0 && !group)
                 u64map_remove(&r->groups, (uint64_t) pid);
         if (k < 0)
                 return k;
-        if (!known || !target_alive(pid)) {
-                k = sampler_add_process(r->sampler, pid);
-                if (k < 0)
-                        return k;
+        if (!u64map_get(&r->names, (uint64_t) pid, NULL)) {
+                char comm[64];
+                if (target_comm(pid, comm, sizeof(comm)) >= 0)
+                        (void) set_name(r, pid, comm);
+        }
+        if (!known) {
                 (void) image_load_process(r->img, pid);
                 /* before sampling starts: its first samples find the tables */
                 unwind_mark(r, pid, image_current_gen(r->img, pid));
@@ -987,6 +1008,8 @@ static const char *should_end(struct recorder *r, uint64_t now) {
                 return "duration";
         if (r->roots.n && !roots_alive(r))
                 return "targets exited";
+        if (r->exec_seen)
+                return "the process ran exec";
         return NULL;
 }
 
@@ -1110,20 +1133,38 @@ int recorder_take_window(struct recorder *r, struct profile **ret, size_t n_grou
         memset(&r->stacks, 0, sizeof(r->stacks));
         u64map_clear(&r->nosym_modules);
 
-        /* a new dictionary, with the names of the processes still known */
+        /* a new dictionary, with the names of the processes still known;
+         * the old one stays in force until the new one is whole */
         struct profile *old = r->dict;
-        r->dict = NULL;
-        k = dict_start(r);
-        for (size_t i = 0; k >= 0 && r->names.keys && i <= r->names.mask; i++) {
-                uint32_t id;
-                if (!r->names.used[i])
-                        continue;
-                k = copy_string(old, (uint32_t) r->names.vals[i], r->dict, &id);
-                r->names.vals[i] = id;
-        }
-        profile_free(old);
-        if (k < 0)
+        uint32_t old_unknown = r->unknown_name, old_truncated = r->truncated_name;
+        size_t slots = r->names.keys ? r->names.mask + 1 : 0;
+        _cleanup_free_ uint32_t *ids = slots ? calloc(slots, sizeof(*ids)) : NULL;
+        k = slots && !ids ? -ENOMEM : dict_start(r);
+        for (size_t i = 0; k >= 0 && i < slots; i++)
+                if (r->names.used[i])
+                        k = copy_string(old, (uint32_t) r->names.vals[i], r->dict, &ids[i]);
+        if (k < 0) {
+                if (r->dict != old)
+                        profile_free(r->dict);
+                r->dict = old;
+                r->unknown_name = old_unknown;
+                r->truncated_name = old_truncated;
                 return k;
+        }
+        for (size_t i = 0; i < slots; i++)
+                if (r->names.used[i])
+                        r->names.vals[i] = ids[i];
+        profile_free(old);
+        /* the symbolizer's names were for the window's addresses */
+        symbolizer_forget_names(r->sym);
+        /* a process whose exit was never seen (its record lost in a full
+         * ring) is forgotten now that it is gone */
+        for (size_t i = 0; r->names.keys && i <= r->names.mask; i++) {
+                pid_t pid = (pid_t) r->names.keys[i];
+                if (r->names.used[i] && !forget_pending(r, pid) && !target_alive(pid))
+                        (void) vec_push(&r->old_images, ((struct old_image) {
+                                .pid = pid, .gen = ALL_IMAGES, .at_ns = now + OLD_IMAGE_NS }));
+        }
         (void) image_store_collect(r->img);
         r->last_collect_ns = now;
         if (r->opts.sampler.kernel_stacks) {
@@ -1135,6 +1176,33 @@ int recorder_take_window(struct recorder *r, struct profile **ret, size_t n_grou
         }
         r->window_start_ns = now;
         return 0;
+}
+
+void recorder_move_group(struct recorder *r, uint32_t from, uint32_t to) {
+        for (size_t i = 0; r->groups.keys && i <= r->groups.mask; i++)
+                if (r->groups.used[i] && r->groups.vals[i] == from)
+                        r->groups.vals[i] = to;
+        /* group 0 is the absence of an entry */
+        for (size_t i = 0; to == 0 && r->groups.keys && i <= r->groups.mask; i++)
+                if (r->groups.used[i] && r->groups.vals[i] == 0 && u64map_remove(&r->groups, r->groups.keys[i]))
+                        i--; /* the backward shift may have moved an entry into slot i */
+}
+
+size_t recorder_processes(const struct recorder *r, pid_t *pids, uint32_t *groups, size_t max) {
+        size_t n = 0;
+        for (size_t i = 0; r->names.keys && i <= r->names.mask; i++) {
+                if (!r->names.used[i])
+                        continue;
+                pid_t pid = (pid_t) r->names.keys[i];
+                if (forget_pending(r, pid))
+                        continue;
+                if (n < max) {
+                        pids[n] = pid;
+                        groups[n] = group_of(r, pid);
+                }
+                n++;
+        }
+        return n;
 }
 
 uint64_t recorder_group_samples(const struct recorder *r, uint32_t group) {

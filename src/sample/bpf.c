@@ -345,6 +345,12 @@ static int bpf_add_process(void *state, pid_t pid) {
         return perf_side_add_process(b->side, pid);
 }
 
+static bool bpf_follows(const void *state, pid_t pid) {
+        const struct bpf_sampler *b = state;
+        __u32 key = (__u32) pid, gen;
+        return bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.targets), &key, &gen) == 0;
+}
+
 static int bpf_start(void *state) {
         struct bpf_sampler *b = state;
 
@@ -674,6 +680,7 @@ static int bpf_unwind_maps(const void *state, struct sampler_unwind_maps *ret) {
 
 const struct sampler_ops sampler_bpf_ops = {
         .unwind_maps = bpf_unwind_maps,
+        .follows = bpf_follows,
         .notice = bpf_notice,
         .name = "bpf",
         .open = bpf_open,

@@ -620,6 +620,11 @@ static int perf_stop(void *state, const struct sampler_callbacks *cb) {
         return drain_rings(ps, cb);
 }
 
+static bool perf_follows(const void *state, pid_t pid) {
+        const struct perf_sampler *ps = state;
+        return perf_procs_is_target(&ps->procs, (uint32_t) pid);
+}
+
 static const char *perf_notice(const void *state) {
         const struct perf_sampler *ps = state;
         return ps->notice;
@@ -640,4 +645,5 @@ const struct sampler_ops sampler_perf_ops = {
         .stop = perf_stop,
         .get_stats = perf_get_stats,
         .notice = perf_notice,
+        .follows = perf_follows,
 };

@@ -9,6 +9,8 @@ struct sampler_ops {
         int (*open)(const struct sampler_options *o, void **ret_state);
         void (*close)(void *state);
         int (*add_process)(void *state, pid_t pid);
+        /* whether pid is in the target set now */
+        bool (*follows)(const void *state, pid_t pid);
         int (*start)(void *state);
         int (*poll)(void *state, int timeout_ms, const struct sampler_callbacks *cb);
         int (*stop)(void *state, const struct sampler_callbacks *cb);

@@ -134,6 +134,10 @@ const char *sampler_notice(const struct sampler *s) {
         return s->ops->notice ? s->ops->notice(s->state) : NULL;
 }
 
+bool sampler_follows(const struct sampler *s, pid_t pid) {
+        return s->ops->follows(s->state, pid);
+}
+
 int sampler_unwind_maps(const struct sampler *s, struct sampler_unwind_maps *ret) {
         return s->ops->unwind_maps ? s->ops->unwind_maps(s->state, ret) : -EOPNOTSUPP;
 }

@@ -112,6 +112,16 @@ void symbolizer_load_kernel(struct symbolizer *s) {
                 log_debug_errno(r, "symbolize: cannot read /proc/kallsyms, skipping");
 }
 
+void symbolizer_forget_names(struct symbolizer *s) {
+        struct strpool fresh;
+        /* a pool that cannot be made keeps the old one */
+        if (strpool_init(&fresh) < 0)
+                return;
+        strpool_release(&s->names);
+        s->names = fresh;
+        u64map_clear(&s->demangled);
+}
+
 void symbolizer_reload_kernel(struct symbolizer *s) {
         s->kallsyms = kallsyms_free(s->kallsyms);
         s->kallsyms_tried = false;

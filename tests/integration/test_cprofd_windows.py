@@ -79,14 +79,17 @@ def run(t, a, b, c, cg):
             "WATCHDOG=1 every half of WATCHDOG_USEC", d.messages)
 
     for target in ("bycomm", "bypid", "bycg"):
-        w = d.wait_windows(target, 2, 15)
-        t.require(len(w) >= 2, f"{target}: windows appear ({len(w)})", d.stderr())
-        last = w[-1]
+        # the first window is what was left of a second at the start
+        w = d.wait_windows(target, 3, 15)
+        t.require(len(w) >= 3, f"{target}: windows appear ({len(w)})", d.stderr())
+        # the newest window may be the one being written
+        last = w[-2]
         t.check(WINDOW_RE.match(os.path.basename(last)), f"{target}: named YYYYMMDDTHHMMSSZ.folded.gz "
                 f"({os.path.basename(last)})")
         n = window_samples(last)
         hot = window_samples(last, "hot_a")
-        t.check(n > 50 and hot > 0.5 * n, f"{target}: a window holds its workload ({hot} of {n} in hot_a)",
+        # 199 Hz for 1 s: ~199 samples on an idle machine, a quarter on a busy one
+        t.check(n > 20 and hot > 0.5 * n, f"{target}: a window holds its workload ({hot} of {n} in hot_a)",
                 window_text(last)[:2000])
         # (the last window's svg may still be being written)
         t.check(os.path.exists(w[-2][:-len(".folded.gz")] + ".svg"), f"{target}: the svg output is there too")
