@@ -134,6 +134,25 @@ def body(t):
     own.kill()
     own.wait()
 
+    # nobody's recording covers the process until it execs: not what it
+    # execs next (it could be a setuid program)
+    # about 2 s of shell loop (longer on a busy machine), then the exec
+    script = f"i=0; while [ $i -lt 1000000 ]; do i=$((i+1)); done; exec {t.workload('hot')} 8"
+    ex = subprocess.Popen(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                           "sh", "-c", script], stdout=subprocess.DEVNULL)
+    t.procs.append(ex)
+    ex_out = "/tmp/cprof-ctl-exec-%d.folded" % os.getpid()
+    t0 = time.monotonic()
+    r = d.ctl("record", "--pid", ex.pid, "--duration", 10, "-o", ex_out, user=NOBODY)
+    took = time.monotonic() - t0
+    text = open(ex_out).read() if os.path.exists(ex_out) else ""
+    t.check("hot_a" not in text and took < 9 and text.startswith("sh;"),
+            f"nobody's recording ends at the exec, without the exec'd program ({took:.1f} s)", r.stderr + text[:500])
+    if os.path.exists(ex_out):
+        os.unlink(ex_out)
+    ex.kill()
+    ex.wait()
+
     # hostile clients
     reply = raw_request(d.sock, b"{not json")
     t.check(b'"ok": false' in reply or b'"ok":false' in reply, "malformed JSON gets a JSON error", reply[:200])
@@ -146,17 +165,48 @@ def body(t):
     r = d.ctl("--json", "status")
     t.check(r.returncode == 0, "the daemon serves on after them", r.stderr)
 
+    # a reload that moves the socket while an on-demand recording runs:
+    # the recording is answered, the new socket serves
+    rec = subprocess.Popen([t.cprof, "ctl", "--socket", d.sock, "record", "--pid", str(hot.ready_pid),
+                            "--duration", "6", "-o", t.path("moved.folded")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t.procs.append(rec)
+    time.sleep(1.5)
+    old_sock = d.sock
+    d.sock = d.sock + ".2"
+    with open(d.config) as f:
+        conf = f.read()
+    # and a target renamed: its processes write under the new name
+    conf = conf.replace(old_sock, d.sock).replace("[target api]", "[target api2]")
+    with open(d.config, "w") as f:
+        f.write(conf)
+    d.proc.send_signal(signal.SIGHUP)
+    out_, err_ = rec.communicate(timeout=20)
+    t.check(rec.returncode == 0 and os.path.exists(t.path("moved.folded")),
+            "an on-demand recording is answered when a reload moves the socket", err_)
+    time.sleep(2.5)
+    t.check(d.proc.poll() is None, "the daemon lives on", d.stderr())
+    r = d.ctl("--json", "status")
+    st = json.loads(r.stdout or "{}")
+    api2 = [x for x in st.get("targets", []) if x.get("name") == "api2"]
+    t.check(r.returncode == 0 and api2 and api2[0]["processes"] >= 1,
+            f"the new socket serves, and the renamed target has the processes ({api2})", r.stderr + d.stderr())
+    t.check(len(d.windows("api2")) >= 1, "windows are written under the new name")
+    n_api = len(d.windows("api"))
+    time.sleep(1.5)
+    t.check(len(d.windows("api")) == n_api, "and no more under the old one")
+
     # pushes
     got = pushes(log)
-    api_pushes = [p for p in got if p.get("labels", {}).get("target") == "api"]
+    api_pushes = [p for p in got if p.get("labels", {}).get("target") in ("api", "api2")]
     t.check(api_pushes and all(p.get("valid") for p in got), f"the receiver got valid pushes "
             f"({len(api_pushes)} for api, {len(got)} in all)", json.dumps(got[:3]))
     # the server goes away: sampling goes on, drops are counted
     recv.kill()
     recv.wait()
-    n = len(d.windows("api"))
+    n = len(d.windows("api2"))
     time.sleep(6)
-    t.check(len(d.windows("api")) >= n + 3, "windows go on while the server is down")
+    t.check(len(d.windows("api2")) >= n + 3, "windows go on while the server is down")
     st = json.loads(d.ctl("--json", "status").stdout)
     push = st.get("push", {})
     t.check(push.get("dropped", 0) > 0, f"the pushes that did not fit the queue are counted ({push})")
