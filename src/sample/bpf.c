@@ -72,7 +72,6 @@ struct bpf_sampler {
          * records: mappings are known from the moment they are made */
         struct perf_side *side;
         uint64_t side_lost;
-        bool side_fresh; /* side events delivered in this poll */
         uint64_t copied_bytes;
         struct bpf_program *prog; /* the sampling program loaded */
         bool kernel_unwind;       /* it unwinds user stacks itself */
@@ -125,8 +124,10 @@ static int handle_event(void *ctx, void *data, size_t size) {
 
 static int deliver_side_events(struct bpf_sampler *b);
 
-/* A sample with a stack copy. Side events first: the mapping a sample
- * ran in was made before it, so its record is in the side rings. */
+/* A sample with a stack copy. Side events first, whenever records wait:
+ * the mapping a sample ran in was made before it, so its record is in the
+ * side rings, but maybe written after the last delivery (a process that
+ * forked, exec'd and was sampled within one poll). */
 static int handle_copy(void *ctx, void *data, size_t size) {
         struct bpf_sampler *b = ctx;
         const struct profile_sample *h = data;
@@ -136,11 +137,10 @@ static int handle_copy(void *ctx, void *data, size_t size) {
         if (size < sizeof(*h) || h->copy_len > size - sizeof(*h) || h->n_kstack > PROFILE_MAX_STACK ||
             h->n_walk > (size - sizeof(*h) - h->copy_len) / 8)
                 return 0;
-        if (!b->side_fresh) {
+        if (b->side && perf_side_pending(b->side)) {
                 int r = deliver_side_events(b);
                 if (r < 0)
                         return r;
-                b->side_fresh = true;
         }
         memcpy(comm, h->comm, PROFILE_COMM_LEN);
         comm[PROFILE_COMM_LEN] = '\0';
@@ -582,7 +582,6 @@ static int bpf_poll(void *state, int timeout_ms, const struct sampler_callbacks 
         int r;
 
         b->cb = cb;
-        b->side_fresh = false;
         r = ring_buffer__poll(b->events, timeout_ms);
         if (r < 0 && r != -EINTR) {
                 b->cb = NULL;
@@ -615,7 +614,6 @@ static int bpf_stop(void *state, const struct sampler_callbacks *cb) {
         for (int i = 0; i < b->ncpus; i++)
                 ioctl(b->perf_fds[i], PERF_EVENT_IOC_DISABLE, 0);
         b->cb = cb;
-        b->side_fresh = false;
         r = ring_buffer__consume(b->events);
         if (r < 0) {
                 b->cb = NULL;

@@ -126,6 +126,12 @@ int perf_side_start(struct perf_side *ps) {
         return enable(ps);
 }
 
+/* Whether records wait in the rings: a check of n_cpus ring heads, cheap
+ * enough for every sample. */
+bool perf_side_pending(const struct perf_side *ps) {
+        return !perf_rings_empty(ps->rings, ps->ncpus);
+}
+
 /* Returns the number of records the kernel dropped since open (ring
  * overflow), for the caller's lost_events. */
 int perf_side_drain(struct perf_side *ps, const struct sampler_callbacks *cb) {

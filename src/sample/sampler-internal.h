@@ -50,3 +50,4 @@ int perf_side_add_process(struct perf_side *ps, pid_t pid);
 int perf_side_start(struct perf_side *ps);
 /* Delivers every record written so far. */
 int perf_side_drain(struct perf_side *ps, const struct sampler_callbacks *cb);
+bool perf_side_pending(const struct perf_side *ps);
