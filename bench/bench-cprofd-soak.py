@@ -10,7 +10,9 @@ with 60 s windows at the given rate. Every minute the bench samples:
   - the daemon's CPU time (utime + stime from /proc) as % of one core;
   - the CPU time of its BPF programs (kernel.bpf_stats_enabled: run_time_ns
     of the programs it loaded), charged to the targets, not the daemon;
-  - its RssAnon (mapped debug files are file pages and do not count);
+  - its RssAnon (mapped debug files are file pages and do not count), and
+    the heap in use and held free (mallinfo2, from cprof ctl status): a
+    slope in the first is a leak, in the second fragmentation;
   - windows written, samples and lost samples (cprof ctl status);
   - disk use of the store against its budget (max-size).
 
@@ -140,11 +142,13 @@ comm = {os.path.basename(churn_bin)[:15]}
                 "rss": rss_anon_kib(d.pid), "windows": st.get("windows_written", 0),
                 "samples": st.get("samples", 0), "lost": st.get("lost", 0),
                 "disk": dir_bytes(out), "processes": st.get("processes", 0),
+                "heap": st.get("heap_in_use_bytes", 0), "heap_free": st.get("heap_free_bytes", 0),
             })
             r = rows[-1]
             print(f"{r['min']:6.1f} min  cpu {r['cpu']:7.2f} s  bpf {r['bpf']:7.2f} s  RssAnon {r['rss'] / 1024:6.1f} MB"
                   f"  windows {r['windows']:4}  samples {r['samples']:9}  lost {r['lost']:5}"
-                  f"  disk {r['disk'] / 1e6:6.2f} MB  processes {r['processes']}", flush=True)
+                  f"  disk {r['disk'] / 1e6:6.2f} MB  processes {r['processes']}"
+                  f"  heap {r['heap'] / 1e6:.1f} MB in use, {r['heap_free'] / 1e6:.1f} MB free", flush=True)
     finally:
         d.send_signal(signal.SIGTERM)
         d.wait(10)

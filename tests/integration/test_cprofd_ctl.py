@@ -90,6 +90,8 @@ def body(t):
             f"status names target api with samples and processes ({api})", r.stdout)
     t.check(st.get("rss_bytes", 0) > 0 and "cpu_s" in st and st.get("disk_bytes", 0) > 0,
             "status gives own RSS, CPU and disk use", r.stdout)
+    t.check(st.get("heap_in_use_bytes", 0) > 0 and st.get("heap_free_bytes", -1) >= 0,
+            "status gives the heap in use and the free memory it holds", r.stdout)
     r = d.ctl("status")
     t.check(r.returncode == 0 and "api" in r.stdout, "ctl status prints a readable status", r.stdout)
 
