@@ -118,12 +118,15 @@ comm = {os.path.basename(churn_bin)[:15]}
     # daemon's share is what is measured
     nice = ["nice", "-n", "19"]
     # 20 busy threads until killed
+    # each in a session of its own: the loops' children go with them
     procs.append(subprocess.Popen(nice + [busy_bin, "20", "0", "0"],
-                                  stdout=subprocess.DEVNULL))
+                                  stdout=subprocess.DEVNULL, start_new_session=True))
     hot = churn_bin
     # a service restarted every 4 s, and 10 short-lived ones a second
-    procs.append(subprocess.Popen(nice + ["sh", "-c", f"while :; do {hot} 4 >/dev/null; done"]))
-    procs.append(subprocess.Popen(nice + ["sh", "-c", f"while :; do {hot} 0.05 >/dev/null & sleep 0.1; done"]))
+    procs.append(subprocess.Popen(nice + ["sh", "-c", f"while :; do {hot} 4 >/dev/null; done"],
+                                  start_new_session=True))
+    procs.append(subprocess.Popen(nice + ["sh", "-c", f"while :; do {hot} 0.05 >/dev/null & sleep 0.1; done"],
+                                  start_new_session=True))
     d = subprocess.Popen([cprofd, "--config", conf], stderr=open(os.path.join(tmp, "cprofd.log"), "w"))
     time.sleep(3)
     rows = []
@@ -150,12 +153,20 @@ comm = {os.path.basename(churn_bin)[:15]}
                   f"  disk {r['disk'] / 1e6:6.2f} MB  processes {r['processes']}"
                   f"  heap {r['heap'] / 1e6:.1f} MB in use, {r['heap_free'] / 1e6:.1f} MB free", flush=True)
     finally:
-        d.send_signal(signal.SIGTERM)
-        d.wait(10)
+        # the workloads first, whatever the daemon does next
         for p in procs:
-            p.kill()
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             p.wait()
-        subprocess.run(["pkill", "-P", str(os.getpid())], check=False)
+        d.send_signal(signal.SIGTERM)
+        try:
+            d.wait(10)
+        except subprocess.TimeoutExpired:
+            print("cprofd did not exit within 10 s of SIGTERM: killed", file=sys.stderr)
+            d.kill()
+            d.wait()
 
     # summary
     print(f"\n## cprofd soak at {a.hz} Hz, {a.minutes:g} min, 20 busy threads + churn")
