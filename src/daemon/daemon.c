@@ -11,6 +11,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <malloc.h>
+#if defined(__SANITIZE_ADDRESS__)
+/* libasan's (gcc installs no header for them) */
+size_t __sanitizer_get_current_allocated_bytes(void);
+size_t __sanitizer_get_free_bytes(void);
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,6 +297,19 @@ static long rss_bytes(void) {
         return kib * 1024;
 }
 
+/* The heap in use and what the allocator holds free. A sanitizer build
+ * has ASan's allocator, for which mallinfo2 says nothing. */
+static void heap_usage(uint64_t *in_use, uint64_t *held_free) {
+#if defined(__SANITIZE_ADDRESS__)
+        *in_use = __sanitizer_get_current_allocated_bytes();
+        *held_free = __sanitizer_get_free_bytes();
+#else
+        struct mallinfo2 mi = mallinfo2();
+        *in_use = mi.uordblks + mi.hblkhd;
+        *held_free = mi.fordblks;
+#endif
+}
+
 static json_t *status_reply(struct daemon *d) {
         struct record_progress p;
         struct rusage ru;
@@ -310,22 +328,24 @@ static json_t *status_reply(struct daemon *d) {
         double cpu = (double) ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double) ru.ru_stime.tv_sec +
                      ru.ru_stime.tv_usec / 1e6;
         /* in use against held but free: tells a leak from fragmentation */
-        struct mallinfo2 mi = mallinfo2();
-        json_t *reply = json_pack("{s:b, s:o, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I}",
+        uint64_t heap_in_use, heap_free;
+        heap_usage(&heap_in_use, &heap_free);
+        json_t *reply = json_pack("{s:b, s:o, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I}",
                 "ok", 1, "targets", targets,
                 "samples", (json_int_t) p.stats.samples,
                 "lost", (json_int_t) p.stats.lost,
                 "processes", (json_int_t) p.processes_now,
                 "cpu_s", cpu,
                 "rss_bytes", (json_int_t) rss_bytes(),
-                "heap_in_use_bytes", (json_int_t) (mi.uordblks + mi.hblkhd),
-                "heap_free_bytes", (json_int_t) mi.fordblks,
+                "heap_in_use_bytes", (json_int_t) heap_in_use,
+                "heap_free_bytes", (json_int_t) heap_free,
                 "disk_bytes", (json_int_t) d->usage.bytes,
                 "disk_files", (json_int_t) d->usage.files,
                 "windows_written", (json_int_t) d->windows_written,
                 "windows_failed", (json_int_t) d->windows_failed,
                 "backend", recorder_backend_name(d->rec),
-                "ondemand", (json_int_t) ondemand_count(d->ondemand));
+                "ondemand", (json_int_t) ondemand_count(d->ondemand),
+                "ondemand_starting", (json_int_t) ondemand_starting(d->ondemand));
         if (reply && d->push) {
                 struct pusher_stats ps;
                 pusher_get_stats(d->push, &ps);

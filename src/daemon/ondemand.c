@@ -1,11 +1,15 @@
 #include "daemon/ondemand.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/pidfd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -15,16 +19,26 @@
 #include "util/log.h"
 #include "util/vec.h"
 
+/* A recording starts on a thread of its own: loading the BPF program and
+ * its maps takes about 0.3 s, which the daemon's loop (the continuous
+ * sampler, the socket) must not wait for. The loop owns the run again
+ * once `started` is set; only the loop replies on the connection. */
 struct ondemand {
         struct recorder *rec;
         struct control_conn *conn;
         pid_t pid;
         char **debug_dirs; /* the recorder borrows them */
         size_t n_debug_dirs;
+        struct record_options opts;
+        int pidfd;         /* a dup of the server's, the starter closes it */
+        pthread_t starter;
+        bool starting;     /* the starter is to be joined */
+        atomic_bool started;
+        int start_error;   /* the starter's result: 0, -ESRCH (gone) or an errno */
 };
 
 struct ondemand_set {
-        VEC(struct ondemand) runs;
+        VEC(struct ondemand *) runs;
         unsigned max;
         uint64_t max_duration_ns;
         bool kernel_stacks;
@@ -92,6 +106,13 @@ size_t ondemand_count(const struct ondemand_set *s) {
         return s ? s->runs.n : 0;
 }
 
+size_t ondemand_starting(const struct ondemand_set *s) {
+        size_t n = 0;
+        for (size_t i = 0; s && i < s->runs.n; i++)
+                n += s->runs.v[i]->starting;
+        return n;
+}
+
 void ondemand_reply_profile(struct control_conn *c, const struct profile *p, unsigned windows) {
         char *text = NULL;
         size_t len = 0;
@@ -108,9 +129,15 @@ void ondemand_reply_profile(struct control_conn *c, const struct profile *p, uns
                 control_reply_error(c, "cannot make the profile: %s", strerror(k < 0 ? -k : ENOMEM));
 }
 
+static void run_free(struct ondemand *o) {
+        recorder_free(o->rec);
+        free_dirs(o->debug_dirs, o->n_debug_dirs);
+        free(o);
+}
+
 /* Answers and frees run i. */
 static void finish(struct ondemand_set *s, size_t i) {
-        struct ondemand *o = &s->runs.v[i];
+        struct ondemand *o = s->runs.v[i];
         int k = recorder_finish(o->rec);
         struct profile *p = k < 0 ? NULL : recorder_profile(o->rec);
         if (p) {
@@ -119,15 +146,55 @@ static void finish(struct ondemand_set *s, size_t i) {
         } else {
                 control_reply_error(o->conn, "the recording failed: %s", strerror(k < 0 ? -k : ENOMEM));
         }
-        recorder_free(o->rec);
-        free_dirs(o->debug_dirs, o->n_debug_dirs);
+        run_free(o);
         s->runs.v[i] = s->runs.v[--s->runs.n];
+}
+
+static void *start_thread_main(void *arg) {
+        struct ondemand *o = arg;
+        int k = daemon_recorder_new(&o->opts, &o->rec);
+        if (k >= 0) {
+                k = recorder_add_pid(o->rec, o->pid, true);
+                /* the pid the server checked is still that process (the
+                 * pidfd would fail once the process is gone, and a new one
+                 * may have the pid) */
+                if (k >= 0 && o->pidfd >= 0 && pidfd_send_signal(o->pidfd, 0, NULL, 0) < 0)
+                        k = -ESRCH;
+        }
+        if (o->pidfd >= 0)
+                close(o->pidfd);
+        o->pidfd = -1;
+        o->start_error = k < 0 ? k : 0;
+        atomic_store(&o->started, true);
+        return NULL;
+}
+
+enum start_state { START_RUNNING, START_PENDING, START_FAILED };
+
+/* Joins run i's starter if it is done (or, with wait, when it is); answers
+ * and frees the run if it could not start (run i is then another one). */
+static enum start_state settle_start(struct ondemand_set *s, size_t i, bool wait) {
+        struct ondemand *o = s->runs.v[i];
+        if (!o->starting)
+                return START_RUNNING;
+        if (!wait && !atomic_load(&o->started))
+                return START_PENDING;
+        pthread_join(o->starter, NULL);
+        o->starting = false;
+        if (o->start_error == 0)
+                return START_RUNNING;
+        if (o->start_error == -ESRCH)
+                control_reply_error(o->conn, "process %d has exited", (int) o->pid);
+        else
+                control_reply_error(o->conn, "cannot record process %d: %s", (int) o->pid, strerror(-o->start_error));
+        run_free(o);
+        s->runs.v[i] = s->runs.v[--s->runs.n];
+        return START_FAILED;
 }
 
 void ondemand_start(struct ondemand_set *s, struct control_conn *c, const struct control_request *req,
                     int pidfd, bool privileged) {
-        struct ondemand o = { .conn = c, .pid = req->pid };
-        struct record_options opts;
+        struct ondemand *o;
         int k;
 
         if (s->runs.n >= s->max) {
@@ -139,53 +206,56 @@ void ondemand_start(struct ondemand_set *s, struct control_conn *c, const struct
                                     (double) s->max_duration_ns / 1e9);
                 return;
         }
-        k = copy_dirs(s->debug_dirs, s->n_debug_dirs, &o.debug_dirs);
-        if (k < 0) {
+        o = calloc(1, sizeof(*o));
+        if (!o || copy_dirs(s->debug_dirs, s->n_debug_dirs, &o->debug_dirs) < 0) {
+                free(o);
                 control_reply_error(c, "out of memory");
                 return;
         }
-        o.n_debug_dirs = s->n_debug_dirs;
+        *o = (struct ondemand) { .conn = c, .pid = req->pid, .debug_dirs = o->debug_dirs,
+                                 .n_debug_dirs = s->n_debug_dirs, .pidfd = -1 };
         k = daemon_record_options(s->unwind, s->kernel_stacks, req->frequency_hz,
-                                  (const char *const *) o.debug_dirs, o.n_debug_dirs, &opts);
-        opts.duration_ns = req->duration_ns;
+                                  (const char *const *) o->debug_dirs, o->n_debug_dirs, &o->opts);
+        o->opts.duration_ns = req->duration_ns;
         if (!privileged) {
-                opts.sampler.children = false;
-                opts.first_image_only = true;
+                o->opts.sampler.children = false;
+                o->opts.first_image_only = true;
         }
-        if (k >= 0)
-                k = daemon_recorder_new(&opts, &o.rec);
-        if (k >= 0) {
-                k = recorder_add_pid(o.rec, req->pid, true);
-                /* the pid the server checked is still that process (the
-                 * pidfd it holds would fail once the process is gone, and a
-                 * new one may have the pid) */
-                if (k == -ESRCH || (k >= 0 && pidfd >= 0 && pidfd_send_signal(pidfd, 0, NULL, 0) < 0)) {
-                        control_reply_error(c, "process %d has exited", (int) req->pid);
-                        goto fail;
-                }
-        }
+        /* the server closes its pidfd when this returns */
+        if (k >= 0 && pidfd >= 0 && (o->pidfd = fcntl(pidfd, F_DUPFD_CLOEXEC, 3)) < 0)
+                k = -errno;
         if (k >= 0)
                 k = vec_push(&s->runs, o);
+        if (k >= 0) {
+                k = -pthread_create(&o->starter, NULL, start_thread_main, o);
+                if (k < 0)
+                        s->runs.n--;
+        }
         if (k < 0) {
                 control_reply_error(c, "cannot record process %d: %s", (int) req->pid, strerror(-k));
-                goto fail;
+                if (o->pidfd >= 0)
+                        close(o->pidfd);
+                run_free(o);
+                return;
         }
-        return;
-fail:
-        recorder_free(o.rec);
-        free_dirs(o.debug_dirs, o.n_debug_dirs);
+        o->starting = true;
 }
 
 void ondemand_step(struct ondemand_set *s, bool stop) {
         for (size_t i = 0; i < s->runs.n;) {
+                enum start_state st = settle_start(s, i, stop);
+                if (st == START_PENDING)
+                        i++;
+                if (st != START_RUNNING)
+                        continue;
                 /* a client that gave up frees its slot now */
-                int k = stop || control_conn_peer_gone(s->runs.v[i].conn) ? 1 : recorder_poll(s->runs.v[i].rec, 0);
+                int k = stop || control_conn_peer_gone(s->runs.v[i]->conn) ? 1 : recorder_poll(s->runs.v[i]->rec, 0);
                 if (k == 0) {
                         i++;
                         continue;
                 }
                 if (k < 0)
-                        log_warning("on-demand recording of process %d: %s", (int) s->runs.v[i].pid, strerror(-k));
+                        log_warning("on-demand recording of process %d: %s", (int) s->runs.v[i]->pid, strerror(-k));
                 finish(s, i);
         }
 }

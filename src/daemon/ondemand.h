@@ -1,4 +1,5 @@
-/* On-demand recordings (`cprof ctl record`): one recorder each, beside the
+/* On-demand recordings (`cprof ctl record`): one recorder each, started on
+ * a thread so the daemon's loop never waits for a BPF load, beside the
  * continuous one, at the rate the client asked, for one process and its
  * children, answered on the client's connection when it ends (duration
  * over, the process exited, or the client gave up). A bounded number run
@@ -33,6 +34,8 @@ void ondemand_start(struct ondemand_set *s, struct control_conn *c, const struct
  * those that ended; with stop, all of them. */
 void ondemand_step(struct ondemand_set *s, bool stop);
 size_t ondemand_count(const struct ondemand_set *s);
+/* Of those, how many are still loading their sampler (on their thread). */
+size_t ondemand_starting(const struct ondemand_set *s);
 
 /* Answers c with p as folded text: {"ok":true, "folded":..., "samples":N,
  * "windows":N} (windows: how many went into it, for a snapshot). */

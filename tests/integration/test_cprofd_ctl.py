@@ -106,6 +106,28 @@ def body(t):
             f"the on-demand profile has the workload at 499 Hz ({f.total()} samples)", f.top())
     t.check(1.5 < took < 8, f"it took about its duration ({took:.1f} s)")
 
+    # a recording's start (loading its BPF program, ~0.3 s) runs beside
+    # the loop: a status asked right after it is answered while it starts
+    rec = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    rec.settimeout(10)
+    rec.connect(d.sock)
+    rec.sendall(json.dumps({"command": "record", "pid": int(hot.ready_pid), "duration_s": 1}).encode() + b"\n")
+    t0 = time.monotonic()
+    st = json.loads(raw_request(d.sock, b'{"command": "status"}\n') or b"{}")
+    took = time.monotonic() - t0
+    t.check(st.get("ondemand") == 1 and st.get("ondemand_starting") == 1,
+            f"status is answered while an on-demand recording starts ({took * 1000:.0f} ms)", st)
+    reply = b""
+    while not reply.endswith(b"\n"):
+        chunk = rec.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+    rec.close()
+    rr = json.loads(reply or b"{}")
+    t.check(rr.get("ok") and rr.get("samples", 0) > 0, "and that recording is answered with samples",
+            reply[:300])
+
     # a snapshot of recent windows
     snap = t.path("snap.svg")
     r = d.ctl("snapshot", "--target", "api", "--last", "1m", "-o", snap)
