@@ -13,6 +13,13 @@ over s (wall - D; the target is at most 0.5), samples, lost, peak RSS.
 For perf, "wall" ends when `perf record` exits; its post-processing
 (`perf script | cprof collapse`) is timed separately as post s.
 
+Two rows per case are not profilers but the floor under them: "start
+true" runs /bin/true and "start cprof" runs `cprof --version` on the same
+load, from the same /usr/bin/time; their wall is what starting a process
+costs there before it can do anything (a normal task on 2,000 busy
+threads waits for the CPU at each step; cprof's libraries add to it
+before main() can move it to real-time priority).
+
 Usage: bench/bench-duration.py [--build DIR] [--runs N] [--profilers LIST] [--cases LIST]
 (perf record -p on the 2,000-thread case opens an event per thread and CPU
 and, starved like any normal task there, did not finish within minutes
@@ -71,6 +78,13 @@ def run_cprof(cprof, backend, pid, hz, dur, threads, tmp):
             "post": 0.0}
 
 
+def run_start(cmd, tmp):
+    wall, rss, r = timed(cmd, tmp)
+    if r.returncode != 0:
+        sys.exit(f"{cmd[0]} failed: {r.stderr}")
+    return {"wall": wall, "rss": rss, "samples": 0, "lost": 0, "post": 0.0}
+
+
 def run_perf(cprof, pid, hz, dur, threads, tmp):
     data = os.path.join(tmp, "perf.data")
     cmd = ["perf", "record", "-q", "-e", "cpu-clock", "-F", str(hz), "-g", "-p", str(pid),
@@ -99,8 +113,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--profilers", default="cprof bpf,cprof perf,perf",
-                    help="comma-separated subset of: cprof bpf, cprof perf, perf")
+    ap.add_argument("--profilers", default="start true,start cprof,cprof bpf,cprof perf,perf",
+                    help="comma-separated subset of: start true, start cprof, cprof bpf, cprof perf, perf")
     ap.add_argument("--cases", default="", help="comma-separated case names (default: all)")
     args = ap.parse_args()
     cprof = os.path.join(args.build, "src", "cli", "cprof")
@@ -119,6 +133,10 @@ def main():
                 try:
                     if prof == "perf":
                         res = run_perf(cprof, w.pid, hz, dur, threads, tmp)
+                    elif prof == "start true":
+                        res = run_start(["/bin/true"], tmp)
+                    elif prof == "start cprof":
+                        res = run_start([cprof, "--version"], tmp)
                     else:
                         res = run_cprof(cprof, prof.split()[1], w.pid, hz, dur, threads, tmp)
                 finally:
@@ -127,8 +145,9 @@ def main():
                 runs[prof].append(res)
         for prof, rs in runs.items():
             med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+            over = "" if prof.startswith("start") else f"{med['wall'] - dur:+.2f}"
             print(f"| {name} | {hz} | {dur} | {prof} | {med['wall']:.2f} | "
-                  f"{med['wall'] - dur:+.2f} | {med['post']:.2f} | {med['samples']:.0f} | "
+                  f"{over} | {med['post']:.2f} | {med['samples']:.0f} | "
                   f"{med['lost']:.0f} | {med['rss']:.1f} |", flush=True)
 
 
