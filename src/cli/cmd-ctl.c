@@ -427,6 +427,12 @@ static void print_status(json_t *reply) {
                         printf("%.2f s of CPU%s", v, rss ? ", " : "");
                 if (rss)
                         print_bytes("RSS ", w);
+                if (json_num(reply, "heap_in_use_bytes", &v))
+                        print_bytes(", heap ", v);
+                if (json_num(reply, "heap_free_bytes", &v)) {
+                        print_bytes(" (+", v);
+                        printf(" held free)");
+                }
                 printf("\n");
         }
         if (json_num(reply, "disk_bytes", &v)) {
@@ -435,8 +441,12 @@ static void print_status(json_t *reply) {
                         printf(" in %.0f files", w);
                 printf("\n");
         }
-        if (json_num(reply, "ondemand", &v))
-                printf("on demand:  %.0f recording%s running\n", v, v == 1 ? "" : "s");
+        if (json_num(reply, "ondemand", &v)) {
+                printf("on demand:  %.0f recording%s running", v, v == 1 ? "" : "s");
+                if (json_num(reply, "ondemand_starting", &w) && w > 0)
+                        printf(" (%.0f starting)", w);
+                printf("\n");
+        }
         json_t *push = json_object_get(reply, "push");
         if (json_is_object(push) && json_object_size(push)) {
                 const char *key;
