@@ -30,6 +30,10 @@ int target_comm(pid_t pid, char *buf, size_t size);
  * is reaped. -ESRCH when gone. */
 int target_cpu_time_ns(pid_t pid, bool children, uint64_t *ret);
 
+/* When pid started, in clock ticks since boot (/proc/PID/stat starttime);
+ * with the pid, it names one process. 0 when gone. */
+uint64_t target_start_ticks(pid_t pid);
+
 /* A launched command runs in a process group of its own (its pid is the
  * group id), so that everything it starts can be stopped with it. When
  * the profiler is in the terminal's foreground group, the command's group

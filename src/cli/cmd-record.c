@@ -380,6 +380,20 @@ static uint64_t pid_cpu_used_ns(void) {
         return sum;
 }
 
+/* Seconds since this process started (exec), for -v: on overloaded CPUs
+ * most of a recording's overrun is before main() can raise the priority,
+ * and the user should see which part it was. */
+static double since_start_s(void) {
+        uint64_t start = target_start_ticks(getpid());
+        long hz = sysconf(_SC_CLK_TCK);
+        struct timespec ts;
+        if (start == 0 || hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
+                return 0;
+        return (double) ts.tv_sec + ts.tv_nsec / 1e9 - (double) start / (double) hz;
+}
+
+static double priority_raised_s; /* since_start_s() once at real-time priority */
+
 static double expected_samples(uint64_t cpu_ns) {
         return (double) cpu_ns / 1e9 * arg_frequency;
 }
@@ -771,7 +785,8 @@ static int run(void) {
                 atomic_file_abort(&out);
         if (r < 0)
                 return log_error("cannot write '%s': %s", arg_output, atomic_file_strerror(r)), r;
-        log_debug("record: wrote '%s'", arg_output);
+        log_debug("record: wrote '%s' %.2f s after cprof started (at real-time priority from %.2f s)",
+                  arg_output, since_start_s(), priority_raised_s);
 
         if (!arg_quiet) {
                 print_summary(rec, arg_output, profile_stack_count(p), cpu_ns);
@@ -784,6 +799,7 @@ static int run(void) {
 int cmd_record(int argc, char **argv) {
         /* before anything else: see record_raise_priority() */
         record_raise_priority();
+        priority_raised_s = since_start_s();
         int r = parse_argv(argc, argv);
         if (r > 0) {
                 r = run();

@@ -149,25 +149,9 @@ static int new_matcher(struct daemon *d) {
 
 /* Field 22 of /proc/PID/stat: when the process started, in clock ticks
  * since boot; 0 when it is gone. */
-static uint64_t start_time(pid_t pid) {
-        char path[64], buf[1024];
-        unsigned long long t = 0;
-
-        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f || !fgets(buf, sizeof(buf), f))
-                return 0;
-        /* after the comm, which may hold spaces and parentheses */
-        const char *p = strrchr(buf, ')');
-        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-                         &t) != 1)
-                return 0;
-        return t;
-}
-
 static int on_match(void *userdata, pid_t pid, uint32_t target) {
         struct daemon *d = userdata;
-        uint64_t seen, start = start_time(pid);
+        uint64_t seen, start = target_start_ticks(pid);
 
         if (start == 0 || target >= d->target_groups.n)
                 return 0;
@@ -196,7 +180,7 @@ static void scan(struct daemon *d) {
                 if (!d->added.used[i])
                         continue;
                 pid_t pid = (pid_t) d->added.keys[i];
-                if (start_time(pid) != d->added.vals[i] && u64map_remove(&d->added, (uint64_t) pid))
+                if (target_start_ticks(pid) != d->added.vals[i] && u64map_remove(&d->added, (uint64_t) pid))
                         i--; /* the backward shift may have moved an entry into slot i */
         }
         d->next_scan_ns = now_ns() + SCAN_NS;

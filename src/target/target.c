@@ -129,6 +129,17 @@ int target_cpu_time_ns(pid_t pid, bool children, uint64_t *ret) {
         return 0;
 }
 
+uint64_t target_start_ticks(pid_t pid) {
+        char buf[1024];
+        unsigned long long t;
+        const char *f = proc_stat_fields(pid, buf, sizeof(buf));
+        /* ... cutime cstime priority nice num_threads itrealvalue starttime */
+        if (!f || sscanf(f, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                         &t) != 1)
+                return 0;
+        return t;
+}
+
 int target_launch(char *const *argv, struct launched *ret) {
         int go[2], err[2];
 
