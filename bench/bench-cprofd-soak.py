@@ -17,7 +17,8 @@ with 60 s windows at the given rate. Every minute the bench samples:
   - disk use of the store against its budget (max-size).
 
 Then prints the table and a summary: mean CPU after minute 1, the RssAnon
-slope from minute 5 on (least squares, MB per hour), peak RssAnon, lost.
+slope from minute 5 on (least squares, MB per hour) and those of the heap
+in use and held free, peak RssAnon, lost.
 
 Usage: bench-cprofd-soak.py [--build DIR] [--minutes 60] [--hz 19]
 """
@@ -183,13 +184,20 @@ comm = {os.path.basename(churn_bin)[:15]}
         cpu = 100 * (rows[-1]["cpu"] - rows[0]["cpu"]) / span
         bpf = 100 * (rows[-1]["bpf"] - rows[0]["bpf"]) / span
         late = [r for r in rows if r["min"] >= 5] or rows
-        n = len(late)
-        mx = sum(r["min"] for r in late) / n
-        my = sum(r["rss"] for r in late) / n
-        var = sum((r["min"] - mx) ** 2 for r in late)
-        slope = sum((r["min"] - mx) * (r["rss"] - my) for r in late) / var if var else 0.0
+
+        def slope_mb_per_hour(key, scale):
+            """least squares over the rows from minute 5, MB per hour"""
+            n = len(late)
+            mx = sum(r["min"] for r in late) / n
+            my = sum(r[key] for r in late) / n
+            var = sum((r["min"] - mx) ** 2 for r in late)
+            return sum((r["min"] - mx) * (r[key] - my) for r in late) / var * 60 * scale if var else 0.0
+
         print(f"\nmean daemon CPU {cpu:.2f}% of a core, BPF programs {bpf:.2f}%;"
-              f" RssAnon slope from minute 5 {slope * 60 / 1024:.2f} MB/hour, peak {max(r['rss'] for r in rows) / 1024:.1f} MB;"
+              f" RssAnon slope from minute 5 {slope_mb_per_hour('rss', 1 / 1024):.2f} MB/hour,"
+              f" peak {max(r['rss'] for r in rows) / 1024:.1f} MB;"
+              f" heap in use {slope_mb_per_hour('heap', 1e-6):+.2f} MB/hour,"
+              f" held free {slope_mb_per_hour('heap_free', 1e-6):+.2f} MB/hour;"
               f" {rows[-1]['windows']} windows written, {rows[-1]['lost']} samples lost;"
               f" store {rows[-1]['disk'] / 1e6:.1f} MB of {a.max_size}")
     shutil.rmtree(tmp, ignore_errors=True)
