@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cprof/record.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "util/log.h"
@@ -107,11 +106,6 @@ int main(int argc, char **argv) {
         sigaddset(&mask, SIGHUP);
         sigprocmask(SIG_BLOCK, &mask, NULL);
         signal(SIGPIPE, SIG_IGN);
-
-        /* as cprof record does, and for the same reason: on overloaded
-         * CPUs a normal task waits seconds for each step. Under the unit,
-         * systemd has done it already (CPUSchedulingPolicy=). */
-        record_raise_priority();
 
         struct daemon *d;
         k = daemon_new(cfg, path, &d);
