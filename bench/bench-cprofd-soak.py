@@ -115,25 +115,26 @@ comm = {os.path.basename(churn_bin)[:15]}
 """)
     subprocess.run(["sysctl", "-q", "kernel.bpf_stats_enabled=1"], check=False)
     procs = []
-    # the workload runs at nice 19: the machine stays usable, and the
-    # daemon's share is what is measured
-    nice = ["nice", "-n", "19"]
-    # 20 busy threads until killed
-    # each in a session of its own: the loops' children go with them
-    procs.append(subprocess.Popen(nice + [busy_bin, "20", "0", "0"],
-                                  stdout=subprocess.DEVNULL, start_new_session=True))
-    hot = churn_bin
-    # a service restarted every 4 s, and 10 short-lived ones a second
-    procs.append(subprocess.Popen(nice + ["sh", "-c", f"while :; do {hot} 4 >/dev/null; done"],
-                                  start_new_session=True))
-    procs.append(subprocess.Popen(nice + ["sh", "-c", f"while :; do {hot} 0.05 >/dev/null & sleep 0.1; done"],
-                                  start_new_session=True))
-    d = subprocess.Popen([cprofd, "--config", conf], stderr=open(os.path.join(tmp, "cprofd.log"), "w"))
-    time.sleep(3)
-    rows = []
-    t0 = time.monotonic()
-    cpu0, bpf0 = proc_cpu(d.pid), bpf_run_ns(d.pid)
+    d = None
     try:
+        # the workload runs at nice 19: the machine stays usable, and the
+        # daemon's share is what is measured
+        nice = ["nice", "-n", "19"]
+        # 20 busy threads until killed
+        # each in a session of its own: the loops' children go with them
+        procs.append(subprocess.Popen(nice + [busy_bin, "20", "0", "0"],
+                                      stdout=subprocess.DEVNULL, start_new_session=True))
+        hot = churn_bin
+        # a service restarted every 4 s, and 10 short-lived ones a second
+        procs.append(subprocess.Popen(nice + ["sh", "-c", f"while :; do {hot} 4 >/dev/null; done"],
+                                      start_new_session=True))
+        procs.append(subprocess.Popen(nice + ["sh", "-c", f"while :; do {hot} 0.05 >/dev/null & sleep 0.1; done"],
+                                      start_new_session=True))
+        d = subprocess.Popen([cprofd, "--config", conf], stderr=open(os.path.join(tmp, "cprofd.log"), "w"))
+        time.sleep(3)
+        rows = []
+        t0 = time.monotonic()
+        cpu0, bpf0 = proc_cpu(d.pid), bpf_run_ns(d.pid)
         while time.monotonic() - t0 < a.minutes * 60:
             time.sleep(a.interval)
             if d.poll() is not None:
@@ -161,13 +162,14 @@ comm = {os.path.basename(churn_bin)[:15]}
             except ProcessLookupError:
                 pass
             p.wait()
-        d.send_signal(signal.SIGTERM)
-        try:
-            d.wait(10)
-        except subprocess.TimeoutExpired:
-            print("cprofd did not exit within 10 s of SIGTERM: killed", file=sys.stderr)
-            d.kill()
-            d.wait()
+        if d is not None:
+            d.send_signal(signal.SIGTERM)
+            try:
+                d.wait(10)
+            except subprocess.TimeoutExpired:
+                print("cprofd did not exit within 10 s of SIGTERM: killed", file=sys.stderr)
+                d.kill()
+                d.wait()
 
     # summary
     print(f"\n## cprofd soak at {a.hz} Hz, {a.minutes:g} min, 20 busy threads + churn")

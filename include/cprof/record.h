@@ -78,7 +78,7 @@ struct recorder;
  * thing: with 2,000 busy threads on two CPUs a normal task runs a few
  * milliseconds every few seconds, so even parsing options and opening
  * the target took tens of seconds. */
-void record_raise_priority(void);
+bool record_raise_priority(void); /* true: at real-time priority */
 
 int recorder_new(const struct record_options *o, struct recorder **ret,
                  const char **ret_fallback_reason);

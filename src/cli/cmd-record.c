@@ -392,7 +392,7 @@ static double since_start_s(void) {
         return (double) ts.tv_sec + ts.tv_nsec / 1e9 - (double) start / (double) hz;
 }
 
-static double priority_raised_s; /* since_start_s() once at real-time priority */
+static double priority_raised_s = -1; /* since_start_s() once at real-time priority */
 
 static double expected_samples(uint64_t cpu_ns) {
         return (double) cpu_ns / 1e9 * arg_frequency;
@@ -785,8 +785,12 @@ static int run(void) {
                 atomic_file_abort(&out);
         if (r < 0)
                 return log_error("cannot write '%s': %s", arg_output, atomic_file_strerror(r)), r;
-        log_debug("record: wrote '%s' %.2f s after cprof started (at real-time priority from %.2f s)",
-                  arg_output, since_start_s(), priority_raised_s);
+        if (priority_raised_s >= 0)
+                log_debug("record: wrote '%s' %.2f s after cprof started (at real-time priority from %.2f s)",
+                          arg_output, since_start_s(), priority_raised_s);
+        else
+                log_debug("record: wrote '%s' %.2f s after cprof started (at normal priority)", arg_output,
+                          since_start_s());
 
         if (!arg_quiet) {
                 print_summary(rec, arg_output, profile_stack_count(p), cpu_ns);
@@ -798,8 +802,8 @@ static int run(void) {
 
 int cmd_record(int argc, char **argv) {
         /* before anything else: see record_raise_priority() */
-        record_raise_priority();
-        priority_raised_s = since_start_s();
+        if (record_raise_priority())
+                priority_raised_s = since_start_s();
         int r = parse_argv(argc, argv);
         if (r > 0) {
                 r = run();

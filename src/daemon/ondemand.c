@@ -221,7 +221,7 @@ void ondemand_start(struct ondemand_set *s, struct control_conn *c, const struct
                 o->opts.sampler.children = false;
                 o->opts.first_image_only = true;
         }
-        /* the server closes its pidfd when this returns */
+        /* the starter's own copy: what it checks, it closes when done */
         if (k >= 0 && pidfd >= 0 && (o->pidfd = fcntl(pidfd, F_DUPFD_CLOEXEC, 3)) < 0)
                 k = -errno;
         if (k >= 0)

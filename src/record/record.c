@@ -235,15 +235,17 @@ static uint32_t group_of(const struct recorder *r, pid_t pid) {
 /* SCHED_FIFO 1 is above every normal task and below every real-time one;
  * children we fork later do not inherit it. Not allowed (no
  * CAP_SYS_NICE, RLIMIT_RTPRIO 0): stay as we are. */
-void record_raise_priority(void) {
-        static bool done;
+bool record_raise_priority(void) {
+        static bool done, raised;
         struct sched_param sp = { .sched_priority = 1 };
 
         if (done)
-                return;
+                return raised;
         done = true;
-        if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) < 0)
+        raised = sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) == 0;
+        if (!raised)
                 log_debug_errno(errno, "record: cannot run at real-time priority, skipping");
+        return raised;
 }
 
 int recorder_new(const struct record_options *o, struct recorder **ret,
@@ -263,7 +265,7 @@ int recorder_new(const struct record_options *o, struct recorder **ret,
          * cleared now), kallsyms and the targets' maps are part of the
          * recording's time too, and a busy target would starve them */
         if (o->realtime)
-                record_raise_priority();
+                (void) record_raise_priority();
         k = dict_start(r);
         if (k >= 0)
                 k = image_store_new(&r->img);

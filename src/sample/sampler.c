@@ -37,7 +37,9 @@ int sampler_online_cpus(int **ret_cpus, int *ret_n) {
                 return -errno;
         if (!fgets(buf, sizeof(buf), f))
                 return -EIO;
-        for (char *tok = strtok(buf, ",\n"); tok; tok = strtok(NULL, ",\n")) {
+        char *save = NULL;
+        /* strtok_r: on-demand recordings open their samplers on threads */
+        for (char *tok = strtok_r(buf, ",\n", &save); tok; tok = strtok_r(NULL, ",\n", &save)) {
                 int a, b;
                 int k = sscanf(tok, "%d-%d", &a, &b);
                 if (k == 1)
