@@ -20,6 +20,21 @@ from cprof_test import Fatal, LineReader
 WINDOW_RE = re.compile(r"^(\d{8}T\d{6}Z)(-\d+)?\.folded\.gz$")
 
 
+def recv_line(conn):
+    """Bytes from conn up to and with the first newline (the control
+    protocol's message end), or what came before EOF or a timeout."""
+    data = b""
+    try:
+        while not data.endswith(b"\n"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:  # socket.timeout included
+        pass
+    return data
+
+
 class Daemon:
     def __init__(self, t, config_text, name="cprofd"):
         self.t = t

@@ -13,7 +13,7 @@ import sys
 import time
 
 from cprof_test import Test, LineReader, parse_folded
-from cprofd_util import Daemon, window_samples
+from cprofd_util import Daemon, recv_line, window_samples
 
 CONFIG = """\
 [cprofd]
@@ -117,15 +117,7 @@ def body(t):
     took = time.monotonic() - t0
     t.check(st.get("ondemand") == 1 and st.get("ondemand_starting") == 1,
             f"status is answered while an on-demand recording starts ({took * 1000:.0f} ms)", st)
-    reply = b""
-    try:
-        while not reply.endswith(b"\n"):
-            chunk = rec.recv(65536)
-            if not chunk:
-                break
-            reply += chunk
-    except socket.timeout:
-        pass
+    reply = recv_line(rec)
     rec.close()
     rr = json.loads(reply or b"{}")
     t.check(rr.get("ok") and rr.get("samples", 0) > 0, "and that recording is answered with samples",

@@ -13,6 +13,7 @@ import threading
 import time
 
 from cprof_test import Test
+from cprofd_util import recv_line
 
 
 class FakeDaemon:
@@ -37,16 +38,8 @@ class FakeDaemon:
             except OSError:
                 return
             with conn:
-                data = b""
                 conn.settimeout(5)
-                try:
-                    while not data.endswith(b"\n"):
-                        chunk = conn.recv(65536)
-                        if not chunk:
-                            break
-                        data += chunk
-                except OSError:
-                    pass
+                data = recv_line(conn)
                 self.requests.append(data)
                 time.sleep(self.delay)
                 if self.reply is not None:
