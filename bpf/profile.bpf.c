@@ -57,6 +57,14 @@ struct {
         __uint(max_entries, 16384);
 } targets SEC(".maps");
 
+/* names that make a process a target at exec (see profile.h) */
+struct {
+        __uint(type, BPF_MAP_TYPE_HASH);
+        __type(key, struct profile_exec_comm);
+        __type(value, __u32);
+        __uint(max_entries, PROFILE_MAX_EXEC_COMMS);
+} exec_comms SEC(".maps");
+
 /* The stack store: stack content -> id. Keyed by the whole stack, unlike
  * a STACK_TRACE map, which drops a stack whose hash bucket is taken. */
 struct stack_map {
@@ -840,8 +848,24 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
          * so a plain increment is safe; fetch-and-add would need BPF v3.
          * Its COMM record, written just before, tells userspace (perf-side.c
          * counts the same execs). */
-        if (gen)
+        if (gen) {
                 *gen = *gen + 1;
+                return 0;
+        }
+        /* A process whose new name is watched becomes a target before its
+         * first instruction runs, as generation 0. Userspace decides the
+         * same from the same COMM record (perf-ring.c), so both agree on
+         * which samples are its and of which image. */
+        struct profile_exec_comm key = {};
+        BPF_CORE_READ_STR_INTO(&key.comm, p, comm);
+        if (!bpf_map_lookup_elem(&exec_comms, &key))
+                return 0;
+        __u32 zero = 0;
+        if (bpf_map_update_elem(&targets, &tgid, &zero, BPF_NOEXIST) < 0) {
+                struct profile_stats *st = get_stats();
+                if (st)
+                        __sync_fetch_and_add(&st->lost_targets, 1);
+        }
         return 0;
 }
 

@@ -12,6 +12,15 @@ struct profile_stack {
         __u64 ips[PROFILE_MAX_STACK];
 };
 
+/* A process name that makes a process a target the moment it execs
+ * (the exec'd file's name, as the kernel cuts it into task->comm), so
+ * that processes living less than a scan interval are sampled whole.
+ * The value is the caller's tag (unused by the program). */
+struct profile_exec_comm {
+        char comm[PROFILE_COMM_LEN]; /* NUL-padded */
+};
+#define PROFILE_MAX_EXEC_COMMS 256
+
 /* One aggregation key: identical (task, stacks) samples share a counter.
  * Stack ids are the store's values: unique within one map set, 0 for no
  * stack (a sample in user mode has no kernel stack). */

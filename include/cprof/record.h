@@ -91,6 +91,16 @@ int recorder_add_pid(struct recorder *r, pid_t pid, bool root);
  * default group); children it forks later are in its group too. Adding a
  * process again moves it to group. */
 int recorder_add_process(struct recorder *r, pid_t pid, bool root, uint32_t group);
+/* Processes that exec into one of these names (their comm) are added the
+ * moment they exec, each to the group of its name, before any scan of
+ * /proc could see them: a process living 50 ms is sampled whole. Replaces
+ * what was watched before; an empty set watches nothing. -EOPNOTSUPP on
+ * the perf backend (see sampler_watch_execs). */
+struct recorder_exec_watch {
+        const char *comm;
+        uint32_t group;
+};
+int recorder_watch_execs(struct recorder *r, const struct recorder_exec_watch *w, size_t n);
 /* A root process launched here and held before its exec (see
  * target_launch): its image is learnt from the exec. */
 int recorder_add_launched(struct recorder *r, pid_t pid);

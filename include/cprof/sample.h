@@ -76,6 +76,9 @@ struct raw_sample {
  * while it lives, forget it when it is gone. */
 enum process_event_type {
         PROCESS_EVENT_NEW,  /* a new process (fork/exec) to sample */
+        /* a process that became a target at exec, its new name being one
+         * sampler_watch_execs() was given: match says which */
+        PROCESS_EVENT_MATCHED,
         PROCESS_EVENT_EXEC, /* the process replaced its image */
         PROCESS_EVENT_RENAME, /* the main thread changed its name (prctl) */
         PROCESS_EVENT_MMAP, /* a new executable mapping (perf backend) */
@@ -86,6 +89,7 @@ struct process_event {
         enum process_event_type type;
         uint32_t pid;
         uint32_t ppid; /* for NEW */
+        uint32_t match; /* for MATCHED: the tag of the name it matched */
         const char *comm; /* the process name after NEW/EXEC/RENAME, may be NULL */
         /* EXEC: the new image's generation (see raw_sample.exec_gen);
          * MMAP: the generation of the image the mapping belongs to */
@@ -189,6 +193,18 @@ void sampler_get_stats(const struct sampler *s, struct sampler_stats *ret);
 const char *sampler_backend_name(const struct sampler *s);
 /* -EOPNOTSUPP unless the backend unwinds in the kernel. */
 int sampler_unwind_maps(const struct sampler *s, struct sampler_unwind_maps *ret);
+/* Names that make a process a target the moment it execs, before its
+ * first instruction (replacing any set before), so that processes living
+ * less than a scan of /proc are sampled whole: a PROCESS_EVENT_MATCHED
+ * carries the tag of the name matched. Names as in /proc/PID/comm (an
+ * exec sets the file's name cut to 15 bytes; a longer one never matches);
+ * the first of equal names wins. -EOPNOTSUPP for a backend that cannot
+ * (perf: it sees only the processes it follows), -E2BIG past 256 names. */
+struct sampler_exec_watch {
+        const char *comm;
+        uint32_t tag;
+};
+int sampler_watch_execs(struct sampler *s, const struct sampler_exec_watch *w, size_t n);
 /* Whether pid is in the target set now: added, or followed from a target
  * (an exited one leaves it). */
 bool sampler_follows(const struct sampler *s, pid_t pid);

@@ -147,8 +147,31 @@ static int new_matcher(struct daemon *d) {
         return 0;
 }
 
-/* Field 22 of /proc/PID/stat: when the process started, in clock ticks
- * since boot; 0 when it is gone. */
+/* Targets by comm are also matched in the kernel, at exec: a process that
+ * lives less than a scan interval is sampled whole. The scan still finds
+ * every kind of match, renamed processes, and what runs already. */
+static void watch_execs(struct daemon *d) {
+        VEC(struct recorder_exec_watch) w = {};
+        int k = 0;
+        for (size_t i = 0; k >= 0 && i < d->cfg->n_targets && i < d->target_groups.n; i++) {
+                const struct cprofd_target_config *t = &d->cfg->targets[i];
+                for (size_t j = 0; k >= 0 && j < t->n_matches; j++)
+                        if (t->matches[j].kind == TARGET_MATCH_COMM)
+                                k = vec_push(&w, ((struct recorder_exec_watch) {
+                                        .comm = t->matches[j].value, .group = d->target_groups.v[i] }));
+        }
+        if (k >= 0)
+                k = recorder_watch_execs(d->rec, w.v, w.n);
+        if (k == -EOPNOTSUPP)
+                log_info("targets by comm are found by scans of /proc only (%s backend): processes living "
+                         "under a second may be missed", recorder_backend_name(d->rec));
+        else if (k < 0)
+                log_warning("cannot watch execs for targets by comm: %s", strerror(-k));
+        vec_free(&w);
+}
+
+/* A process a scan found: sampled from now on in its target's group, once
+ * per process (by start time: a reused pid is a new process). */
 static int on_match(void *userdata, pid_t pid, uint32_t target) {
         struct daemon *d = userdata;
         uint64_t seen, start = target_start_ticks(pid);
@@ -493,6 +516,7 @@ static void reload(struct daemon *d) {
         }
         if (new_matcher(d) < 0)
                 log_error("cannot apply the new targets: out of memory");
+        watch_execs(d);
         /* processes of targets that are gone leave their group; the next
          * scan puts every match where the new targets say */
         for (uint32_t g = 1; g <= d->group_names.n; g++) {
@@ -618,6 +642,7 @@ int daemon_run(struct daemon *d) {
         int k = 0;
 
         start_window(d);
+        watch_execs(d);
         scan(d);
         apply_retention(d);
         if (sd_watchdog_enabled(0, &d->watchdog_usec) <= 0)

@@ -480,6 +480,27 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                         (void) u64map_put(&r->names, (uint64_t) pid, parent_name);
                 break;
         }
+        case PROCESS_EVENT_MATCHED:
+                /* a reused pid, as for NEW */
+                for (size_t i = 0; i < r->old_images.n;)
+                        if (r->old_images.v[i].pid == pid && r->old_images.v[i].gen == ALL_IMAGES)
+                                r->old_images.v[i] = r->old_images.v[--r->old_images.n];
+                        else
+                                i++;
+                if (e->match)
+                        (void) u64map_put(&r->groups, (uint64_t) pid, e->match);
+                else
+                        u64map_remove(&r->groups, (uint64_t) pid);
+                /* its image so far: the exec's own mappings come as MMAP
+                 * events, the rest from /proc while it lives */
+                (void) image_forget_process(r->img, pid);
+                (void) image_exec_process(r->img, pid, 0);
+                (void) image_load_process(r->img, pid);
+                unwind_mark(r, pid, 0);
+                if (e->comm)
+                        (void) set_name(r, pid, e->comm);
+                schedule_reloads(r, pid);
+                break;
         case PROCESS_EVENT_EXEC:
                 if (r->opts.first_image_only) {
                         r->exec_seen = true;
@@ -943,17 +964,36 @@ int recorder_add_launched(struct recorder *r, pid_t pid) {
         return k;
 }
 
-int recorder_add_process(struct recorder *r, pid_t pid, bool root, uint32_t group) {
-        int k;
+/* Room for group in the per-group counts. */
+static int reserve_group(struct recorder *r, uint32_t group) {
+        if (group < r->group_samples.n)
+                return 0;
+        int k = vec_reserve(&r->group_samples, (size_t) group + 1);
+        if (k < 0)
+                return k;
+        memset(r->group_samples.v + r->group_samples.n, 0,
+               ((size_t) group + 1 - r->group_samples.n) * sizeof(uint64_t));
+        r->group_samples.n = (size_t) group + 1;
+        return 0;
+}
 
-        if (group >= r->group_samples.n) {
-                k = vec_reserve(&r->group_samples, (size_t) group + 1);
+int recorder_watch_execs(struct recorder *r, const struct recorder_exec_watch *w, size_t n) {
+        _cleanup_free_ struct sampler_exec_watch *sw = n ? calloc(n, sizeof(*sw)) : NULL;
+        if (n && !sw)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                int k = reserve_group(r, w[i].group);
                 if (k < 0)
                         return k;
-                memset(r->group_samples.v + r->group_samples.n, 0,
-                       ((size_t) group + 1 - r->group_samples.n) * sizeof(uint64_t));
-                r->group_samples.n = (size_t) group + 1;
+                sw[i] = (struct sampler_exec_watch) { .comm = w[i].comm, .tag = w[i].group };
         }
+        return sampler_watch_execs(r->sampler, sw, n);
+}
+
+int recorder_add_process(struct recorder *r, pid_t pid, bool root, uint32_t group) {
+        int k = reserve_group(r, group);
+        if (k < 0)
+                return k;
         /* a process the sampler follows already (a target's child, or
          * added before) only changes group: adding it to the sampler
          * again would reset what the sampler counts of it (its execs) */

@@ -345,6 +345,29 @@ static int bpf_add_process(void *state, pid_t pid) {
         return perf_side_add_process(b->side, pid);
 }
 
+static int bpf_watch_execs(void *state, const struct sampler_exec_watch *w, size_t n) {
+        struct bpf_sampler *b = state;
+        int fd = bpf_map__fd(b->skel->maps.exec_comms);
+        struct profile_exec_comm key;
+
+        if (n > PROFILE_MAX_EXEC_COMMS)
+                return -E2BIG;
+        /* the old set goes first: a reload is rare, and an exec in the
+         * moment between is picked up by the caller's next scan */
+        while (bpf_map_get_next_key(fd, NULL, &key) == 0)
+                if (bpf_map_delete_elem(fd, &key) < 0)
+                        return -errno;
+        for (size_t i = 0; i < n; i++) {
+                memset(&key, 0, sizeof(key));
+                if (strlen(w[i].comm) >= sizeof(key.comm))
+                        continue;
+                strcpy(key.comm, w[i].comm);
+                if (bpf_map_update_elem(fd, &key, &w[i].tag, BPF_NOEXIST) < 0 && errno != EEXIST)
+                        return -errno;
+        }
+        return perf_side_watch_execs(b->side, w, n);
+}
+
 static bool bpf_follows(const void *state, pid_t pid) {
         const struct bpf_sampler *b = state;
         __u32 key = (__u32) pid, gen;
@@ -679,6 +702,7 @@ static int bpf_unwind_maps(const void *state, struct sampler_unwind_maps *ret) {
 const struct sampler_ops sampler_bpf_ops = {
         .unwind_maps = bpf_unwind_maps,
         .follows = bpf_follows,
+        .watch_execs = bpf_watch_execs,
         .notice = bpf_notice,
         .name = "bpf",
         .open = bpf_open,

@@ -241,6 +241,28 @@ bool perf_procs_is_target(const struct perf_procs *pp, uint32_t pid) {
         return perf_procs_target(pp, pid) != NULL;
 }
 
+int perf_procs_watch_execs(struct perf_procs *pp, const struct sampler_exec_watch *w, size_t n) {
+        pp->watch.n = 0;
+        for (size_t i = 0; i < n; i++) {
+                struct perf_exec_watch x = { .tag = w[i].tag };
+                /* a name the kernel would cut can never be a comm */
+                if (strlen(w[i].comm) >= sizeof(x.comm))
+                        continue;
+                strcpy(x.comm, w[i].comm);
+                int r = vec_push(&pp->watch, x);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static const struct perf_exec_watch *watched(const struct perf_procs *pp, const char *comm) {
+        for (size_t i = 0; i < pp->watch.n; i++)
+                if (strcmp(pp->watch.v[i].comm, comm) == 0)
+                        return &pp->watch.v[i];
+        return NULL;
+}
+
 static void set_comm(struct perf_proc *p, const char *comm) {
         snprintf(p->comm, sizeof(p->comm), "%s", comm);
 }
@@ -296,10 +318,24 @@ void perf_procs_handle(struct perf_procs *pp, const char *rec, size_t size,
                 memcpy(&pid, q, 4);
                 memcpy(&tid, q + 4, 4);
                 const char *comm = q + 8;
+                const struct perf_exec_watch *w;
                 /* a thread's own name is not the process's */
-                if (pid != tid || !(p = target_at(pp, pid, t)) ||
-                    !memchr(comm, '\0', (size_t) (end - comm)))
+                if (pid != tid || !memchr(comm, '\0', (size_t) (end - comm)))
                         return;
+                if (!(p = target_at(pp, pid, t))) {
+                        /* an exec into a watched name: a target from here
+                         * on, as the BPF program decides at the same exec
+                         * (not a target's record from before its addition) */
+                        if (!(h.misc & PERF_RECORD_MISC_COMM_EXEC) || perf_procs_is_target(pp, pid) ||
+                            !(w = watched(pp, comm)) || !(p = proc_reset(pp, pid, t)))
+                                return;
+                        set_comm(p, comm);
+                        e.type = PROCESS_EVENT_MATCHED;
+                        e.pid = pid;
+                        e.match = w->tag;
+                        e.comm = p->comm;
+                        break;
+                }
                 set_comm(p, comm);
                 if (h.misc & PERF_RECORD_MISC_COMM_EXEC) {
                         p->exec_gen++;
@@ -404,6 +440,7 @@ void perf_procs_prune(struct perf_procs *pp, uint64_t now_ns) {
 }
 
 void perf_procs_release(struct perf_procs *pp) {
+        vec_free(&pp->watch);
         u64map_release(&pp->index);
         vec_free(&pp->procs);
 }

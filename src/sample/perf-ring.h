@@ -76,10 +76,17 @@ struct perf_proc {
         uint64_t exited_ns; /* when its main thread exited, 0 while it runs */
 };
 
+/* A name that makes an exec'ing process a target (sampler_watch_execs) */
+struct perf_exec_watch {
+        char comm[16];
+        uint32_t tag;
+};
+
 struct perf_procs {
         struct u64map index; /* pid -> slot in procs */
         VEC(struct perf_proc) procs;
         bool children;       /* follow forks of targets */
+        VEC(struct perf_exec_watch) watch; /* a handful: searched in order */
         uint64_t lost;       /* records the kernel dropped (PERF_RECORD_LOST) */
 };
 
@@ -88,6 +95,8 @@ int perf_procs_add(struct perf_procs *pp, pid_t pid);
 bool perf_procs_is_target(const struct perf_procs *pp, uint32_t pid);
 /* The entry of a target, or NULL; valid until the next add or handle. */
 const struct perf_proc *perf_procs_target(const struct perf_procs *pp, uint32_t pid);
+/* Replaces the names that make a process a target at exec. */
+int perf_procs_watch_execs(struct perf_procs *pp, const struct sampler_exec_watch *w, size_t n);
 /* Handles one record other than a SAMPLE: updates the set, counts losses
  * and reports what happened to targets through cb->process_event. */
 void perf_procs_handle(struct perf_procs *pp, const char *rec, size_t size,

@@ -122,6 +122,12 @@ int perf_side_add_process(struct perf_side *ps, pid_t pid) {
         return perf_procs_add(&ps->procs, pid);
 }
 
+int perf_side_watch_execs(struct perf_side *ps, const struct sampler_exec_watch *w, size_t n) {
+        int r = perf_procs_watch_execs(&ps->procs, w, n);
+        /* a process that execs now is a target already */
+        return r < 0 || n == 0 ? r : enable(ps);
+}
+
 int perf_side_start(struct perf_side *ps) {
         return enable(ps);
 }

@@ -18,6 +18,8 @@ struct sampler_ops {
         /* what the user should know about how sampling runs, or NULL */
         const char *(*notice)(const void *state);
         /* may be NULL: not supported */
+        int (*watch_execs)(void *state, const struct sampler_exec_watch *w, size_t n);
+        /* may be NULL: not supported */
         int (*unwind_maps)(const void *state, struct sampler_unwind_maps *ret);
 };
 
@@ -48,6 +50,9 @@ struct perf_side *perf_side_free(struct perf_side *ps);
  * children are reported; those it has now are for /proc/PID/maps. */
 int perf_side_add_process(struct perf_side *ps, pid_t pid);
 int perf_side_start(struct perf_side *ps);
+/* Processes whose exec gives them one of these names become targets as
+ * of that exec (MATCHED, exec_gen 0), as the BPF program decides. */
+int perf_side_watch_execs(struct perf_side *ps, const struct sampler_exec_watch *w, size_t n);
 /* Delivers every record written so far. */
 int perf_side_drain(struct perf_side *ps, const struct sampler_callbacks *cb);
 bool perf_side_pending(const struct perf_side *ps);

@@ -140,6 +140,10 @@ bool sampler_follows(const struct sampler *s, pid_t pid) {
         return s->ops->follows(s->state, pid);
 }
 
+int sampler_watch_execs(struct sampler *s, const struct sampler_exec_watch *w, size_t n) {
+        return s->ops->watch_execs ? s->ops->watch_execs(s->state, w, n) : -EOPNOTSUPP;
+}
+
 int sampler_unwind_maps(const struct sampler *s, struct sampler_unwind_maps *ret) {
         return s->ops->unwind_maps ? s->ops->unwind_maps(s->state, ret) : -EOPNOTSUPP;
 }

@@ -1,0 +1,70 @@
+"""cprofd and short-lived processes of a target by comm: processes that
+live 60 ms each, one every 100 ms, are sampled whole (the kernel makes them
+targets at exec), not only when a scan of /proc, once a second, happens to
+find one alive. The samples in the target's windows are checked against
+the processes' own CPU time (from wait4), and their stacks are named."""
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+from cprof_test import Test
+from cprofd_util import Daemon, window_text
+
+HZ = 99
+RUNS = 30
+
+CONFIG = f"""\
+[cprofd]
+frequency = {HZ}
+window = 1
+output-dir = @OUT@
+socket = @SOCK@
+max-size = 0
+
+[target short]
+comm = blink
+"""
+
+
+def body(t):
+    blink = t.path("blink")
+    shutil.copy(t.workload("hot"), blink)
+    d = Daemon(t, CONFIG)
+    d.start()
+    # one scan has run: every process below starts after it
+    time.sleep(0.5)
+    cpu = 0.0
+    for _ in range(RUNS):
+        p = subprocess.Popen([blink, "0.06"], stdout=subprocess.DEVNULL)
+        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        t.require(p.returncode == 0, "blink ran", p.returncode)
+        cpu += ru.ru_utime + ru.ru_stime
+        time.sleep(0.04)
+    # samples are drained within half a second; SIGTERM writes the rest
+    time.sleep(1)
+    rc = d.stop(signal.SIGTERM)
+    t.require(rc == 0, "cprofd exited 0 on SIGTERM", d.stderr())
+
+    samples = named = 0
+    for path in d.windows("short"):
+        for line in window_text(path).splitlines():
+            stack, _, count = line.rpartition(" ")
+            frames = stack.split(";")
+            samples += int(count)
+            if "hot_a" in frames or "hot_b" in frames:
+                named += int(count)
+    expected = cpu * HZ
+    t.check(samples >= 0.7 * expected and samples <= 1.3 * expected,
+            f"{RUNS} processes of 60 ms sampled whole: {samples} samples, "
+            f"{expected:.0f} expected from their CPU time ({cpu:.2f} s)", d.stderr())
+    t.check(samples and named >= 0.8 * samples,
+            f"their stacks are named: {named} of {samples} samples in hot_a/hot_b")
+    # none of them is logged: a scan never saw them
+    t.check(d.stderr().count("sampling process") <= 2,
+            "short-lived processes are not logged one by one", d.stderr())
+
+
+Test("cprofd-short").run(body)
