@@ -72,6 +72,22 @@ def bpf_run_ns(pid):
     return total
 
 
+def descendant_named(pid, comm):
+    """the pid of a process called comm under pid (itself included)"""
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/comm") as f:
+                if f.read().strip() == comm:
+                    return p
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return None
+
+
 def dir_bytes(path):
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
 
@@ -83,6 +99,9 @@ def main():
     ap.add_argument("--hz", type=int, default=19)
     ap.add_argument("--max-size", default="20M", help="the store's budget")
     ap.add_argument("--interval", type=float, default=60, help="seconds between rows")
+    ap.add_argument("--window", type=int, default=60, help="seconds per window")
+    ap.add_argument("--wrap", default="", help="a command to run cprofd under, e.g. "
+                    "'heaptrack -o FILE' to see which allocations the heap in use is made of")
     ap.add_argument("--tag", default="", help="suffix for the workloads' names, so two soaks "
                     "(e.g. at 19 and 99 Hz) can run at once without matching each other's processes")
     a = ap.parse_args()
@@ -101,7 +120,7 @@ def main():
     with open(conf, "w") as f:
         f.write(f"""[cprofd]
 frequency = {a.hz}
-window = 60
+window = {a.window}
 output-dir = {out}
 socket = {sock}
 max-size = {a.max_size}
@@ -115,7 +134,7 @@ comm = {os.path.basename(churn_bin)[:15]}
 """)
     subprocess.run(["sysctl", "-q", "kernel.bpf_stats_enabled=1"], check=False)
     procs = []
-    d = None
+    d = dpid = None
     try:
         # the workload runs at nice 19: the machine stays usable, and the
         # daemon's share is what is measured
@@ -130,11 +149,15 @@ comm = {os.path.basename(churn_bin)[:15]}
                                       start_new_session=True))
         procs.append(subprocess.Popen(nice + ["sh", "-c", f"while :; do {hot} 0.05 >/dev/null & sleep 0.1; done"],
                                       start_new_session=True))
-        d = subprocess.Popen([cprofd, "--config", conf], stderr=open(os.path.join(tmp, "cprofd.log"), "w"))
+        d = subprocess.Popen(a.wrap.split() + [cprofd, "--config", conf], stderr=open(os.path.join(tmp, "cprofd.log"), "w"))
         time.sleep(3)
+        # under --wrap, the daemon is the wrapper's descendant
+        dpid = descendant_named(d.pid, "cprofd")
+        if dpid is None:
+            sys.exit(f"no cprofd under {a.wrap or 'itself'}; see {tmp}/cprofd.log")
         rows = []
         t0 = time.monotonic()
-        cpu0, bpf0 = proc_cpu(d.pid), bpf_run_ns(d.pid)
+        cpu0, bpf0 = proc_cpu(dpid), bpf_run_ns(dpid)
         while time.monotonic() - t0 < a.minutes * 60:
             time.sleep(a.interval)
             if d.poll() is not None:
@@ -143,8 +166,8 @@ comm = {os.path.basename(churn_bin)[:15]}
                                            capture_output=True, text=True).stdout or "{}")
             rows.append({
                 "min": (time.monotonic() - t0) / 60,
-                "cpu": proc_cpu(d.pid), "bpf": bpf_run_ns(d.pid) / 1e9,
-                "rss": rss_anon_kib(d.pid), "windows": st.get("windows_written", 0),
+                "cpu": proc_cpu(dpid), "bpf": bpf_run_ns(dpid) / 1e9,
+                "rss": rss_anon_kib(dpid), "windows": st.get("windows_written", 0),
                 "samples": st.get("samples", 0), "lost": st.get("lost", 0),
                 "disk": dir_bytes(out), "processes": st.get("processes", 0),
                 "heap": st.get("heap_in_use_bytes", 0), "heap_free": st.get("heap_free_bytes", 0),
@@ -163,11 +186,16 @@ comm = {os.path.basename(churn_bin)[:15]}
                 pass
             p.wait()
         if d is not None:
-            d.send_signal(signal.SIGTERM)
             try:
-                d.wait(10)
+                os.kill(dpid or d.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            # a wrapper may take a while after the daemon is gone
+            grace = 120 if a.wrap else 10
+            try:
+                d.wait(grace)
             except subprocess.TimeoutExpired:
-                print("cprofd did not exit within 10 s of SIGTERM: killed", file=sys.stderr)
+                print(f"cprofd did not exit within {grace} s of SIGTERM: killed", file=sys.stderr)
                 d.kill()
                 d.wait()
 
