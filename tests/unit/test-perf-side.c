@@ -2,7 +2,7 @@
  * a target that forks a child and execs, all within ~20 ms and over before
  * the first drain, is reported with NEW/EXEC/MMAP/EXIT events carrying the
  * right exec generations and paths; a process outside the target set is
- * not reported. Needs root or CAP_PERFMON (system-wide events). */
+ * not reported; a process that execs into a watched name is. Needs root or CAP_PERFMON (system-wide events). */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -18,7 +18,7 @@
 
 struct ev {
         enum process_event_type type;
-        uint32_t pid, ppid, exec_gen;
+        uint32_t pid, ppid, exec_gen, match;
         uint64_t start, len, pgoff;
         char comm[16];
         char path[PATH_MAX];
@@ -33,7 +33,7 @@ static void on_event(void *userdata, const struct process_event *e) {
                 return;
         struct ev *v = &evs[nevs++];
         *v = (struct ev) { .type = e->type, .pid = e->pid, .ppid = e->ppid, .exec_gen = e->exec_gen,
-                               .start = e->start, .len = e->len, .pgoff = e->pgoff };
+                               .match = e->match, .start = e->start, .len = e->len, .pgoff = e->pgoff };
         if (e->comm)
                 snprintf(v->comm, sizeof(v->comm), "%s", e->comm);
         if (e->path)
@@ -81,6 +81,47 @@ static pid_t spawn_target(int *ret_go) {
         close(p[0]);
         *ret_go = p[1];
         return pid;
+}
+
+/* A child (never added) that execs argv, waited for. */
+static pid_t run_exec(char *const argv[]) {
+        pid_t pid = fork();
+        if (pid == 0) {
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        int st;
+        waitpid(pid, &st, 0);
+        return pid;
+}
+
+/* Names watched at exec: a process that execs into one is a target from
+ * that exec on, generation 0; others, and all once the set is empty, are
+ * not reported. */
+static void test_watch_execs(struct perf_side *ps, const struct sampler_callbacks *cb, const char *sleep_path) {
+        const struct sampler_exec_watch w[] = {
+                { "sleep", 7 }, { "sleep", 8 }, { "a-name-of-16-chars", 9 },
+        };
+        CHECK(perf_side_watch_execs(ps, w, 3) == 0, "watch sleep");
+        size_t from = nevs;
+        pid_t s = run_exec((char *[]) { "/bin/sleep", "0.01", NULL });
+        pid_t t = run_exec((char *[]) { "/bin/true", NULL });
+        CHECK(perf_side_drain(ps, cb) == 0, "drain after the execs");
+        int m = find((uint32_t) s, PROCESS_EVENT_MATCHED, NULL, (int) from);
+        CHECK(m >= 0 && evs[m].match == 7 && evs[m].exec_gen == 0, "MATCHED for the exec of sleep, "
+              "tagged by the first of equal names, generation 0");
+        if (m >= 0)
+                CHECK_STREQ(evs[m].comm, "sleep", "MATCHED carries the new name");
+        int mm = find((uint32_t) s, PROCESS_EVENT_MMAP, sleep_path, (int) from);
+        CHECK(mm > m && m >= 0 && evs[mm].exec_gen == 0, "its MMAP of %s after, generation 0", sleep_path);
+        int x = find((uint32_t) s, PROCESS_EVENT_EXIT, NULL, (int) from);
+        CHECK(x > mm && mm >= 0, "and its EXIT");
+        CHECK(count((uint32_t) t) == 0, "nothing of an exec into a name not watched");
+
+        CHECK(perf_side_watch_execs(ps, NULL, 0) == 0, "watch nothing");
+        from = nevs;
+        s = run_exec((char *[]) { "/bin/sleep", "0.01", NULL });
+        CHECK(perf_side_drain(ps, cb) == 0 && count((uint32_t) s) == 0, "then sleep is not reported");
 }
 
 static double cpu_seconds(void) {
@@ -172,6 +213,8 @@ int main(void) {
         for (size_t i = 0; i < nevs; i++)
                 if (evs[i].type == PROCESS_EVENT_NEW && evs[i].ppid == (uint32_t) other)
                         CHECK(false, "no NEW for the other process's child");
+
+        test_watch_execs(ps, &cb, sleep_path);
 
         /* an idle drain is cheap: 1,000 of them take well under 50 ms */
         size_t before = nevs;
