@@ -118,6 +118,9 @@ const uint8_t *image_module_build_id(const struct image_module *m, size_t *ret_l
 void image_module_pin(struct image_store *st, uint32_t id);
 void image_module_unpin(struct image_store *st, uint32_t id);
 
+/* Calls fn for every live module. */
+void image_for_each_module(struct image_store *st, void (*fn)(void *userdata, struct image_module *m),
+                           void *userdata);
 /* Per-stage data hung on a module, freed with it. */
 enum image_slot {
         IMAGE_SLOT_SYMBOLS, /* the symbolizer's */

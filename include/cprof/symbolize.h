@@ -47,9 +47,11 @@ void symbolizer_load_kernel(struct symbolizer *s);
 /* Reads them again (the kernel's modules changed); the names handed out
  * before are gone. */
 void symbolizer_reload_kernel(struct symbolizer *s);
-/* Drops the pool of names handed out so far (a window's worth): every
- * name returned before is gone. */
-void symbolizer_forget_names(struct symbolizer *s);
+/* The end of a window: drops the pool of names handed out so far (every
+ * name returned before is gone), and reopens the DWARF of modules whose
+ * parsed compile units outgrew those the last windows looked into, so
+ * that memory follows what is sampled now, not all that ever was. */
+void symbolizer_end_window(struct symbolizer *s);
 
 /* Starts the slow part of getting a module's names (a debuginfod fetch,
  * when DEBUGINFOD_URLS is set and no debug file is on disk) in the

@@ -119,6 +119,13 @@ void image_modules_release(struct image_store *st) {
         u64map_release(&st->by_file);
 }
 
+void image_for_each_module(struct image_store *st, void (*fn)(void *userdata, struct image_module *m),
+                           void *userdata) {
+        for (size_t i = 0; i < st->modules.n; i++)
+                if (st->modules.v[i] && st->modules.v[i]->live)
+                        fn(userdata, st->modules.v[i]);
+}
+
 size_t image_store_collect(struct image_store *st) {
         size_t released = 0;
 

@@ -949,6 +949,10 @@ static bool forget_pending(const struct recorder *r, pid_t pid) {
         return false;
 }
 
+bool recorder_follows(const struct recorder *r, pid_t pid) {
+        return sampler_follows(r->sampler, pid);
+}
+
 int recorder_add_pid(struct recorder *r, pid_t pid, bool root) {
         return recorder_add_process(r, pid, root, 0);
 }
@@ -1198,7 +1202,7 @@ int recorder_take_window(struct recorder *r, struct profile **ret, size_t n_grou
                         r->names.vals[i] = ids[i];
         profile_free(old);
         /* the symbolizer's names were for the window's addresses */
-        symbolizer_forget_names(r->sym);
+        symbolizer_end_window(r->sym);
         /* a process whose exit was never seen (its record lost in a full
          * ring) is forgotten now that it is gone */
         for (size_t i = 0; r->names.keys && i <= r->names.mask; i++) {

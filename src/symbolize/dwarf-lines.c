@@ -57,6 +57,7 @@ struct rows {
 struct dw_cu {
         Dwarf_Die die;
         bool indexed;
+        uint32_t used_tick; /* the caller's tick of its last lookup */
         struct rows rows;
         struct dw_node *nodes;
         size_t n_nodes;
@@ -77,6 +78,8 @@ struct dwarf_lines {
         struct dw_cu *cus;
         size_t n_cus;
         struct pieces cu_pieces; /* what[] is an index into cus */
+        uint32_t tick;           /* advanced by dwarf_lines_tick */
+        size_t cus_indexed;
         /* names by the offset of the DIE an abstract_origin or
          * specification points to (see die_name) */
         struct u64map origin_names;
@@ -520,7 +523,9 @@ static struct dw_cu *find_cu(struct dwarf_lines *d, uint64_t vaddr, int *ret_err
                         cu->indexed = false;
                         return NULL;
                 }
+                d->cus_indexed++;
         }
+        cu->used_tick = d->tick;
         return cu;
 }
 
@@ -535,13 +540,24 @@ int dwarf_lines_preload(struct dwarf_lines *d) {
         }
         for (size_t i = 0; i < d->n_cus; i++) {
                 struct dw_cu *cu = &d->cus[i];
-                if (!cu->indexed && (r = index_cu(cu)) < 0) {
-                        cu->indexed = false;
-                        return r;
+                if (!cu->indexed) {
+                        if ((r = index_cu(cu)) < 0) {
+                                cu->indexed = false;
+                                return r;
+                        }
+                        d->cus_indexed++;
                 }
                 (void) cu_files(cu);
         }
         return 0;
+}
+
+void dwarf_lines_tick(struct dwarf_lines *d, uint32_t span, struct dwarf_lines_usage *ret) {
+        size_t recent = 0;
+        for (size_t i = 0; i < d->n_cus; i++)
+                recent += d->cus[i].indexed && d->tick - d->cus[i].used_tick < span;
+        *ret = (struct dwarf_lines_usage) { .cus_indexed = d->cus_indexed, .cus_recent = recent };
+        d->tick++;
 }
 
 /* Names and files. */

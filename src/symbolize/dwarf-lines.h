@@ -8,8 +8,8 @@
  * disjoint pieces, each naming its innermost node, with parent links),
  * and lets libdw read its line table. A lookup is then two binary searches
  * plus a parent walk; names and call-site files are resolved on first use
- * and kept. Nothing is freed before dwarf_lines_free, and nothing is
- * cached per address. One thread at a time per handle.
+ * and kept. Nothing is freed before dwarf_lines_free (see
+ * dwarf_lines_tick), and nothing is cached per address. One thread at a time per handle.
  *
  * Not covered: split DWARF (.dwo), CUs that state no address range (no
  * low_pc/high_pc or DW_AT_ranges; .debug_aranges is not read), code described only by partial units
@@ -48,6 +48,17 @@ struct dwarf_frame {
  * the function it is printed with. An address inside a CU's line table but in no
  * subprogram (assembly sources) gives one frame with name NULL and its file:line. */
 int dwarf_lines_lookup(struct dwarf_lines *d, uint64_t vaddr, struct dwarf_frame *out, size_t max);
+
+/* What the index holds against what is used: CUs indexed since open, and
+ * those looked into in the last span ticks (this one included); then
+ * starts a new tick. libdw keeps what it read of a CU (its line table, its
+ * abbreviations) until dwarf_end, and so does the index, so a reader that
+ * runs for weeks grows with every CU it ever touched: the caller (one tick
+ * per window) reopens a handle whose index outgrew what it uses. */
+struct dwarf_lines_usage {
+        size_t cus_indexed, cus_recent;
+};
+void dwarf_lines_tick(struct dwarf_lines *d, uint32_t span, struct dwarf_lines_usage *ret);
 
 /* Builds the whole index now (every CU), so that later lookups parse nothing: for a
  * long-running reader and for measuring warm lookups. 0 or -ENOMEM. (An extension of the

@@ -112,14 +112,38 @@ void symbolizer_load_kernel(struct symbolizer *s) {
                 log_debug_errno(r, "symbolize: cannot read /proc/kallsyms, skipping");
 }
 
-void symbolizer_forget_names(struct symbolizer *s) {
+static void open_dwarf(struct module_syms *ms, struct elf_module *elf);
+
+/* Windows a compile unit counts as in use after its last lookup */
+#define DWARF_RECENT_WINDOWS 4
+/* CUs a module may hold past twice those in use before it is reopened:
+ * re-reading the ones in use then costs at most what reading the others
+ * did, so the reopens cost no more than the growth they stop */
+#define DWARF_SLACK_CUS 16
+
+static void trim_dwarf(void *userdata, struct image_module *m) {
+        struct module_syms *ms = image_module_data(m, IMAGE_SLOT_SYMBOLS);
+        struct dwarf_lines_usage u;
+        (void) userdata;
+        if (!ms || !ms->dwarf)
+                return;
+        dwarf_lines_tick(ms->dwarf, DWARF_RECENT_WINDOWS, &u);
+        if (u.cus_indexed <= 2 * u.cus_recent + DWARF_SLACK_CUS)
+                return;
+        log_debug("symbolize: %s: %zu compile units parsed, %zu in use: reopening its DWARF",
+                  image_module_path(m), u.cus_indexed, u.cus_recent);
+        open_dwarf(ms, image_module_elf(m));
+}
+
+void symbolizer_end_window(struct symbolizer *s) {
         struct strpool fresh;
         /* a pool that cannot be made keeps the old one */
-        if (strpool_init(&fresh) < 0)
-                return;
-        strpool_release(&s->names);
-        s->names = fresh;
-        u64map_clear(&s->demangled);
+        if (strpool_init(&fresh) >= 0) {
+                strpool_release(&s->names);
+                s->names = fresh;
+                u64map_clear(&s->demangled);
+        }
+        image_for_each_module(s->img, trim_dwarf, NULL);
 }
 
 void symbolizer_reload_kernel(struct symbolizer *s) {

@@ -3,7 +3,8 @@
  * of their functions is looked up by dwarf_lines and by one
  * `addr2line -i -f -a` process; the frame chains (names, file:line) must
  * be identical. Then libc6-dbg's libc debug file (NOBITS .text, compressed
- * DWARF 5) names an address of __libc_start_call_main. */
+ * DWARF 5) names an address of __libc_start_call_main, and the handle
+ * counts the CUs it parsed against those used lately. */
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -358,6 +359,24 @@ static void test_libc(void) {
                  * reference here is elfutils */
                 CHECK(run_tool("eu-addr2line", path, &a, 1, &ref) && same_chain(&ref, fr, n),
                       "as eu-addr2line -i -f gives it");
+
+                /* usage by tick: CUs parsed, and those looked into lately */
+                struct dwarf_lines_usage u[4];
+                uint64_t qs = 0, qsize = 0;
+                dwarf_lines_tick(d, 2, &u[0]);
+                CHECK(find_symbol(dbg.elf, "qsort_r", &qs, &qsize) &&
+                      dwarf_lines_lookup(d, qs + qsize / 2, fr, FRAMES_MAX) >= 1, "qsort_r resolves (another CU)");
+                dwarf_lines_tick(d, 2, &u[1]);
+                dwarf_lines_tick(d, 2, &u[2]);
+                dwarf_lines_tick(d, 2, &u[3]);
+                CHECK(u[0].cus_indexed == 1 && u[0].cus_recent == 1, "tick 0: 1 CU parsed, 1 in use (%zu, %zu)",
+                      u[0].cus_indexed, u[0].cus_recent);
+                CHECK(u[1].cus_indexed == 2 && u[1].cus_recent == 2, "tick 1: 2 parsed, 2 in the last 2 ticks (%zu, %zu)",
+                      u[1].cus_indexed, u[1].cus_recent);
+                CHECK(u[2].cus_indexed == 2 && u[2].cus_recent == 1, "tick 2: the first CU is out of the span (%zu, %zu)",
+                      u[2].cus_indexed, u[2].cus_recent);
+                CHECK(u[3].cus_indexed == 2 && u[3].cus_recent == 0, "tick 3: neither is in use (%zu, %zu)",
+                      u[3].cus_indexed, u[3].cus_recent);
         }
         dwarf_lines_free(d);
         file_close(&dbg);
