@@ -170,26 +170,46 @@ static void watch_execs(struct daemon *d) {
         vec_free(&w);
 }
 
-/* A process a scan found: sampled from now on in its target's group, once
- * per process (by start time: a reused pid is a new process). */
+/* d->added: a process's start time (a reused pid is a new process), with
+ * this bit once the log has said it is sampled */
+#define ADDED_LOGGED (1ULL << 63)
+
+/* How long ago a process started, from its start time in clock ticks. */
+static double process_age_s(uint64_t start_ticks) {
+        struct timespec ts;
+        clock_gettime(CLOCK_BOOTTIME, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9 - (double) start_ticks / (double) sysconf(_SC_CLK_TCK);
+}
+
+/* A process a scan found: sampled from now on in its target's group. The
+ * log names each process that lives a second or more, once: a line for
+ * every short-lived one matched at its exec would flood the journal. */
 static int on_match(void *userdata, pid_t pid, uint32_t target) {
         struct daemon *d = userdata;
         uint64_t seen, start = target_start_ticks(pid);
+        const char *name = target < d->cfg->n_targets ? d->cfg->targets[target].name : NULL;
 
-        if (start == 0 || target >= d->target_groups.n)
+        if (start == 0 || target >= d->target_groups.n || !name)
                 return 0;
-        if (u64map_get(&d->added, (uint64_t) pid, &seen) && seen == start)
-                return 0;
+        if (u64map_get(&d->added, (uint64_t) pid, &seen) && (seen & ~ADDED_LOGGED) == start) {
+                if (seen & ADDED_LOGGED || process_age_s(start) < 1)
+                        return 0;
+                log_info("target %s: sampling process %d (since its exec)", name, (int) pid);
+                return u64map_put(&d->added, (uint64_t) pid, start | ADDED_LOGGED);
+        }
         watchdog_ping(d);
+        /* matched at its exec, or a target's child: sampled already */
+        bool followed = recorder_follows(d->rec, pid);
         int k = recorder_add_process(d->rec, pid, false, d->target_groups.v[target]);
         if (k == -ESRCH)
                 return 0;
         if (k < 0) {
-                log_warning("target %s: cannot sample process %d: %s", d->cfg->targets[target].name, (int) pid,
-                            strerror(-k));
                 /* not again at every scan */
-        } else {
-                log_info("target %s: sampling process %d", d->cfg->targets[target].name, (int) pid);
+                log_warning("target %s: cannot sample process %d: %s", name, (int) pid, strerror(-k));
+                start |= ADDED_LOGGED;
+        } else if (!followed || process_age_s(start) >= 1) {
+                log_info("target %s: sampling process %d%s", name, (int) pid, followed ? " (since its exec)" : "");
+                start |= ADDED_LOGGED;
         }
         return u64map_put(&d->added, (uint64_t) pid, start);
 }
@@ -203,7 +223,8 @@ static void scan(struct daemon *d) {
                 if (!d->added.used[i])
                         continue;
                 pid_t pid = (pid_t) d->added.keys[i];
-                if (target_start_ticks(pid) != d->added.vals[i] && u64map_remove(&d->added, (uint64_t) pid))
+                if (target_start_ticks(pid) != (d->added.vals[i] & ~ADDED_LOGGED) &&
+                    u64map_remove(&d->added, (uint64_t) pid))
                         i--; /* the backward shift may have moved an entry into slot i */
         }
         d->next_scan_ns = now_ns() + SCAN_NS;

@@ -114,6 +114,11 @@ def run(t, a, b, c, cg):
         # the first new window may have started before the restart
         got = max([window_samples(w, "hot_a") for w in new[1:]] or [0])
     t.check(got > 0, f"the restarted 'hot' is sampled again ({got} samples in a later window)", d.stderr())
+    # matched at its exec, it is logged at the first scan after its first
+    # second (short-lived ones are not logged one by one)
+    deadline = time.monotonic() + 4
+    while f"sampling process {a2.ready_pid}" not in d.stderr() and time.monotonic() < deadline:
+        time.sleep(0.2)
     t.check(f"sampling process {a2.ready_pid}" in d.stderr(), "the log says the new process is sampled",
             d.stderr())
 
