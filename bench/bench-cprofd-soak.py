@@ -26,6 +26,7 @@ Usage: bench-cprofd-soak.py [--build DIR] [--minutes 60] [--hz 19]
 import argparse
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -149,7 +150,7 @@ comm = {os.path.basename(churn_bin)[:15]}
                                       start_new_session=True))
         procs.append(subprocess.Popen(nice + ["sh", "-c", f"while :; do {hot} 0.05 >/dev/null & sleep 0.1; done"],
                                       start_new_session=True))
-        d = subprocess.Popen(a.wrap.split() + [cprofd, "--config", conf], stderr=open(os.path.join(tmp, "cprofd.log"), "w"))
+        d = subprocess.Popen(shlex.split(a.wrap) + [cprofd, "--config", conf], stderr=open(os.path.join(tmp, "cprofd.log"), "w"))
         time.sleep(3)
         # under --wrap, the daemon is the wrapper's descendant
         dpid = descendant_named(d.pid, "cprofd")

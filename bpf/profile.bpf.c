@@ -15,6 +15,8 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+#define EEXIST_ 17 /* errno.h's, which BPF programs cannot include */
+
 const volatile bool user_stacks = true;
 const volatile bool kernel_stacks = true;
 const volatile bool follow_children = true;
@@ -821,13 +823,18 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child) {
         __u32 zero = 0, tid;
 
         /* a new thread shares its tgid and is a target already */
-        if (!follow_children || ctgid == ptgid)
+        if (ctgid == ptgid)
                 return 0;
         /* the child is not current: translate both from their tasks */
         if (in_pidns && (!task_ids(parent, &ptgid, &tid) || !task_ids(child, &ctgid, &tid)))
                 return 0;
-        if (!bpf_map_lookup_elem(&targets, &ptgid))
+        if (!follow_children || !bpf_map_lookup_elem(&targets, &ptgid)) {
+                /* a new process outside the set: an entry under its pid is
+                 * an earlier process's whose exit went unseen (userspace
+                 * drops it from its own set at this fork too) */
+                bpf_map_delete_elem(&targets, &ctgid);
                 return 0;
+        }
         if (bpf_map_update_elem(&targets, &ctgid, &zero, BPF_ANY) < 0) {
                 struct profile_stats *st = get_stats();
                 if (st)
@@ -861,7 +868,9 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
         if (!bpf_map_lookup_elem(&exec_comms, &key))
                 return 0;
         __u32 zero = 0;
-        if (bpf_map_update_elem(&targets, &tgid, &zero, BPF_NOEXIST) < 0) {
+        long err = bpf_map_update_elem(&targets, &tgid, &zero, BPF_NOEXIST);
+        /* EEXIST: userspace added it in the meantime */
+        if (err < 0 && err != -EEXIST_) {
                 struct profile_stats *st = get_stats();
                 if (st)
                         __sync_fetch_and_add(&st->lost_targets, 1);

@@ -101,9 +101,6 @@ struct recorder_exec_watch {
         uint32_t group;
 };
 int recorder_watch_execs(struct recorder *r, const struct recorder_exec_watch *w, size_t n);
-/* Whether the sampler follows pid now (added, matched at exec, or a
- * target's child). */
-bool recorder_follows(const struct recorder *r, pid_t pid);
 /* A root process launched here and held before its exec (see
  * target_launch): its image is learnt from the exec. */
 int recorder_add_launched(struct recorder *r, pid_t pid);

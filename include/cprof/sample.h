@@ -77,7 +77,8 @@ struct raw_sample {
 enum process_event_type {
         PROCESS_EVENT_NEW,  /* a new process (fork/exec) to sample */
         /* a process that became a target at exec, its new name being one
-         * sampler_watch_execs() was given: match says which */
+         * sampler_watch_execs() was given: match says which (a target
+         * that execs into such a name is an EXEC with match set) */
         PROCESS_EVENT_MATCHED,
         PROCESS_EVENT_EXEC, /* the process replaced its image */
         PROCESS_EVENT_RENAME, /* the main thread changed its name (prctl) */
@@ -89,7 +90,10 @@ struct process_event {
         enum process_event_type type;
         uint32_t pid;
         uint32_t ppid; /* for NEW */
-        uint32_t match; /* for MATCHED: the tag of the name it matched */
+        /* MATCHED, and EXEC into a watched name: the tag of the name (0:
+         * no watched name) */
+        uint32_t match;
+        uint64_t time_ns; /* when it happened (CLOCK_MONOTONIC), 0 if unknown */
         const char *comm; /* the process name after NEW/EXEC/RENAME, may be NULL */
         /* EXEC: the new image's generation (see raw_sample.exec_gen);
          * MMAP: the generation of the image the mapping belongs to */

@@ -165,8 +165,12 @@ static void watch_execs(struct daemon *d) {
         if (k == -EOPNOTSUPP)
                 log_info("targets by comm are found by scans of /proc only (%s backend): processes living "
                          "under a second may be missed", recorder_backend_name(d->rec));
+        else if (k < 0 && recorder_watch_execs(d->rec, NULL, 0) >= 0)
+                log_warning("cannot watch execs for targets by comm (%s): found by scans of /proc only",
+                            strerror(-k));
         else if (k < 0)
-                log_warning("cannot watch execs for targets by comm: %s", strerror(-k));
+                log_warning("cannot watch execs for targets by comm: %s; the names watched before stay",
+                            strerror(-k));
         vec_free(&w);
 }
 
@@ -182,8 +186,8 @@ static double process_age_s(uint64_t start_ticks) {
 }
 
 /* A process a scan found: sampled from now on in its target's group. The
- * log names each process that lives a second or more, once: a line for
- * every short-lived one matched at its exec would flood the journal. */
+ * log names each process once it has lived a second: a line for every
+ * short-lived one (matched at its exec) would flood the journal. */
 static int on_match(void *userdata, pid_t pid, uint32_t target) {
         struct daemon *d = userdata;
         uint64_t seen, start = target_start_ticks(pid);
@@ -194,12 +198,10 @@ static int on_match(void *userdata, pid_t pid, uint32_t target) {
         if (u64map_get(&d->added, (uint64_t) pid, &seen) && (seen & ~ADDED_LOGGED) == start) {
                 if (seen & ADDED_LOGGED || process_age_s(start) < 1)
                         return 0;
-                log_info("target %s: sampling process %d (since its exec)", name, (int) pid);
+                log_info("target %s: sampling process %d", name, (int) pid);
                 return u64map_put(&d->added, (uint64_t) pid, start | ADDED_LOGGED);
         }
         watchdog_ping(d);
-        /* matched at its exec, or a target's child: sampled already */
-        bool followed = recorder_follows(d->rec, pid);
         int k = recorder_add_process(d->rec, pid, false, d->target_groups.v[target]);
         if (k == -ESRCH)
                 return 0;
@@ -207,8 +209,8 @@ static int on_match(void *userdata, pid_t pid, uint32_t target) {
                 /* not again at every scan */
                 log_warning("target %s: cannot sample process %d: %s", name, (int) pid, strerror(-k));
                 start |= ADDED_LOGGED;
-        } else if (!followed || process_age_s(start) >= 1) {
-                log_info("target %s: sampling process %d%s", name, (int) pid, followed ? " (since its exec)" : "");
+        } else if (process_age_s(start) >= 1) {
+                log_info("target %s: sampling process %d", name, (int) pid);
                 start |= ADDED_LOGGED;
         }
         return u64map_put(&d->added, (uint64_t) pid, start);

@@ -84,6 +84,9 @@ struct recorder {
         struct profile *dict;
         VEC(struct window) windows; /* by group */
         struct u64map groups;       /* tgid -> group, for groups other than 0 */
+        /* tgid -> when recorder_add_process last set its group: an exec
+         * match older than that (its record read late) does not undo it */
+        struct u64map group_set_ns;
         VEC(uint64_t) group_samples; /* by group, since the start */
         uint64_t window_start_ns;
         size_t processes_seen;
@@ -321,6 +324,7 @@ struct recorder *recorder_free(struct recorder *r) {
         profile_free(r->dict);
         windows_release(r);
         u64map_release(&r->groups);
+        u64map_release(&r->group_set_ns);
         vec_free(&r->group_samples);
         vec_free(&r->roots);
         vec_free(&r->reloads);
@@ -440,6 +444,7 @@ static void forget_old_images(struct recorder *r) {
                 if (o->gen == ALL_IMAGES) {
                         u64map_remove(&r->names, (uint64_t) o->pid);
                         u64map_remove(&r->groups, (uint64_t) o->pid);
+                        u64map_remove(&r->group_set_ns, (uint64_t) o->pid);
                         image_forget_process(r->img, o->pid);
                         if (r->check)
                                 dwfl_check_forget(r->check, o->pid);
@@ -449,6 +454,19 @@ static void forget_old_images(struct recorder *r) {
                 }
                 r->old_images.v[i] = r->old_images.v[--r->old_images.n];
         }
+}
+
+/* The group of a watched name a process exec'd into, unless the caller
+ * placed the process after that exec (a scan that read its target rules
+ * whole, while the exec's record waited in a ring). */
+static void exec_match_group(struct recorder *r, pid_t pid, const struct process_event *e) {
+        uint64_t set_ns;
+        if (u64map_get(&r->group_set_ns, (uint64_t) pid, &set_ns) && e->time_ns && set_ns >= e->time_ns)
+                return;
+        if (e->match)
+                (void) u64map_put(&r->groups, (uint64_t) pid, e->match);
+        else
+                u64map_remove(&r->groups, (uint64_t) pid);
 }
 
 static void on_process_event(void *userdata, const struct process_event *e) {
@@ -464,6 +482,7 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                                 r->old_images.v[i] = r->old_images.v[--r->old_images.n];
                         else
                                 i++;
+                u64map_remove(&r->group_set_ns, (uint64_t) pid);
                 /* until it execs, a child runs its parent's image, under
                  * its parent's name */
                 uint64_t parent_name, parent_group;
@@ -487,10 +506,7 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                                 r->old_images.v[i] = r->old_images.v[--r->old_images.n];
                         else
                                 i++;
-                if (e->match)
-                        (void) u64map_put(&r->groups, (uint64_t) pid, e->match);
-                else
-                        u64map_remove(&r->groups, (uint64_t) pid);
+                exec_match_group(r, pid, e);
                 /* its image so far: the exec's own mappings come as MMAP
                  * events, the rest from /proc while it lives */
                 (void) image_forget_process(r->img, pid);
@@ -502,6 +518,8 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                 schedule_reloads(r, pid);
                 break;
         case PROCESS_EVENT_EXEC:
+                if (e->match)
+                        exec_match_group(r, pid, e);
                 if (r->opts.first_image_only) {
                         r->exec_seen = true;
                         break;
@@ -949,10 +967,6 @@ static bool forget_pending(const struct recorder *r, pid_t pid) {
         return false;
 }
 
-bool recorder_follows(const struct recorder *r, pid_t pid) {
-        return sampler_follows(r->sampler, pid);
-}
-
 int recorder_add_pid(struct recorder *r, pid_t pid, bool root) {
         return recorder_add_process(r, pid, root, 0);
 }
@@ -1011,6 +1025,8 @@ int recorder_add_process(struct recorder *r, pid_t pid, bool root, uint32_t grou
         k = group ? u64map_put(&r->groups, (uint64_t) pid, group) : 0;
         if (k >= 0 && !group)
                 u64map_remove(&r->groups, (uint64_t) pid);
+        if (k >= 0)
+                k = u64map_put(&r->group_set_ns, (uint64_t) pid, now_ns());
         if (k < 0)
                 return k;
         if (!u64map_get(&r->names, (uint64_t) pid, NULL)) {

@@ -352,26 +352,46 @@ static int bpf_watch_execs(void *state, const struct sampler_exec_watch *w, size
 
         if (n > PROFILE_MAX_EXEC_COMMS)
                 return -E2BIG;
-        /* the old set goes first: a reload is rare, and an exec in the
-         * moment between is picked up by the caller's next scan */
-        while (bpf_map_get_next_key(fd, NULL, &key) == 0)
-                if (bpf_map_delete_elem(fd, &key) < 0)
-                        return -errno;
+        /* the new names first, then the old ones go: a name in both sets
+         * is never missing for a moment */
         for (size_t i = 0; i < n; i++) {
+                bool first = true;
+                for (size_t j = 0; j < i; j++)
+                        first &= strcmp(w[j].comm, w[i].comm) != 0;
                 memset(&key, 0, sizeof(key));
-                if (strlen(w[i].comm) >= sizeof(key.comm))
+                if (!first || strlen(w[i].comm) >= sizeof(key.comm))
                         continue;
                 strcpy(key.comm, w[i].comm);
-                if (bpf_map_update_elem(fd, &key, &w[i].tag, BPF_NOEXIST) < 0 && errno != EEXIST)
+                if (bpf_map_update_elem(fd, &key, &w[i].tag, BPF_ANY) < 0)
                         return -errno;
         }
+        struct profile_exec_comm stale[PROFILE_MAX_EXEC_COMMS];
+        size_t n_stale = 0;
+        bool more = bpf_map_get_next_key(fd, NULL, &key) == 0;
+        while (more && n_stale < PROFILE_MAX_EXEC_COMMS) {
+                bool kept = false;
+                for (size_t i = 0; i < n && !kept; i++)
+                        kept = strncmp(w[i].comm, key.comm, sizeof(key.comm)) == 0 &&
+                               strlen(w[i].comm) < sizeof(key.comm);
+                if (!kept)
+                        stale[n_stale++] = key;
+                struct profile_exec_comm next;
+                more = bpf_map_get_next_key(fd, &key, &next) == 0;
+                key = next;
+        }
+        for (size_t i = 0; i < n_stale; i++)
+                if (bpf_map_delete_elem(fd, &stale[i]) < 0 && errno != ENOENT)
+                        return -errno;
         return perf_side_watch_execs(b->side, w, n);
 }
 
+/* Both halves: the kernel's set, and the side stream that reports its
+ * mappings (the kernel may hold a process whose exec record was lost) */
 static bool bpf_follows(const void *state, pid_t pid) {
         const struct bpf_sampler *b = state;
         __u32 key = (__u32) pid, gen;
-        return bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.targets), &key, &gen) == 0;
+        return bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.targets), &key, &gen) == 0 &&
+               perf_side_follows(b->side, pid);
 }
 
 static int bpf_start(void *state) {

@@ -242,17 +242,24 @@ bool perf_procs_is_target(const struct perf_procs *pp, uint32_t pid) {
 }
 
 int perf_procs_watch_execs(struct perf_procs *pp, const struct sampler_exec_watch *w, size_t n) {
-        pp->watch.n = 0;
+        /* built aside: on failure the old set stays whole */
+        VEC(struct perf_exec_watch) fresh = {};
         for (size_t i = 0; i < n; i++) {
                 struct perf_exec_watch x = { .tag = w[i].tag };
                 /* a name the kernel would cut can never be a comm */
                 if (strlen(w[i].comm) >= sizeof(x.comm))
                         continue;
                 strcpy(x.comm, w[i].comm);
-                int r = vec_push(&pp->watch, x);
-                if (r < 0)
+                int r = vec_push(&fresh, x);
+                if (r < 0) {
+                        vec_free(&fresh);
                         return r;
+                }
         }
+        vec_free(&pp->watch);
+        pp->watch.v = fresh.v;
+        pp->watch.n = fresh.n;
+        pp->watch.cap = fresh.cap;
         return 0;
 }
 
@@ -319,8 +326,9 @@ void perf_procs_handle(struct perf_procs *pp, const char *rec, size_t size,
                 memcpy(&tid, q + 4, 4);
                 const char *comm = q + 8;
                 const struct perf_exec_watch *w;
-                /* a thread's own name is not the process's */
-                if (pid != tid || !memchr(comm, '\0', (size_t) (end - comm)))
+                /* a thread's own name is not the process's; pid 0 is a
+                 * process outside our PID namespace */
+                if (pid != tid || pid == 0 || !memchr(comm, '\0', (size_t) (end - comm)))
                         return;
                 if (!(p = target_at(pp, pid, t))) {
                         /* an exec into a watched name: a target from here
@@ -333,6 +341,7 @@ void perf_procs_handle(struct perf_procs *pp, const char *rec, size_t size,
                         e.type = PROCESS_EVENT_MATCHED;
                         e.pid = pid;
                         e.match = w->tag;
+                        e.time_ns = t;
                         e.comm = p->comm;
                         break;
                 }
@@ -340,6 +349,11 @@ void perf_procs_handle(struct perf_procs *pp, const char *rec, size_t size,
                 if (h.misc & PERF_RECORD_MISC_COMM_EXEC) {
                         p->exec_gen++;
                         e.type = PROCESS_EVENT_EXEC;
+                        /* a target's child that execs into a watched name
+                         * (a worker started per task) joins that target */
+                        if ((w = watched(pp, comm)))
+                                e.match = w->tag;
+                        e.time_ns = t;
                 } else {
                         e.type = PROCESS_EVENT_RENAME;
                 }

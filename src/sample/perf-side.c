@@ -128,6 +128,10 @@ int perf_side_watch_execs(struct perf_side *ps, const struct sampler_exec_watch 
         return r < 0 || n == 0 ? r : enable(ps);
 }
 
+bool perf_side_follows(const struct perf_side *ps, pid_t pid) {
+        return perf_procs_is_target(&ps->procs, (uint32_t) pid);
+}
+
 int perf_side_start(struct perf_side *ps) {
         return enable(ps);
 }

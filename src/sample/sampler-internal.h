@@ -50,6 +50,8 @@ struct perf_side *perf_side_free(struct perf_side *ps);
  * children are reported; those it has now are for /proc/PID/maps. */
 int perf_side_add_process(struct perf_side *ps, pid_t pid);
 int perf_side_start(struct perf_side *ps);
+/* Whether pid is in the side stream's target set now. */
+bool perf_side_follows(const struct perf_side *ps, pid_t pid);
 /* Processes whose exec gives them one of these names become targets as
  * of that exec (MATCHED, exec_gen 0), as the BPF program decides. */
 int perf_side_watch_execs(struct perf_side *ps, const struct sampler_exec_watch *w, size_t n);

@@ -111,8 +111,13 @@ static int kill_mid_write(const char *path, bool named, int sig, int *ret_status
                 setrlimit(RLIMIT_CORE, &(struct rlimit) {}); /* SIGQUIT: no core file */
                 /* the writer's own disposition, not one inherited: a shell
                  * that starts the suite in the background ignores SIGINT
-                 * and SIGQUIT, nohup SIGHUP, and the kill would never come */
+                 * and SIGQUIT, nohup SIGHUP, a parent may block them, and
+                 * the kill would never come */
                 signal(sig, SIG_DFL);
+                sigset_t set;
+                sigemptyset(&set);
+                sigaddset(&set, sig);
+                sigprocmask(SIG_UNBLOCK, &set, NULL);
                 if ((named && no_tmpfile() < 0) || atomic_file_open(path, &af) < 0)
                         _exit(1);
                 memset(block, 'x', sizeof(block));

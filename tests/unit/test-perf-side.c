@@ -99,6 +99,12 @@ static pid_t run_exec(char *const argv[]) {
  * that exec on, generation 0; others, and all once the set is empty, are
  * not reported. */
 static void test_watch_execs(struct perf_side *ps, const struct sampler_callbacks *cb, const char *sleep_path) {
+        int pipefd[2];
+        if (pipe(pipefd) < 0) {
+                CHECK(false, "pipe");
+                return;
+        }
+        int go_read = pipefd[0], go_write = pipefd[1];
         const struct sampler_exec_watch w[] = {
                 { "sleep", 7 }, { "sleep", 8 }, { "a-name-of-16-chars", 9 },
         };
@@ -118,10 +124,33 @@ static void test_watch_execs(struct perf_side *ps, const struct sampler_callback
         CHECK(x > mm && mm >= 0, "and its EXIT");
         CHECK(count((uint32_t) t) == 0, "nothing of an exec into a name not watched");
 
-        CHECK(perf_side_watch_execs(ps, NULL, 0) == 0, "watch nothing");
+        /* a target that execs into a watched name: an EXEC with its tag */
+        int go;
+        pid_t c = fork();
+        if (c == 0) {
+                char ch;
+                if (read(go_read, &ch, 1) != 1)
+                        _exit(1);
+                execl("/bin/sleep", "sleep", "0.01", (char *) NULL);
+                _exit(127);
+        }
+        go = go_write;
+        CHECK(c > 0 && perf_side_add_process(ps, c) == 0, "add a target that will exec sleep");
         from = nevs;
+        if (write(go, "x", 1) != 1)
+                CHECK(false, "release it");
+        waitpid(c, NULL, 0);
+        CHECK(perf_side_drain(ps, cb) == 0, "drain after its exec");
+        int e = find((uint32_t) c, PROCESS_EVENT_EXEC, NULL, (int) from);
+        CHECK(e >= 0 && evs[e].match == 7 && evs[e].exec_gen == 1, "EXEC of a target into a watched name "
+              "carries its tag (match %u, generation %u)", e >= 0 ? evs[e].match : 0, e >= 0 ? evs[e].exec_gen : 0);
+        CHECK(find((uint32_t) c, PROCESS_EVENT_MATCHED, NULL, (int) from) < 0, "and is no MATCHED");
+
+        CHECK(perf_side_watch_execs(ps, NULL, 0) == 0, "watch nothing");
         s = run_exec((char *[]) { "/bin/sleep", "0.01", NULL });
         CHECK(perf_side_drain(ps, cb) == 0 && count((uint32_t) s) == 0, "then sleep is not reported");
+        close(go_read);
+        close(go_write);
 }
 
 static double cpu_seconds(void) {
