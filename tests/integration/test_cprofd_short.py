@@ -2,7 +2,9 @@
 live 60 ms each, one every 100 ms, are sampled whole (the kernel makes them
 targets at exec), not only when a scan of /proc, once a second, happens to
 find one alive. The samples in the target's windows are checked against
-the processes' own CPU time (from wait4), and their stacks are named."""
+the processes' own CPU time (from wait4), and their stacks are named. A
+service of another target whose workers exec into that name: the
+workers' samples go to the watched target, not to the service."""
 import os
 import shutil
 import signal
@@ -25,6 +27,9 @@ max-size = 0
 
 [target short]
 comm = blink
+
+[target svc]
+comm = svcsh
 """
 
 
@@ -45,6 +50,17 @@ def body(t):
         t.require(p.returncode == 0, "blink ran", p.returncode)
         cpu += ru.ru_utime + ru.ru_stime
         time.sleep(0.04)
+    # a service (target svc) starting workers per task: the workers exec
+    # into blink, and their samples go to short, not to the service
+    svcsh = t.path("svcsh")
+    shutil.copy("/bin/sh", svcsh)
+    loop = f"i=0; while [ $i -lt 10 ]; do {blink} 0.06 >/dev/null; sleep 0.04; i=$((i+1)); done"
+    p = subprocess.Popen([svcsh, "-c", loop])
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    t.require(p.returncode == 0, "the service's loop ran", p.returncode)
+    # the loop's own CPU time (the shell's is a few ms): its workers'
+    workers_cpu = ru.ru_utime + ru.ru_stime
     # samples are drained within half a second; SIGTERM writes the rest
     time.sleep(1)
     rc = d.stop(signal.SIGTERM)
@@ -64,9 +80,17 @@ def body(t):
             if "main" in frames:
                 in_main += n
                 hot += n if "hot_a" in frames or "hot_b" in frames else 0
+    svc_hot = 0
+    for path in d.windows("svc"):
+        for line in window_text(path).splitlines():
+            stack, _, count = line.rpartition(" ")
+            if "hot_a" in stack.split(";") or "hot_b" in stack.split(";"):
+                svc_hot += int(count)
+    t.check(svc_hot == 0, f"the service's workers are not in its own windows ({svc_hot} samples)")
+    cpu += workers_cpu
     expected = cpu * HZ
     t.check(samples >= 0.7 * expected and samples <= 1.3 * expected,
-            f"{RUNS} processes of 60 ms sampled whole: {samples} samples, "
+            f"{RUNS + 10} processes of 60 ms sampled whole: {samples} samples, "
             f"{expected:.0f} expected from their CPU time ({cpu:.2f} s)", d.stderr())
     t.check(samples and unnamed <= 0.05 * samples,
             f"their stacks are named: {unnamed} of {samples} samples with the binary unnamed")
