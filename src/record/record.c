@@ -469,19 +469,23 @@ static void exec_match_group(struct recorder *r, pid_t pid, const struct process
                 u64map_remove(&r->groups, (uint64_t) pid);
 }
 
+/* A new process under a reused pid: the old process's pending forget is
+ * not this one's. */
+static void cancel_forget(struct recorder *r, pid_t pid) {
+        for (size_t i = 0; i < r->old_images.n;)
+                if (r->old_images.v[i].pid == pid && r->old_images.v[i].gen == ALL_IMAGES)
+                        r->old_images.v[i] = r->old_images.v[--r->old_images.n];
+                else
+                        i++;
+}
+
 static void on_process_event(void *userdata, const struct process_event *e) {
         struct recorder *r = userdata;
         pid_t pid = (pid_t) e->pid;
 
         switch (e->type) {
         case PROCESS_EVENT_NEW: {
-                /* a reused pid: the old process's pending forget is not
-                 * this one's */
-                for (size_t i = 0; i < r->old_images.n;)
-                        if (r->old_images.v[i].pid == pid && r->old_images.v[i].gen == ALL_IMAGES)
-                                r->old_images.v[i] = r->old_images.v[--r->old_images.n];
-                        else
-                                i++;
+                cancel_forget(r, pid);
                 u64map_remove(&r->group_set_ns, (uint64_t) pid);
                 /* until it execs, a child runs its parent's image, under
                  * its parent's name */
@@ -500,12 +504,7 @@ static void on_process_event(void *userdata, const struct process_event *e) {
                 break;
         }
         case PROCESS_EVENT_MATCHED:
-                /* a reused pid, as for NEW */
-                for (size_t i = 0; i < r->old_images.n;)
-                        if (r->old_images.v[i].pid == pid && r->old_images.v[i].gen == ALL_IMAGES)
-                                r->old_images.v[i] = r->old_images.v[--r->old_images.n];
-                        else
-                                i++;
+                cancel_forget(r, pid);
                 exec_match_group(r, pid, e);
                 /* its image so far: the exec's own mappings come as MMAP
                  * events, the rest from /proc while it lives */
