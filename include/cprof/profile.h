@@ -47,6 +47,13 @@ struct profile_frame {
         uint32_t file;   /* string id of the source file, 0 if unknown */
         uint32_t line;   /* source line, 0 if unknown */
         enum frame_kind kind;
+        /* An unnamed frame's address in its module (the ELF virtual
+         * address, what symbols use), else 0. pprof writes it as the
+         * Location's address, so that a later symbolizer (pprof, Parca,
+         * Pyroscope, with the Mapping's build-id) can name it. Every other
+         * writer shows frames by name: frames that differ only here are
+         * one frame there ("[libc.so.6]"). */
+        uint64_t addr;
 };
 
 struct profile_stack {

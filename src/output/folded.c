@@ -71,6 +71,7 @@ static int format_value(char *out, size_t n, double v) {
 struct line {
         size_t offset; /* into the text buffer */
         size_t len;
+        uint32_t stack;
 };
 
 static const char *sort_text;
@@ -81,6 +82,63 @@ static int line_cmp(const void *a, const void *b) {
         if (c)
                 return c;
         return x->len < y->len ? -1 : x->len > y->len;
+}
+
+static bool same_text(const char *text, const struct line *a, const struct line *b) {
+        return a->len == b->len && memcmp(text + a->offset, text + b->offset, a->len) == 0;
+}
+
+/* One stack's frames, joined by ';'. */
+static int append_stack_text(const struct profile *p, uint32_t id, struct charvec *text) {
+        size_t depth;
+        const uint32_t *frames = profile_stack_frames(p, id, &depth);
+        int r;
+
+        for (size_t i = 0; i < depth; i++) {
+                if (i > 0) {
+                        r = charvec_append(text, ";", 1);
+                        if (r < 0)
+                                return r;
+                }
+                size_t at = text->n;
+                r = folded_frame_name(p, frames[i], true, text);
+                if (r < 0)
+                        return r;
+                /* A name from outside (a process renamed with prctl, a
+                 * file name) may hold this format's separators: ';'
+                 * becomes ':' as in stackcollapse-perf.pl, line breaks
+                 * become spaces. */
+                for (char *c = text->v + at; c < text->v + text->n; c++)
+                        if (*c == ';')
+                                *c = ':';
+                        else if (*c == '\n' || *c == '\r')
+                                *c = ' ';
+        }
+        return 0;
+}
+
+/* Writes lines[0..n), which all have the same text, as one line: their
+ * values summed (the profile refuses totals that overflow, so a part of
+ * one cannot). */
+static int write_line(const struct profile *p, const char *text, const struct line *lines, size_t n, FILE *f) {
+        unsigned nv = profile_value_count(p);
+        char num[400]; /* %.0f of the largest double: 309 digits */
+
+        if (fwrite(text + lines[0].offset, 1, lines[0].len, f) != lines[0].len)
+                return stdio_write_error();
+        for (unsigned v = 0; v < nv; v++) {
+                double sum = 0;
+                for (size_t i = 0; i < n; i++)
+                        sum += profile_stack(p, lines[i].stack)->value[v];
+                int k = format_value(num, sizeof(num), sum);
+                if (k < 0)
+                        return k;
+                if (fprintf(f, " %s", num) < 0)
+                        return stdio_write_error();
+        }
+        if (fputc('\n', f) == EOF)
+                return stdio_write_error();
+        return 0;
 }
 
 int folded_write(const struct profile *p, FILE *f) {
@@ -103,55 +161,25 @@ int folded_write(const struct profile *p, FILE *f) {
                                 zero = false;
                 if (zero)
                         continue;
-
-                size_t depth, start = text.n;
-                const uint32_t *frames = profile_stack_frames(p, id, &depth);
-                for (size_t i = 0; i < depth; i++) {
-                        if (i > 0) {
-                                r = charvec_append(&text, ";", 1);
-                                if (r < 0)
-                                        return r;
-                        }
-                        size_t at = text.n;
-                        r = folded_frame_name(p, frames[i], true, &text);
-                        if (r < 0)
-                                return r;
-                        /* A name from outside (a process renamed with prctl, a
-                         * file name) may hold this format's separators: ';'
-                         * becomes ':' as in stackcollapse-perf.pl, line
-                         * breaks become spaces. */
-                        for (char *c = text.v + at; c < text.v + text.n; c++)
-                                if (*c == ';')
-                                        *c = ':';
-                                else if (*c == '\n' || *c == '\r')
-                                        *c = ' ';
-                }
-                size_t stack_len = text.n - start;
-                for (unsigned v = 0; v < nv; v++) {
-                        char num[400]; /* %.0f of the largest double: 309 digits */
-                        num[0] = ' ';
-                        int k = format_value(num + 1, sizeof(num) - 1, st->value[v]);
-                        if (k < 0)
-                                return k;
-                        r = charvec_append(&text, num, (size_t) k + 1);
-                        if (r < 0)
-                                return r;
-                }
-                r = charvec_append(&text, "\n", 1);
+                size_t start = text.n;
+                r = append_stack_text(p, id, &text);
                 if (r < 0)
                         return r;
-                /* sort on the stack text only: the count is not part of the key */
-                lines[n++] = (struct line) { .offset = start, .len = stack_len };
+                lines[n++] = (struct line) { .offset = start, .len = text.n - start, .stack = id };
         }
 
         sort_text = text.v;
         qsort(lines, n, sizeof(*lines), line_cmp);
 
-        for (size_t i = 0; i < n; i++) {
-                const char *s = text.v + lines[i].offset;
-                const char *nl = memchr(s + lines[i].len, '\n', text.n - lines[i].offset - lines[i].len);
-                if (fwrite(s, 1, (size_t) (nl - s) + 1, f) != (size_t) (nl - s) + 1)
-                        return stdio_write_error();
+        /* Stacks of different frames can read the same (unnamed frames
+         * that differ only by address, two files of one base name): one
+         * line each, as every reader of the format expects */
+        for (size_t i = 0, j; i < n; i = j) {
+                for (j = i + 1; j < n && same_text(text.v, &lines[i], &lines[j]); j++)
+                        ;
+                r = write_line(p, text.v, lines + i, j - i, f);
+                if (r < 0)
+                        return r;
         }
         if (fflush(f) != 0 || ferror(f))
                 return stdio_write_error();

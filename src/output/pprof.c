@@ -13,8 +13,12 @@
  *  - one Sample per stack with a non-zero value, location ids leaf first
  *    as pprof wants; fractional values from folded files are rounded;
  *  - one Mapping per module that frames name (file name, build-id when
- *    the recording knew it), referred to by the frames' Locations; frames
- *    are already symbolized, so has_functions is set and no address kept;
+ *    the recording knew it, memory 0 to the top of the address space),
+ *    referred to by the frames' Locations. Named frames keep no address.
+ *    A frame the recording could not name keeps its address in the
+ *    module (the ELF virtual address) and gets no Function or Line, so a
+ *    symbolizer can name it later from the build-id; has_functions is set
+ *    on a Mapping only when all its frames are named;
  *  - period_type {cpu, nanoseconds} and period 1e9/Hz when the sampling
  *    frequency is known, duration_nanos when the duration is.
  * Strings are made valid UTF-8 (proto3 requires it; see utf8.h). */
@@ -51,9 +55,11 @@ enum {
 
         LOCATION_ID = 1,
         LOCATION_MAPPING_ID = 2,
+        LOCATION_ADDRESS = 3,
         LOCATION_LINE = 4,
 
         MAPPING_ID = 1,
+        MAPPING_MEMORY_LIMIT = 3,
         MAPPING_FILENAME = 5,
         MAPPING_BUILD_ID = 6,
         MAPPING_HAS_FUNCTIONS = 7,
@@ -205,10 +211,35 @@ static int write_gzip(const struct pb_buf *parts, size_t nparts, FILE *f) {
         return 0;
 }
 
+enum {
+        MODULE_HAS_FILES = 1 << 0,
+        MODULE_HAS_LINES = 1 << 1,
+        MODULE_HAS_ADDRESSES = 1 << 2,
+};
+
+/* An unnamed frame: a Location with its address in the module and no
+ * Line, which is what symbolizers look for (pprof -symbolize, Parca and
+ * Pyroscope by the Mapping's build-id). */
+static int address_location(const struct profile_frame *fr, uint32_t id, const struct u64map *mappings,
+                            struct pb_buf *msg, struct pb_buf *m) {
+        uint64_t mid = 0;
+        int r;
+
+        pb_buf_clear(m);
+        r = pb_uint64(m, LOCATION_ID, (uint64_t) id + 1);
+        if (r >= 0 && fr->module && u64map_get(mappings, fr->module, &mid))
+                r = pb_uint64(m, LOCATION_MAPPING_ID, mid);
+        if (r >= 0)
+                r = pb_uint64(m, LOCATION_ADDRESS, fr->addr);
+        if (r >= 0)
+                r = pb_message(msg, PROFILE_LOCATION, m);
+        return r;
+}
+
 static int write_profile(const struct profile *p, struct pb_buf *msg, struct strings *s) {
         struct pb_buf m = {}, line = {};
         struct u64map mappings = {};    /* module string id -> mapping id */
-        struct u64map module_bits = {}; /* module string id -> has files, lines */
+        struct u64map module_bits = {}; /* module string id -> MODULE_HAS_* */
         _cleanup_free_ uint64_t *locs = NULL;
         size_t nframes = profile_frame_count(p), nstacks = profile_stack_count(p);
         unsigned vi = profile_value_count(p) - 1;
@@ -258,14 +289,16 @@ static int write_profile(const struct profile *p, struct pb_buf *msg, struct str
                         goto out;
         }
 
-        /* what any frame of a module has: files, lines (bit 0, bit 1) */
+        /* what any frame of a module has */
         for (uint32_t id = 0; id < nframes; id++) {
                 const struct profile_frame *fr = profile_frame(p, id);
                 uint64_t bits = 0;
                 if (fr->module == 0)
                         continue;
                 (void) u64map_get(&module_bits, fr->module, &bits);
-                r = u64map_put(&module_bits, fr->module, bits | (fr->file ? 1 : 0) | (fr->line ? 2 : 0));
+                bits |= (fr->file ? MODULE_HAS_FILES : 0) | (fr->line ? MODULE_HAS_LINES : 0) |
+                        (fr->addr ? MODULE_HAS_ADDRESSES : 0);
+                r = u64map_put(&module_bits, fr->module, bits);
                 if (r < 0)
                         goto out;
         }
@@ -289,13 +322,19 @@ static int write_profile(const struct profile *p, struct pb_buf *msg, struct str
                         r = pb_int64(&m, MAPPING_FILENAME, (int64_t) filename);
                 if (r >= 0)
                         r = pb_int64(&m, MAPPING_BUILD_ID, (int64_t) build_id);
+                /* the whole address space, from 0: Location addresses are
+                 * the module's own (ELF virtual addresses), as pprof reads
+                 * a mapping like this one */
                 if (r >= 0)
-                        r = pb_uint64(&m, MAPPING_HAS_FUNCTIONS, 1);
+                        r = pb_uint64(&m, MAPPING_MEMORY_LIMIT, UINT64_MAX);
                 uint64_t bits = 0;
                 (void) u64map_get(&module_bits, fr->module, &bits);
-                if (r >= 0 && (bits & 1))
+                /* an unnamed Location is left for a symbolizer to name */
+                if (r >= 0 && !(bits & MODULE_HAS_ADDRESSES))
+                        r = pb_uint64(&m, MAPPING_HAS_FUNCTIONS, 1);
+                if (r >= 0 && (bits & MODULE_HAS_FILES))
                         r = pb_uint64(&m, MAPPING_HAS_FILENAMES, 1);
-                if (r >= 0 && (bits & 2))
+                if (r >= 0 && (bits & MODULE_HAS_LINES))
                         r = pb_uint64(&m, MAPPING_HAS_LINE_NUMBERS, 1);
                 if (r >= 0)
                         r = pb_message(msg, PROFILE_MAPPING, &m);
@@ -307,6 +346,12 @@ static int write_profile(const struct profile *p, struct pb_buf *msg, struct str
                 const struct profile_frame *fr = profile_frame(p, id);
                 uint64_t name, system_name, filename, mid = 0;
 
+                if (fr->addr) {
+                        r = address_location(fr, id, &mappings, msg, &m);
+                        if (r < 0)
+                                goto out;
+                        continue;
+                }
                 r = strings_add(s, p, fr->name, fr, &name);
                 if (r >= 0)
                         r = strings_add(s, p, fr->name, NULL, &system_name);

@@ -2,9 +2,10 @@
  * (https://www.speedscope.app/file-format-schema.json), one "sampled"
  * profile over shared frames.
  *
- *  - frames: one per profile frame, in frame id order (so a sample's
- *    indices are frame ids); the name is the folded name with its kind
- *    suffix, as in flame graphs; file and line when known;
+ *  - frames: one per profile frame, in frame id order, but frames that
+ *    differ only by the address pprof keeps for unnamed frames are one;
+ *    the name is the folded name with its kind suffix, as in flame graphs;
+ *    file and line when known;
  *  - samples: the profile's samples in input order (speedscope's "time
  *    order" view shows them left to right), root first, with their values
  *    as weights; consecutive samples of the same stack are merged and
@@ -19,41 +20,78 @@
 #include "output/json-util.h"
 #include "util/atomic-file.h"
 #include "util/cleanup.h"
+#include "util/hash.h"
 #include "util/vec.h"
 
 #define SPEEDSCOPE_SCHEMA "https://www.speedscope.app/file-format-schema.json"
 
 
-static int add_frames(const struct profile *p, json_t *frames) {
-        _cleanup_(vec_freep) struct charvec name = {};
-        int r;
-
-        for (uint32_t id = 0; id < profile_frame_count(p); id++) {
-                const struct profile_frame *fr = profile_frame(p, id);
-                json_t *o;
-
-                name.n = 0;
-                r = folded_frame_name(p, id, false, &name);
-                if (r < 0)
-                        return r;
-                o = json_object();
-                r = json_append_new(frames, o);
-                if (r < 0)
-                        return r;
-                r = json_set_new(o, "name", json_bytes_new(name.v, name.n));
-                if (r >= 0 && fr->file != 0)
-                        r = json_set_new(o, "file", json_bytes_new(profile_string(p, fr->file),
-                                                              profile_string_length(p, fr->file)));
-                if (r >= 0 && fr->line != 0)
-                        r = json_set_new(o, "line", json_integer(fr->line));
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+/* Frames equal but for their address are shown as one. */
+static uint32_t shown_hash(const struct profile_frame *f) {
+        return (uint32_t) hash_u64(((uint64_t) f->name << 32 | f->module) ^ hash_u64((uint64_t) f->file << 32 | f->line) ^
+                                   f->kind);
 }
 
-static int add_sample(const struct profile *p, json_t *samples, json_t *weights, uint32_t stack,
-                      double weight) {
+struct shown_ctx {
+        const struct profile *p;
+        const uint32_t *first; /* speedscope index -> its first frame id */
+};
+
+static bool shown_eq(const void *ctx, uint32_t idx, const void *key) {
+        const struct shown_ctx *c = ctx;
+        const struct profile_frame *a = profile_frame(c->p, c->first[idx]), *b = key;
+        return a->name == b->name && a->module == b->module && a->file == b->file &&
+               a->line == b->line && a->kind == b->kind;
+}
+
+static int add_frame(const struct profile *p, uint32_t id, json_t *frames, struct charvec *name) {
+        const struct profile_frame *fr = profile_frame(p, id);
+        json_t *o;
+        int r;
+
+        name->n = 0;
+        r = folded_frame_name(p, id, false, name);
+        if (r < 0)
+                return r;
+        o = json_object();
+        r = json_append_new(frames, o);
+        if (r < 0)
+                return r;
+        r = json_set_new(o, "name", json_bytes_new(name->v, name->n));
+        if (r >= 0 && fr->file != 0)
+                r = json_set_new(o, "file", json_bytes_new(profile_string(p, fr->file),
+                                                      profile_string_length(p, fr->file)));
+        if (r >= 0 && fr->line != 0)
+                r = json_set_new(o, "line", json_integer(fr->line));
+        return r;
+}
+
+/* Writes the frames and sets index[frame id] to each one's place in them. */
+static int add_frames(const struct profile *p, json_t *frames, uint32_t *index) {
+        _cleanup_(vec_freep) struct charvec name = {};
+        _cleanup_free_ uint32_t *first = calloc(profile_frame_count(p) + 1, sizeof(*first));
+        struct idindex shown = {};
+        struct shown_ctx ctx = { p, first };
+        uint32_t n = 0;
+        int r = first ? 0 : -ENOMEM;
+
+        for (uint32_t id = 0; r >= 0 && id < profile_frame_count(p); id++) {
+                const struct profile_frame *fr = profile_frame(p, id);
+                uint32_t h = shown_hash(fr);
+                if (idindex_find(&shown, h, shown_eq, &ctx, fr, &index[id]))
+                        continue;
+                r = idindex_insert(&shown, h, n);
+                if (r >= 0)
+                        r = add_frame(p, id, frames, &name);
+                first[n] = id;
+                index[id] = n++;
+        }
+        idindex_release(&shown);
+        return r;
+}
+
+static int add_sample(const struct profile *p, const uint32_t *index, json_t *samples, json_t *weights,
+                      uint32_t stack, double weight) {
         json_t *ids = json_array();
         size_t depth;
         const uint32_t *frames = profile_stack_frames(p, stack, &depth);
@@ -61,13 +99,14 @@ static int add_sample(const struct profile *p, json_t *samples, json_t *weights,
 
         r = json_append_new(samples, ids);
         for (size_t i = 0; r >= 0 && i < depth; i++)
-                r = json_append_new(ids, json_integer(frames[i]));
+                r = json_append_new(ids, json_integer(index[frames[i]]));
         if (r >= 0)
                 r = json_append_new(weights, json_number_new(weight));
         return r;
 }
 
-static int add_samples(const struct profile *p, json_t *samples, json_t *weights, double *ret_total) {
+static int add_samples(const struct profile *p, const uint32_t *index, json_t *samples, json_t *weights,
+                       double *ret_total) {
         unsigned vi = profile_value_count(p) - 1;
         size_t n = profile_sample_count(p);
         bool have = false;
@@ -85,7 +124,7 @@ static int add_samples(const struct profile *p, json_t *samples, json_t *weights
                         continue;
                 }
                 if (have) {
-                        r = add_sample(p, samples, weights, cur, acc);
+                        r = add_sample(p, index, samples, weights, cur, acc);
                         if (r < 0)
                                 return r;
                         total += acc;
@@ -95,7 +134,7 @@ static int add_samples(const struct profile *p, json_t *samples, json_t *weights
                 acc = v;
         }
         if (have) {
-                r = add_sample(p, samples, weights, cur, acc);
+                r = add_sample(p, index, samples, weights, cur, acc);
                 if (r < 0)
                         return r;
                 total += acc;
@@ -144,10 +183,13 @@ int speedscope_write(const struct profile *p, FILE *f) {
         if (r < 0)
                 return r;
 
-        r = add_frames(p, frames);
+        _cleanup_free_ uint32_t *index = calloc(profile_frame_count(p) + 1, sizeof(*index));
+        if (!index)
+                return -ENOMEM;
+        r = add_frames(p, frames, index);
         if (r < 0)
                 return r;
-        r = add_samples(p, samples, weights, &total);
+        r = add_samples(p, index, samples, weights, &total);
         if (r < 0)
                 return r;
         r = json_set_new(prof, "endValue", json_number_new(total));

@@ -44,6 +44,8 @@ int profile_intern_string(struct profile *p, const char *s, size_t len, uint32_t
 static uint32_t frame_hash(const struct profile_frame *f) {
         uint64_t h = hash_u64(((uint64_t) f->name << 32) ^ f->module);
         h = hash_u64(h ^ ((uint64_t) f->file << 32) ^ f->line ^ ((uint64_t) f->kind << 60));
+        if (f->addr)
+                h = hash_u64(h ^ f->addr);
         return (uint32_t) h;
 }
 
@@ -51,7 +53,7 @@ static bool frame_eq(const void *ctx, uint32_t id, const void *key) {
         const struct profile *p = ctx;
         const struct profile_frame *a = &p->frames.v[id], *b = key;
         return a->name == b->name && a->module == b->module && a->file == b->file &&
-               a->line == b->line && a->kind == b->kind;
+               a->line == b->line && a->kind == b->kind && a->addr == b->addr;
 }
 
 int profile_intern_frame(struct profile *p, const struct profile_frame *f, uint32_t *ret_id) {

@@ -184,7 +184,7 @@ static int window_frame(struct recorder *r, struct window *w, uint32_t id, uint3
                 return 0;
         }
         const struct profile_frame *f = profile_frame(r->dict, id);
-        struct profile_frame g = { .kind = f->kind, .line = f->line };
+        struct profile_frame g = { .kind = f->kind, .line = f->line, .addr = f->addr };
         uint32_t bid = f->module ? profile_build_id(r->dict, f->module) : 0;
         int k = copy_string(r->dict, f->name, w->p, &g.name);
         if (k >= 0)
@@ -816,6 +816,8 @@ static int symbolize_addr(struct recorder *r, struct addr_entry *e) {
                                 module_frame_name(module, key->addr, r->opts.addrs, buf, sizeof(buf));
                                 name = buf;
                                 e->nosym = true;
+                                /* pprof keeps it, to be named later */
+                                f.addr = key->addr;
                         }
                 }
                 k = intern(r, name, &f.name);

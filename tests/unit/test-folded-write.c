@@ -81,6 +81,28 @@ int main(void) {
         free(out);
         profile_free(p);
 
+        /* unnamed frames that differ only by the address pprof keeps read
+         * the same: one line, their counts summed */
+        profile_new(&p);
+        {
+                uint32_t root, n1, n2;
+                profile_intern_named_frame(p, "main", 4, FRAME_USER, &root);
+                struct profile_frame u = { .kind = FRAME_USER, .addr = 0x10 };
+                profile_intern_string(p, "[libnone.so]", 12, &u.name);
+                profile_intern_frame(p, &u, &n1);
+                u.addr = 0x20;
+                profile_intern_frame(p, &u, &n2);
+                double v = 3;
+                profile_add_sample(p, (uint32_t[]) { root, n1 }, 2, &v, 0, 0);
+                v = 4;
+                profile_add_sample(p, (uint32_t[]) { root, n2 }, 2, &v, 0, 0);
+                profile_add_sample(p, (uint32_t[]) { root }, 1, &v, 0, 0);
+        }
+        out = write_str(p);
+        CHECK_STREQ(out, "main 4\nmain;[libnone.so] 7\n", "stacks that read the same are one line");
+        free(out);
+        profile_free(p);
+
         profile_new(&p);
         out = write_str(p);
         CHECK_STREQ(out, "", "empty profile writes nothing");

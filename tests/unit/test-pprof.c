@@ -19,8 +19,8 @@ struct decoded {
         size_t nstrings;
         struct { uint64_t locs[MAXN]; size_t nlocs; int64_t values[4]; size_t nvalues; } samples[MAXN];
         size_t nsamples;
-        struct { uint64_t id, mapping, function, line; } locations[MAXN];
-        struct { uint64_t id, filename, build_id, has_functions, has_filenames, has_lines; } mappings[MAXN];
+        struct { uint64_t id, mapping, address, function, line; } locations[MAXN];
+        struct { uint64_t id, memory_limit, filename, build_id, has_functions, has_filenames, has_lines; } mappings[MAXN];
         size_t nmappings;
         size_t nlocations;
         struct { uint64_t id, name, system_name, filename; } functions[MAXN];
@@ -134,6 +134,8 @@ static bool decode(const uint8_t *data, size_t len, struct decoded *d) {
                                         loc->id = sv;
                                 if (sf == 2)
                                         loc->mapping = sv;
+                                if (sf == 3)
+                                        loc->address = sv;
                                 if (sf == 4) {
                                         uint64_t pair[2];
                                         if (sw != 2 || !decode_pair(ss, pair))
@@ -168,6 +170,7 @@ static bool decode(const uint8_t *data, size_t len, struct decoded *d) {
                                 if (!field(&s, &sf, &sw, &sv, &ss) || sw != 0)
                                         return false;
                                 if (sf == 1) mp->id = sv;
+                                if (sf == 3) mp->memory_limit = sv;
                                 if (sf == 5) mp->filename = sv;
                                 if (sf == 6) mp->build_id = sv;
                                 if (sf == 7) mp->has_functions = sv;
@@ -404,6 +407,46 @@ int main(void) {
         profile_new(&p);
         CHECK(write_decode(p, &d), "empty profile decodes");
         CHECK(d.nsamples == 0 && d.nstrings >= 1 && strcmp(d.strings[0], "") == 0, "empty profile has only the basics");
+        decoded_free(&d);
+        profile_free(p);
+
+        /* unnamed frames keep their address in the module: Locations with
+         * an address and no Line, in a Mapping without has_functions */
+        profile_new(&p);
+        {
+                uint32_t root = frame(p, "main", FRAME_USER), lib, n1, n2;
+                profile_intern_string(p, "/usr/lib/libnone.so", 19, &lib);
+                struct profile_frame u = { .module = lib, .kind = FRAME_USER, .addr = 0x1234 };
+                profile_intern_string(p, "[libnone.so]", 12, &u.name);
+                profile_intern_frame(p, &u, &n1);
+                u.addr = 0x5678;
+                profile_intern_frame(p, &u, &n2);
+                CHECK(n1 != n2, "frames that differ by address are two frames");
+                add(p, (uint32_t[]) { root, n1 }, 2, 3, 0);
+                add(p, (uint32_t[]) { root, n2 }, 2, 5, 0);
+                CHECK(write_decode(p, &d), "profile with addresses decodes");
+                CHECK(d.nsamples == 2, "a Sample per address (got %zu)", d.nsamples);
+                size_t addressed = 0, lined = 0;
+                for (size_t i = 0; i < d.nlocations; i++) {
+                        const __typeof__(d.locations[0]) *l = &d.locations[i];
+                        bool at1 = l->address == 0x1234 && l->id == n1 + 1, at2 = l->address == 0x5678 && l->id == n2 + 1;
+                        addressed += (at1 || at2) && l->function == 0 && d.nmappings == 1 &&
+                                     l->mapping == d.mappings[0].id;
+                        lined += l->function != 0;
+                }
+                CHECK(addressed == 2, "both unnamed frames are Locations with their address, no Line, in the "
+                                      "module's Mapping (%zu)", addressed);
+                CHECK(lined == 1, "the named frame keeps its Line");
+                CHECK(d.nmappings == 1 && !d.mappings[0].has_functions && d.mappings[0].memory_limit == UINT64_MAX,
+                      "the Mapping spans the address space and is left for a symbolizer (no has_functions)");
+                int64_t at[2] = {};
+                for (size_t i = 0; i < d.nsamples; i++)
+                        for (size_t k = 0; k < d.nlocations; k++)
+                                if (d.samples[i].nlocs == 2 && d.samples[i].locs[0] == d.locations[k].id)
+                                        at[d.locations[k].address == 0x5678] += d.samples[i].values[0];
+                CHECK(at[0] == 3 && at[1] == 5, "each address has its own count (%lld, %lld)",
+                      (long long) at[0], (long long) at[1]);
+        }
         decoded_free(&d);
         profile_free(p);
 

@@ -145,6 +145,32 @@ int main(void) {
         json_decref(root);
         profile_free(p);
 
+        /* frames that differ only by the address pprof keeps are one */
+        profile_new(&p);
+        {
+                uint32_t root = frame(p, "main", FRAME_USER), n1, n2;
+                struct profile_frame u = { .kind = FRAME_USER, .addr = 0x10 };
+                profile_intern_string(p, "[libnone.so]", 12, &u.name);
+                profile_intern_frame(p, &u, &n1);
+                u.addr = 0x20;
+                profile_intern_frame(p, &u, &n2);
+                add(p, (uint32_t[]) { root, n1 }, 2, 3, 0);
+                add(p, (uint32_t[]) { root, n2 }, 2, 4, 0);
+        }
+        root = write_parse(p);
+        prof = json_array_get(json_object_get(root, "profiles"), 0);
+        CHECK(json_array_size(json_object_get(json_object_get(root, "shared"), "frames")) == 2,
+              "one speedscope frame for both addresses");
+        sample_text(root, 0, text, sizeof(text));
+        CHECK_STREQ(text, "main;[libnone.so]", "first address's sample");
+        sample_text(root, 1, text, sizeof(text));
+        CHECK(!strcmp(text, "main;[libnone.so]") && weight(root, 1) == 4, "second address's sample, same frame");
+        CHECK(json_equal(json_array_get(json_array_get(json_object_get(prof, "samples"), 0), 1),
+                         json_array_get(json_array_get(json_object_get(prof, "samples"), 1), 1)),
+              "both samples name the same frame index");
+        json_decref(root);
+        profile_free(p);
+
         /* empty */
         profile_new(&p);
         root = write_parse(p);
