@@ -4,9 +4,11 @@ the address in the binary and no Line, in a Mapping with the binary's
 build-id and without has_functions, so that a symbolizer can name them
 later. The test is that symbolizer: the unstripped binary's symbol table
 must put most of those leaf addresses in dbg_spin_a and dbg_spin_b, in
-their 3:1 proportion."""
+their 3:1 proportion; and Google's pprof, given the unstripped binary
+(PPROF_BINARY_PATH), names them so too."""
 import gzip
 import os
+import shutil
 import subprocess
 
 import debug_util as du
@@ -122,6 +124,21 @@ def name_of(funcs, addr):
     return None
 
 
+def google_pprof(t):
+    """Google's pprof, built from Debian's Go sources as the formats suite
+    builds it (tests/formats/pprof-go.sh), reusing that build when it is
+    there."""
+    build = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(t.cprof))))
+    made = os.path.join(build, "tests", "formats", "pprof")
+    if os.access(made, os.X_OK):
+        return made
+    out = t.path("pprof")
+    env = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode",
+               GOCACHE=os.path.join(build, "gocache"))
+    du.run(["go", "build", "-o", out, "github.com/google/pprof"], env=env)
+    return out
+
+
 def body(t):
     os.environ.pop("DEBUGINFOD_URLS", None)
     src = t.workload("dbg-hot")
@@ -164,6 +181,17 @@ def body(t):
     t.check(a + b >= 0.9 * total, f"the unstripped symbol table names {a + b} of {total} leaf "
             "addresses dbg_spin_a or dbg_spin_b (want >= 90%)", by_name)
     t.check(b > 0 and 2.0 <= a / b <= 4.5, f"dbg_spin_a : dbg_spin_b is {a}:{b} (want about 3:1)", by_name)
+
+    # Google's pprof as that symbolizer, from the unstripped binary
+    bins = t.path("unstripped")
+    os.makedirs(bins)
+    shutil.copy(src, os.path.join(bins, os.path.basename(binary)))
+    top = du.run([google_pprof(t), "-symbolize=local", "-top", "-nodecount=5", out],
+                 env=dict(os.environ, PPROF_BINARY_PATH=bins))
+    rows = [l.split() for l in top.splitlines() if l.split() and l.split()[0].isdigit()]
+    flat = {r[-1]: int(r[0]) for r in rows if len(r) >= 6}
+    t.check(flat.get("dbg_spin_a", 0) + flat.get("dbg_spin_b", 0) >= 0.9 * total,
+            "pprof -symbolize=local names the addresses dbg_spin_a and dbg_spin_b", top)
 
 
 Test("pprof-addresses").run(body)
