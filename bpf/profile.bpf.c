@@ -185,7 +185,8 @@ struct walk {
         /* binary search bounds: kept in map memory rather than registers,
          * so the verifier sees every step of a search alike (values it
          * tracks exactly would make it walk each path of the search) */
-        __u32 lo, hi, rpc, rfailed;
+        __u32 lo, hi, rpc, rfailed; /* row or span search bounds, row key */
+        __u64 span_key;             /* span search key */
         __u32 lookups; /* full table lookups so far: the budget */
         /* the row the last lookup found, and where it applies */
         __u32 cached, c_ri, c_lo, c_hi;
@@ -426,6 +427,24 @@ static __always_inline __u32 saved_reg(__u8 rule, __s16 off, __u64 cfa, __u64 sp
         return 0;
 }
 
+/* One step of the binary search for the mapping holding w->span_key (a
+ * callback, verified once, where an unrolled loop multiplied the
+ * verifier's states in walk_step). */
+static long span_search_step(__u32 i, void *data) {
+        struct walk_ctx *c = data;
+        struct walk *w = c->w;
+        __u32 lo = w->lo, hi = w->hi;
+
+        if (lo >= hi)
+                return 1;
+        __u32 mid = (lo + hi) / 2;
+        if (w->span_key < c->proc->spans[mid & (UNWIND_MAX_SPANS - 1)].start)
+                w->hi = mid;
+        else
+                w->lo = mid + 1;
+        return 0;
+}
+
 static long row_search_step(__u32 i, void *data) {
         struct walk *w = ((struct walk_ctx *) data)->w;
         __u32 lo = w->lo, hi = w->hi;
@@ -513,16 +532,8 @@ static long walk_step(__u32 i, void *data) {
                 /* the mapping: the last span starting at or below the pc */
                 w->lo = 0;
                 w->hi = p->n < UNWIND_MAX_SPANS ? p->n : UNWIND_MAX_SPANS;
-                for (int k = 0; k < 10; k++) {
-                        __u32 lo = w->lo, hi = w->hi;
-                        if (lo >= hi)
-                                break;
-                        __u32 mid = (lo + hi) / 2;
-                        if (look < p->spans[mid & (UNWIND_MAX_SPANS - 1)].start)
-                                w->hi = mid;
-                        else
-                                w->lo = mid + 1;
-                }
+                w->span_key = look;
+                bpf_loop(10, span_search_step, c, 0);
                 __u32 lo = w->lo;
                 if (lo == 0)
                         return walk_fallback(w); /* maybe mapped since userspace looked */

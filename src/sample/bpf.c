@@ -240,7 +240,10 @@ static int load_skel(struct bpf_sampler *b, const struct sampler_options *o, boo
                 bpf_map__set_value_size(b->skel->maps.copy_scratch, sizeof(struct profile_sample));
         }
 
+        uint64_t t0 = now_ns();
         r = profile_bpf__load(b->skel);
+        /* most of it is the verifier: a fixed cost of every recording */
+        log_debug("BPF program %s loaded in %.1f ms", bpf_program__name(b->prog), (double) (now_ns() - t0) / 1e6);
         if (r < 0) {
                 log_debug_errno(r, "cannot load the BPF program%s: %s",
                                 kernel_unwind ? " with its unwinder" : "", strerror(-r));
