@@ -83,6 +83,12 @@ struct dwarf_lines {
         /* names by the offset of the DIE an abstract_origin or
          * specification points to (see die_name) */
         struct u64map origin_names;
+        /* C++ and Rust functions known only by a plain DW_AT_name, with
+         * the scopes around them (see qualified_name): DIE offset ->
+         * malloc'd "ns::Class::name", and the CUs walked for them */
+        struct u64map qualified;
+        struct u64map qualified_cus;
+        VEC(char *) qualified_names;
 };
 
 /* A range before flattening. */
@@ -152,6 +158,11 @@ struct dwarf_lines *dwarf_lines_free(struct dwarf_lines *d) {
         free(d->cus);
         pieces_free(&d->cu_pieces);
         u64map_release(&d->origin_names);
+        u64map_release(&d->qualified);
+        u64map_release(&d->qualified_cus);
+        for (size_t i = 0; i < d->qualified_names.n; i++)
+                free(d->qualified_names.v[i]);
+        vec_free(&d->qualified_names);
         if (d->dwarf)
                 dwarf_end(d->dwarf);
         free(d);
@@ -603,7 +614,7 @@ static int name_scan_attr(Dwarf_Attribute *a, void *arg) {
 /* The name of the chain of DIEs from start along abstract_origin /
  * specification: the first linkage name in it, else the first plain name.
  * *ret_linkage says which it is. */
-static const char *chain_name(Dwarf_Die *start, bool *ret_linkage) {
+static const char *chain_name(Dwarf_Die *start, bool *ret_linkage, Dwarf_Die *ret_plain_die) {
         Dwarf_Die cur = *start;
         const char *plain = NULL;
 
@@ -616,12 +627,162 @@ static const char *chain_name(Dwarf_Die *start, bool *ret_linkage) {
                         *ret_linkage = true;
                         return s.linkage;
                 }
-                if (!plain)
+                if (!plain && s.plain) {
                         plain = s.plain;
+                        *ret_plain_die = cur;
+                }
                 if (!s.has_origin || !dwarf_formref_die(&s.origin, &cur))
                         break;
         }
         return plain;
+}
+
+/* Qualified names.
+ *
+ * A function with internal linkage (an anonymous namespace, a lambda's
+ * operator()) has no DW_AT_linkage_name: its DW_AT_name is bare
+ * ("operator()", "helper"). The scopes it sits in are its DIE's parents,
+ * and libdw keeps no parent links (dwarf_getscopes_die walks from the CU
+ * root on every call), so a CU is walked once, the first time one of its
+ * functions needs them, noting the qualified name of every named
+ * function inside a scope. Scope names as GCC writes them in its own
+ * DWARF type names: "(anonymous namespace)", "<lambda>" for a class
+ * without a name inside a function. */
+#define SCOPE_DEPTH_MAX 32
+
+struct scope_walk {
+        struct dwarf_lines *d;
+        const char *scope[SCOPE_DEPTH_MAX];
+        int depth;
+        int fn_depth; /* scopes that are functions */
+};
+
+static bool is_qualified_language(Dwarf_Die *cudie) {
+        switch (dwarf_srclang(cudie)) {
+        case DW_LANG_C_plus_plus:
+        case DW_LANG_C_plus_plus_03:
+        case DW_LANG_C_plus_plus_11:
+        case DW_LANG_C_plus_plus_14:
+        case DW_LANG_Rust:
+                return true;
+        default:
+                return false;
+        }
+}
+
+/* "a::b::name" from the scopes and name; NULL without memory. */
+static char *join_scopes(const struct scope_walk *w, const char *name) {
+        size_t len = strlen(name) + 1;
+        for (int i = 0; i < w->depth; i++)
+                len += strlen(w->scope[i]) + 2;
+        char *out = malloc(len), *p = out;
+        if (!out)
+                return NULL;
+        for (int i = 0; i < w->depth; i++)
+                p = stpcpy(stpcpy(p, w->scope[i]), "::");
+        strcpy(p, name);
+        return out;
+}
+
+static int note_qualified(struct scope_walk *w, Dwarf_Die *die, const char *name) {
+        struct dwarf_lines *d = w->d;
+        char *q = join_scopes(w, name);
+        int r;
+
+        if (!q)
+                return -ENOMEM;
+        r = vec_push(&d->qualified_names, q);
+        if (r < 0) {
+                free(q);
+                return r;
+        }
+        return u64map_put(&d->qualified, dwarf_dieoffset(die), (uint64_t) (uintptr_t) q);
+}
+
+/* The name a DIE gives the scope it opens, or NULL when it opens none. */
+static const char *scope_name(struct scope_walk *w, Dwarf_Die *die, int tag) {
+        const char *name = attr_string(die, DW_AT_name);
+
+        switch (tag) {
+        case DW_TAG_namespace:
+                return name ? name : "(anonymous namespace)";
+        case DW_TAG_class_type:
+        case DW_TAG_structure_type:
+        case DW_TAG_union_type:
+                if (name)
+                        return name;
+                return w->fn_depth > 0 ? "<lambda>" : "{unnamed type}";
+        case DW_TAG_subprogram: {
+                /* an out-of-line member function: its declaration's
+                 * qualified name, noted when its class was walked */
+                Dwarf_Attribute a;
+                Dwarf_Die spec;
+                uint64_t v;
+                if (dwarf_attr(die, DW_AT_specification, &a) && dwarf_formref_die(&a, &spec) &&
+                    u64map_get(&w->d->qualified, dwarf_dieoffset(&spec), &v))
+                        return (const char *) (uintptr_t) v;
+                return name;
+        }
+        default:
+                return NULL;
+        }
+}
+
+static int walk_scopes(struct scope_walk *w, Dwarf_Die *parent) {
+        Dwarf_Die child;
+        int r;
+
+        if (dwarf_child(parent, &child) != 0)
+                return 0; /* no children, or unreadable ones */
+        do {
+                int tag = dwarf_tag(&child);
+                bool fn = tag == DW_TAG_subprogram;
+                if (fn && w->depth > 0) {
+                        const char *name = attr_string(&child, DW_AT_name);
+                        if (name && *name && (r = note_qualified(w, &child, name)) < 0)
+                                return r;
+                }
+                /* only what may hold functions: scopes, function bodies
+                 * (lambdas, local classes) and their blocks */
+                const char *scope = scope_name(w, &child, tag);
+                if (tag == DW_TAG_lexical_block) {
+                        if ((r = walk_scopes(w, &child)) < 0)
+                                return r;
+                } else if (scope && dwarf_haschildren(&child) && w->depth < SCOPE_DEPTH_MAX) {
+                        /* a function scope is its full name already */
+                        bool full = fn && scope != attr_string(&child, DW_AT_name);
+                        int saved = w->depth;
+                        if (full)
+                                w->depth = 0;
+                        w->scope[w->depth++] = scope;
+                        w->fn_depth += fn;
+                        r = walk_scopes(w, &child);
+                        w->fn_depth -= fn;
+                        w->depth = saved;
+                        if (r < 0)
+                                return r;
+                }
+        } while ((r = dwarf_siblingof(&child, &child)) == 0);
+        return 0;
+}
+
+/* name qualified with the scopes of named (the DIE that carries it), or
+ * name itself for C and what the walk did not reach. */
+static const char *qualified_name(struct dwarf_lines *d, Dwarf_Die *named, const char *name) {
+        Dwarf_Die cudie;
+        uint64_t v;
+
+        if (!name || !dwarf_diecu(named, &cudie, NULL, NULL) || !is_qualified_language(&cudie))
+                return name;
+        uint64_t cu_off = dwarf_dieoffset(&cudie);
+        if (!u64map_get(&d->qualified_cus, cu_off, &v)) {
+                struct scope_walk w = { .d = d };
+                if (walk_scopes(&w, &cudie) < 0 || u64map_put(&d->qualified_cus, cu_off, 1) < 0)
+                        log_debug("dwarf: out of memory for qualified names");
+        }
+        if (u64map_get(&d->qualified, dwarf_dieoffset(named), &v))
+                return (const char *) (uintptr_t) v;
+        return name;
 }
 
 /* Cached values: the name pointer, bit 63 set for a linkage name (user
@@ -644,20 +805,23 @@ static const char *die_name(struct dwarf_lines *d, Dwarf_Die *die) {
         if (s.linkage)
                 return s.linkage;
         if (!s.has_origin || !dwarf_formref_die(&s.origin, &origin))
-                return s.plain;
+                return qualified_name(d, die, s.plain);
         uint64_t off = dwarf_dieoffset(&origin);
         if (u64map_get(&d->origin_names, off, &v)) {
                 linkage = v & NAME_IS_LINKAGE;
                 name = (const char *) (uintptr_t) (v & ~NAME_IS_LINKAGE);
         } else {
-                name = chain_name(&origin, &linkage);
+                Dwarf_Die plain_die;
+                name = chain_name(&origin, &linkage, &plain_die);
+                if (name && !linkage)
+                        name = qualified_name(d, &plain_die, name);
                 v = (uint64_t) (uintptr_t) name;
                 if (!(v & NAME_IS_LINKAGE) &&
                     u64map_put(&d->origin_names, off, v | (linkage ? NAME_IS_LINKAGE : 0)) < 0)
                         log_debug("dwarf: out of memory for the name cache, skipping");
         }
         /* this DIE's own plain name comes before the origin's plain one */
-        return linkage || !s.plain ? name : s.plain;
+        return linkage || !s.plain ? name : qualified_name(d, die, s.plain);
 }
 
 static const char *node_name(struct dwarf_lines *d, struct dw_cu *cu, struct dw_node *n) {

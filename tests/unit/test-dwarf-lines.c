@@ -316,6 +316,39 @@ static void test_cxx(void) {
         file_close(&f);
 }
 
+/* Inlined functions without a linkage name get the scopes around them:
+ * every address of Runner::go, and the names of its inline frames. */
+static void test_qualified(void) {
+        static const char *const want[] = { "qual::Runner::go::<lambda>::operator()",
+                                            "qual::(anonymous namespace)::mix_in" };
+        char bin[256];
+        struct file f = { -1, NULL };
+        struct dwarf_lines *d = NULL;
+        uint64_t start = 0, size = 0;
+        bool seen[2] = {};
+        size_t bare = 0;
+
+        snprintf(bin, sizeof(bin), "%s/qualified", tmpdir);
+        CHECK(compile("g++", SRCDIR "/tests/data/dwarf/qualified.cc", bin), "g++ -g -O2 qualified.cc");
+        CHECK(file_open(&f, bin) && dwarf_lines_open(f.elf, &d) == 0, "open the fixture's DWARF");
+        CHECK(d && find_symbol(f.elf, "_ZN4qual6Runner2goEj", &start, &size) && size > 0,
+              "Runner::go in .symtab");
+        for (uint64_t a = start; d && a < start + size; a++) {
+                struct dwarf_frame fr[FRAMES_MAX];
+                int n = dwarf_lines_lookup(d, a, fr, FRAMES_MAX);
+                for (int i = 1; i < n; i++) {
+                        for (size_t k = 0; k < 2; k++)
+                                seen[k] |= fr[i].name && strcmp(fr[i].name, want[k]) == 0;
+                        bare += fr[i].name && (!strcmp(fr[i].name, "operator()") || !strcmp(fr[i].name, "mix_in"));
+                }
+        }
+        for (size_t k = 0; k < 2; k++)
+                CHECK(seen[k], "an inline frame is named '%s'", want[k]);
+        CHECK(bare == 0, "no inline frame keeps a bare name (%zu do)", bare);
+        dwarf_lines_free(d);
+        file_close(&f);
+}
+
 static void test_libc(void) {
         static const char libc[] = "/lib/x86_64-linux-gnu/libc.so.6";
         struct elf_module *m = NULL;
@@ -404,6 +437,7 @@ int main(void) {
         }
         test_c();
         test_cxx();
+        test_qualified();
         test_libc();
         test_no_dwarf();
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
