@@ -86,7 +86,7 @@ int main(int argc, char **argv) {
                 for (int k = 0; k < runs; k++) {
                         cfi_table_free(tab);
                         double t0 = now(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-                        int r = cfi_table_build(elf, &tab);
+                        int r = cfi_table_build(elf, NULL, &tab);
                         t[k] = now() - t0;
                         cpu[k] = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
                         if (r < 0) {

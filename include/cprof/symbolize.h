@@ -57,6 +57,11 @@ void symbolizer_end_window(struct symbolizer *s);
  * when DEBUGINFOD_URLS is set and no debug file is on disk) in the
  * background. Cheap to call again; call it when a module is first seen. */
 void symbolizer_prepare_module(struct symbolizer *s, uint32_t module);
+/* Looks for the module's separate debug file on disk (build-id,
+ * debuglink, MiniDebugInfo; never a debuginfod fetch) and attaches it to
+ * the module's ELF, once: for the unwinder, which reads the debug file's
+ * .debug_frame before anything is named. */
+void symbolizer_find_debug_file(struct symbolizer *s, uint32_t module);
 /* Learns where pid writes its perf map (/tmp/perf-PID.map in its own
  * mount and PID namespace) and who owns it, while pid lives: call it when
  * a process's first JIT address is seen. */

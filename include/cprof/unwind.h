@@ -59,6 +59,13 @@ const char *unwind_end_name(enum unwind_end e);
 struct unwinder_options {
         enum unwind_mode mode;
         size_t max_depth; /* user frames kept at most (0: UNWIND_DEFAULT_DEPTH) */
+        /* Called once per module before its table is built, to attach its
+         * separate debug file from disk (see symbolizer_find_debug_file),
+         * whose .debug_frame then counts; NULL: the module's own file
+         * only. A debug file that comes later (debuginfod) is not waited
+         * for: the table stays as built. */
+        void (*find_debug_file)(void *userdata, uint32_t module);
+        void *userdata;
 };
 
 struct unwinder_stats {

@@ -251,6 +251,12 @@ bool record_raise_priority(void) {
         return raised;
 }
 
+/* The unwinder's hook: a module's debug file, for its .debug_frame. */
+static void find_debug_file(void *userdata, uint32_t module) {
+        struct recorder *r = userdata;
+        symbolizer_find_debug_file(r->sym, module);
+}
+
 int recorder_new(const struct record_options *o, struct recorder **ret,
                  const char **ret_fallback_reason) {
         struct recorder *r = calloc(1, sizeof(*r));
@@ -274,8 +280,11 @@ int recorder_new(const struct record_options *o, struct recorder **ret,
                 k = image_store_new(&r->img);
         if (k >= 0)
                 k = symbolizer_new(&o->symbolize, r->img, &r->sym);
+        struct unwinder_options uo = o->unwind;
+        uo.find_debug_file = find_debug_file;
+        uo.userdata = r;
         if (k >= 0)
-                k = unwinder_new(r->img, &o->unwind, &r->unw);
+                k = unwinder_new(r->img, &uo, &r->unw);
         if (k >= 0 && o->unwind_check)
                 k = dwfl_check_new(&r->check);
         if (k >= 0) {

@@ -43,6 +43,8 @@ struct module_syms {
          * when its addresses are named before the fetch ends */
         bool mini_deferred;
         bool fetching;    /* a debuginfod fetch is in flight */
+        bool fetch_considered; /* symbolizer_prepare_module looked at it */
+        bool dwarf_opened;
         struct dwarf_lines *dwarf;
 };
 
@@ -199,6 +201,7 @@ static void open_dwarf(struct module_syms *ms, struct elf_module *elf) {
         struct elf_module *dbg = elf_module_debug(elf);
         dwarf_lines_free(ms->dwarf);
         ms->dwarf = NULL;
+        ms->dwarf_opened = true;
         if (dbg && dwarf_lines_open(elf_module_elf(dbg), &ms->dwarf) >= 0)
                 return;
         (void) dwarf_lines_open(elf_module_elf(elf), &ms->dwarf);
@@ -275,10 +278,10 @@ static struct module_syms *module_ready(struct symbolizer *s, struct image_modul
         struct module_syms *ms = module_syms(m);
         if (!ms || !image_module_elf(m))
                 return ms;
-        if (!ms->searched) {
+        if (!ms->searched)
                 search_debug(s, m, ms);
+        if (!ms->dwarf_opened)
                 open_dwarf(ms, image_module_elf(m));
-        }
         if (ms->fetching)
                 poll_debuginfod(s, m, ms);
         /* naming now: with what the disk has, if the server brought nothing */
@@ -296,14 +299,23 @@ void symbolizer_prepare_module(struct symbolizer *s, uint32_t module) {
         size_t len;
         const uint8_t *bid;
 
-        if (!s->debuginfod || !m || !image_module_elf(m) || !(ms = module_syms(m)) || ms->searched ||
+        if (!s->debuginfod || !m || !image_module_elf(m) || !(ms = module_syms(m)) || ms->fetch_considered ||
             ms->fetching || !(bid = image_module_build_id(m, &len)))
                 return;
+        ms->fetch_considered = true;
         /* only what the disk cannot name: the search is cheap, a fetch not */
-        search_debug(s, m, ms);
-        open_dwarf(ms, image_module_elf(m));
+        if (!ms->searched)
+                search_debug(s, m, ms);
         if (!ms->has_debug && debuginfod_fetcher_request(s->debuginfod, bid, len) >= 0)
                 ms->fetching = true;
+}
+
+void symbolizer_find_debug_file(struct symbolizer *s, uint32_t module) {
+        struct image_module *m = image_module(s->img, module);
+        struct module_syms *ms = m && image_module_elf(m) ? module_syms(m) : NULL;
+
+        if (ms && !ms->searched)
+                search_debug(s, m, ms);
 }
 
 bool symbolizer_module_pending(struct symbolizer *s, uint32_t module) {

@@ -703,7 +703,29 @@ static Elf_Data *section_data(Elf_Scn *scn) {
         return d && d->d_buf && d->d_size > 0 ? d : NULL;
 }
 
-int cfi_table_build(Elf *elf, struct cfi_table **ret) {
+/* The rows of elf's .debug_frame into out; 0 when it has none. */
+static int read_debug_frame(Elf *elf, const unsigned char *ident, uint64_t *seq, piece_vec *out,
+                            struct cfi_table_stats *stats) {
+        GElf_Shdr shdr;
+        Elf_Scn *scn;
+        Elf_Data *data;
+        int r = 0;
+
+        if (!find_section(elf, ".debug_frame", &shdr))
+                return 0;
+        /* dwarf_begin_elf decompresses .debug_frame in place, so the
+         * section's data is read after it */
+        Dwarf *dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
+        Dwarf_CFI *cfi = dw ? dwarf_getcfi(dw) : NULL;
+        scn = find_section(elf, ".debug_frame", &shdr);
+        if (cfi && scn && (data = section_data(scn)))
+                r = read_section(cfi, ident, data, 0, false, seq, out, stats);
+        if (dw)
+                dwarf_end(dw);
+        return r;
+}
+
+int cfi_table_build(Elf *elf, Elf *debug, struct cfi_table **ret) {
         _cleanup_(cfi_table_freep) struct cfi_table *t = NULL;
         _cleanup_(vec_freep) piece_vec eh = {}, dbg = {};
         const unsigned char *ident;
@@ -740,19 +762,12 @@ int cfi_table_build(Elf *elf, struct cfi_table **ret) {
                 }
         }
 
-        if (find_section(elf, ".debug_frame", &shdr)) {
-                /* dwarf_begin_elf decompresses .debug_frame in place, so
-                 * the section's data is read after it */
-                Dwarf *dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
-                Dwarf_CFI *cfi = dw ? dwarf_getcfi(dw) : NULL;
-                scn = find_section(elf, ".debug_frame", &shdr);
-                if (cfi && scn && (data = section_data(scn)))
-                        r = read_section(cfi, ident, data, 0, false, &seq, &dbg, &t->stats);
-                if (dw)
-                        dwarf_end(dw);
-                if (r < 0)
-                        return r;
-        }
+        /* the binary's own .debug_frame, else its debug file's (strip
+         * moves it there with the rest of the debug sections) */
+        bool own = find_section(elf, ".debug_frame", &shdr) != NULL;
+        r = read_debug_frame(own || !debug ? elf : debug, ident, &seq, &dbg, &t->stats);
+        if (r < 0)
+                return r;
 
         pieces_untangle(&eh);
         pieces_untangle(&dbg);

@@ -61,9 +61,13 @@ struct cfi_table_stats {
         size_t bytes;       /* memory the table holds */
 };
 
-/* Builds the table of one ELF file. A file without CFI gives an empty
- * table, not an error; CFI that libdw cannot read gives what was read
- * before it. -ENOMEM. -EINVAL for a NULL elf.
+/* Builds the table of one ELF file. debug, when not NULL, is its separate
+ * debug file (same build, same addresses): its .debug_frame is read when
+ * elf has none of its own, as strip leaves it (code built without
+ * .eh_frame, -fno-asynchronous-unwind-tables, has its CFI only there). A
+ * file without CFI gives an empty table, not an error; CFI that libdw
+ * cannot read gives what was read before it. -ENOMEM. -EINVAL for a NULL
+ * elf.
  *
  * Details an unwinder may rely on: a file that is not x86-64 ELF64
  * little-endian gives an empty table. Where .eh_frame and .debug_frame
@@ -73,8 +77,8 @@ struct cfi_table_stats {
  * a register above 255, or whose pointers use a base other than absolute
  * or pc-relative, is left out (its range then has no row); an FDE so long
  * that libdw would run its program for minutes keeps only its first
- * rows. elf stays the caller's and may be freed once this returns. */
-int cfi_table_build(Elf *elf, struct cfi_table **ret);
+ * rows. elf and debug stay the caller's and may be freed once this returns. */
+int cfi_table_build(Elf *elf, Elf *debug, struct cfi_table **ret);
 struct cfi_table *cfi_table_free(struct cfi_table *t);
 
 /* The row covering an ELF virtual address, or NULL when no CFI covers it

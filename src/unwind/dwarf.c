@@ -92,7 +92,10 @@ struct module_unwind *unwinder_module(struct unwinder *u, uint32_t module) {
         if (!mu)
                 return NULL;
         uint64_t t0 = now_ns();
-        int r = cfi_table_build(elf_module_elf(em), &mu->table);
+        if (u->opts.find_debug_file)
+                u->opts.find_debug_file(u->opts.userdata, module);
+        struct elf_module *debug = elf_module_debug(em);
+        int r = cfi_table_build(elf_module_elf(em), debug ? elf_module_elf(debug) : NULL, &mu->table);
         if (r < 0) {
                 log_debug_errno(r, "unwind: no table for %s: %s", image_module_path(m), strerror(-r));
                 free(mu);

@@ -128,7 +128,7 @@ static void run(void *image, size_t size) {
 
         if (!elf)
                 return;
-        if (cfi_table_build(elf, &t) == 0) {
+        if (cfi_table_build(elf, NULL, &t) == 0) {
                 check(t);
                 cfi_table_free(t);
         }

@@ -565,7 +565,7 @@ static void check_invariants(const char *name, const struct cfi_table *t) {
 static bool build(struct file *f, const char *path) {
         if (!file_open(f, path))
                 return false;
-        return cfi_table_build(f->elf, &f->t) == 0 && f->t;
+        return cfi_table_build(f->elf, NULL, &f->t) == 0 && f->t;
 }
 
 /* The PLT: .plt's first 16 bytes push twice, then every entry has the
@@ -818,7 +818,7 @@ static void test_empty(void) {
         CHECK(built && cfi_table_rows(f.t, &rows) == 0 && cfi_table_find(f.t, 0) == NULL,
               "a file without CFI gives an empty table");
         file_close(&f);
-        CHECK(cfi_table_build(NULL, &f.t) == -EINVAL, "no Elf: -EINVAL");
+        CHECK(cfi_table_build(NULL, NULL, &f.t) == -EINVAL, "no Elf: -EINVAL");
 }
 
 static void cleanup(void) {
