@@ -655,6 +655,7 @@ struct scope_walk {
         const char *scope[SCOPE_DEPTH_MAX];
         int depth;
         int fn_depth; /* scopes that are functions */
+        int level;    /* DIE nesting, bounded: blocks open no scope */
 };
 
 static bool is_qualified_language(Dwarf_Die *cudie) {
@@ -730,24 +731,25 @@ static const char *scope_name(struct scope_walk *w, Dwarf_Die *die, int tag) {
 
 static int walk_scopes(struct scope_walk *w, Dwarf_Die *parent) {
         Dwarf_Die child;
-        int r;
+        int r = 0;
 
-        if (dwarf_child(parent, &child) != 0)
-                return 0; /* no children, or unreadable ones */
+        if (w->level >= WALK_DEPTH_MAX || dwarf_child(parent, &child) != 0)
+                return 0; /* too deep (broken input), no children, or unreadable */
+        w->level++;
         do {
                 int tag = dwarf_tag(&child);
                 bool fn = tag == DW_TAG_subprogram;
                 if (fn && w->depth > 0) {
                         const char *name = attr_string(&child, DW_AT_name);
                         if (name && *name && (r = note_qualified(w, &child, name)) < 0)
-                                return r;
+                                break;
                 }
                 /* only what may hold functions: scopes, function bodies
                  * (lambdas, local classes) and their blocks */
                 const char *scope = scope_name(w, &child, tag);
                 if (tag == DW_TAG_lexical_block) {
                         if ((r = walk_scopes(w, &child)) < 0)
-                                return r;
+                                break;
                 } else if (scope && dwarf_haschildren(&child) && w->depth < SCOPE_DEPTH_MAX) {
                         /* a function scope is its full name already */
                         bool full = fn && scope != attr_string(&child, DW_AT_name);
@@ -760,10 +762,12 @@ static int walk_scopes(struct scope_walk *w, Dwarf_Die *parent) {
                         w->fn_depth -= fn;
                         w->depth = saved;
                         if (r < 0)
-                                return r;
+                                break;
                 }
-        } while ((r = dwarf_siblingof(&child, &child)) == 0);
-        return 0;
+                r = 0;
+        } while (dwarf_siblingof(&child, &child) == 0);
+        w->level--;
+        return r;
 }
 
 /* name qualified with the scopes of named (the DIE that carries it), or
