@@ -6,7 +6,8 @@ strip moves that section into the debug file with the rest of the DWARF.
 The stripped binary alone has no CFI for main -> alpha -> beta -> gamma |
 delta: its stacks are cut. With its debug file found by .gnu_debuglink
 beside it (both backends: the in-kernel unwinder and the userspace one
-over the perf backend's stack copies) and by build-id under a --debug-dir,
+over the perf backend's stack copies) and by build-id under a --debug-dir
+(with compressed sections),
 at least 95% of the samples unwind through the chain to _start, and the
 summary counts them complete."""
 import os
@@ -47,8 +48,12 @@ def body(t):
         check_unwound(t, label, p, s, CHAIN, want=0.95,
                       extra=lambda u: len(u) > len(CHAIN) and u[len(CHAIN)] in ("gamma", "delta"))
 
-    # (b) by build-id under --debug-dir, no debuglink
+    # (b) by build-id under --debug-dir, no debuglink; its sections
+    # compressed, as libc6-dbg's are (libdw inflates them in place)
     b, d = du.split(src, t.path("byid"), debuglink=False, name=NAME)
+    du.run(["objcopy", "--compress-debug-sections=zlib", d])
+    t.require("C" in du.run(["readelf", "-W", "-S", d]).split(".debug_frame", 1)[1].split("\n", 1)[0],
+              "the debug file's .debug_frame is compressed")
     debug_dir = t.path("debug")
     du.place(d, du.build_id_path(debug_dir, du.build_id(src)))
     os.unlink(d)

@@ -10,7 +10,9 @@
  * covered and the byte after an FDE is not (unless another starts
  * there), the PLT's rule, __restore_rt's signal flag (named by
  * libc6-dbg's symbol table), _start's undefined return address, and
- * addresses outside every FDE. */
+ * addresses outside every FDE. Last, separate debug files (objcopy
+ * --only-keep-debug, compressed): their .debug_frame fills in only where
+ * the binary's own CFI has no row. */
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -684,6 +686,11 @@ static void test_readelf_only(const char *name, const char *path) {
         file_close(&f);
 }
 
+static const char *full_path(const char *name, char *buf, size_t size) {
+        snprintf(buf, size, "%s/%s", tmpdir, name);
+        return buf;
+}
+
 static bool compile(const char *out, const char *flags) {
         char cmd[2048];
         snprintf(cmd, sizeof(cmd), "gcc %s -o '%s/%s' '%s/tests/data/cfi/frames.c'", flags, tmpdir, out, SRCDIR);
@@ -805,6 +812,132 @@ static void test_overlap(void) {
         file_close(&c);
 }
 
+/* Every row start of t (and the byte before it), for comparisons. */
+typedef VEC(uint64_t) addr_vec;
+
+static bool add_boundaries(addr_vec *v, const struct cfi_table *t) {
+        const struct cfi_row *rows;
+        size_t n = cfi_table_rows(t, &rows);
+        for (size_t i = 0; i < n; i++)
+                if (vec_push(v, rows[i].start - 1) < 0 || vec_push(v, rows[i].start) < 0)
+                        return false;
+        return true;
+}
+
+struct layered {
+        size_t checked, bad, from_debug, conflicts;
+};
+
+/* The table of bin with dbg as its debug file against the tables of
+ * each alone: where bin's own CFI has a row, that row; elsewhere the
+ * debug file's. */
+static bool check_layered(const char *name, const char *bin, const char *dbg, struct layered *ret) {
+        struct file a, b, c = { .fd = -1 };
+        _cleanup_(vec_freep) addr_vec addrs = {};
+        bool ok = build(&a, bin) & build(&b, dbg) && file_open(&c, bin) &&
+                  cfi_table_build(c.elf, b.elf, &c.t) == 0;
+
+        *ret = (struct layered) {};
+        ok = ok && add_boundaries(&addrs, a.t) && add_boundaries(&addrs, b.t) && add_boundaries(&addrs, c.t);
+        for (size_t i = 0; ok && i < addrs.n; i++) {
+                const struct cfi_row *own = cfi_table_find(a.t, addrs.v[i]);
+                const struct cfi_row *sep = cfi_table_find(b.t, addrs.v[i]);
+                ret->checked++;
+                ret->from_debug += !own && sep;
+                ret->conflicts += own && sep && !same_rule(own, sep);
+                if (!same_rule(cfi_table_find(c.t, addrs.v[i]), own ? own : sep) && ret->bad++ < 5)
+                        printf("# %s: 0x%" PRIx64 " differs\n", name, addrs.v[i]);
+        }
+        if (ok)
+                check_invariants(name, c.t);
+        file_close(&a);
+        file_close(&b);
+        file_close(&c);
+        return ok;
+}
+
+static bool section_compressed(const char *path, const char *name) {
+        struct file f;
+        uint64_t addr, size;
+        bool compressed = false;
+
+        if (file_open(&f, path) && find_section_addr(f.elf, name, &addr, &size)) {
+                Elf_Scn *scn = NULL;
+                size_t shstrndx;
+                GElf_Shdr sh;
+                if (elf_getshdrstrndx(f.elf, &shstrndx) == 0)
+                        while ((scn = elf_nextscn(f.elf, scn)))
+                                if (gelf_getshdr(scn, &sh) &&
+                                    strcmp(elf_strptr(f.elf, shstrndx, sh.sh_name) ?: "", name) == 0)
+                                        compressed = sh.sh_flags & SHF_COMPRESSED;
+        }
+        file_close(&f);
+        return compressed;
+}
+
+/* objcopy --only-keep-debug of one of the builds above, with its .debug_*
+ * sections compressed as libc6-dbg's are; into DIR/NAME.debug. */
+static bool split_debug(const char *name, char *ret_debug, size_t size) {
+        char cmd[2048];
+        snprintf(ret_debug, size, "%s/%s.debug", tmpdir, name);
+        snprintf(cmd, sizeof(cmd), "objcopy --only-keep-debug --compress-debug-sections=zlib '%s/%s' '%s'", tmpdir,
+                 name, ret_debug);
+        return system(cmd) == 0;
+}
+
+/* A build whose CFI is only in .debug_frame, stripped, with its debug
+ * file beside it: the table from the pair is the unstripped file's. Then
+ * the order of the sources: the binary's .eh_frame, then its own
+ * .debug_frame, then the debug file's, each only where those before it
+ * have no row (builds of the same code with other rules). */
+static void test_debug_file(void) {
+        char dbg[512], bin[512], full[512], cmd[2048];
+        struct layered l;
+
+        snprintf(full, sizeof(full), "%s/debugframe", tmpdir);
+        snprintf(bin, sizeof(bin), "%s/debugframe.stripped", tmpdir);
+        snprintf(cmd, sizeof(cmd), "objcopy --strip-debug '%s' '%s'", full, bin);
+        bool ok = split_debug("debugframe", dbg, sizeof(dbg)) && system(cmd) == 0;
+        CHECK(ok, "split: the .debug_frame-only build stripped, its debug file apart");
+        if (!ok)
+                return;
+        CHECK(section_compressed(dbg, ".debug_frame"), "split: the debug file's .debug_frame is compressed");
+        ok = check_layered("split", bin, dbg, &l);
+        CHECK(ok && l.bad == 0 && l.from_debug > 0,
+              "split: the debug file's rows fill in where the binary has none (%zu addresses, %zu from it)",
+              l.checked, l.from_debug);
+
+        struct file u, s = { .fd = -1 }, d = { .fd = -1 };
+        _cleanup_(vec_freep) addr_vec addrs = {};
+        size_t bad = 0;
+        ok = build(&u, full) && file_open(&d, dbg) && file_open(&s, bin) && cfi_table_build(s.elf, d.elf, &s.t) == 0 &&
+             add_boundaries(&addrs, u.t) && add_boundaries(&addrs, s.t);
+        for (size_t i = 0; ok && i < addrs.n; i++)
+                bad += !same_rule(cfi_table_find(s.t, addrs.v[i]), cfi_table_find(u.t, addrs.v[i]));
+        file_close(&d);
+        file_close(&s);
+        CHECK(ok && bad == 0, "split: the pair's table is the unstripped build's (%zu of %zu addresses differ)", bad,
+              addrs.n);
+        /* without the debug file: only the start files' .eh_frame */
+        uint64_t a = 0;
+        ok = build(&s, bin) && find_symbol(u.elf, "many_regs", &a);
+        CHECK(ok && cfi_table_find(s.t, a) == NULL && cfi_table_find(u.t, a) != NULL,
+              "split: without its debug file the stripped binary has no row for many_regs");
+        file_close(&s);
+        file_close(&u);
+
+        ok = split_debug("fpdbg", dbg, sizeof(dbg)) &&
+             check_layered("eh first", full_path("nofp", bin, sizeof(bin)), dbg, &l);
+        CHECK(ok && l.bad == 0 && l.conflicts > 0,
+              "eh first: .eh_frame wins over the debug file's .debug_frame (%zu disagree, %zu addresses)",
+              l.conflicts, l.checked);
+        ok = split_debug("debugframe", dbg, sizeof(dbg)) &&
+             check_layered("own first", full_path("fpdbg", bin, sizeof(bin)), dbg, &l);
+        CHECK(ok && l.bad == 0 && l.conflicts > 0,
+              "own first: the binary's .debug_frame wins over its debug file's (%zu disagree, %zu addresses)",
+              l.conflicts, l.checked);
+}
+
 /* Files without CFI, or not x86-64 ELF at all, give an empty table. */
 static void test_empty(void) {
         char path[600];
@@ -840,6 +973,7 @@ int main(void) {
         test_program("debugframe", "-O2 -g -fomit-frame-pointer -fno-asynchronous-unwind-tables -fno-unwind-tables",
                      true, true);
         test_overlap();
+        test_debug_file();
         test_empty();
         cleanup();
         return tap_done();
