@@ -63,6 +63,24 @@ uint32_t image_current_gen(const struct image_store *st, pid_t pid);
 int image_add_mapping(struct image_store *st, pid_t pid, uint32_t gen,
                       const struct image_mapping_info *m);
 
+/* Anonymous executable memory that holds nothing but copies of one
+ * function of a module, side by side: CPython 3.12+'s perf trampolines
+ * (-X perf), copies of libpython's _Py_trampoline_func_start in arenas
+ * of 64 KiB. Such code has no CFI of its own and no frame pointer, yet
+ * every copy unwinds as the function it copies. */
+struct image_copies {
+        uint32_t module;      /* whose function is copied */
+        uint64_t vaddr;       /* its ELF address */
+        uint32_t size;        /* its bytes */
+        /* copies start this far apart: size (3.12), or size rounded up
+         * to 16 (3.13); what lies between them is not code */
+        uint32_t stride;
+        uint32_t period;      /* the copies start again every period bytes (an arena) */
+        const uint8_t *bytes; /* the function's size bytes */
+};
+#define IMAGE_COPIES_MAX_SIZE 64
+#define IMAGE_COPIES_MAX_STRIDE 256
+
 enum image_addr_kind {
         IMAGE_ADDR_UNKNOWN, /* no known mapping covers it */
         IMAGE_ADDR_MODULE,  /* in a module: module and ELF address */
@@ -79,6 +97,10 @@ struct image_addr {
         /* MODULE without a readable file (not ELF, not openable): the
          * mapped path still names it */
         const char *path;
+        /* ANON holding copies of a function: which, and addr's offset
+         * from the start of its period (NULL: code of unknown shape) */
+        const struct image_copies *copies;
+        uint64_t copy_off;
 };
 
 /* Resolves one process address of image gen of pid (the newest image
@@ -89,11 +111,14 @@ int image_resolve(struct image_store *st, pid_t pid, uint32_t gen, uint64_t addr
 
 /* One executable mapping of an image, for loading unwind tables into the
  * kernel: addresses in [start, end) are at ELF address addr - bias of
- * module (0: anonymous or unreadable, such as JIT code). */
+ * module (0: anonymous or unreadable, such as JIT code). Memory of
+ * copies comes as one span per period, with addr - bias the offset in
+ * it and module 0. */
 struct image_span {
         uint64_t start, end;
         uint64_t bias;
         uint32_t module;
+        const struct image_copies *copies;
 };
 /* Calls fn for every mapping of image gen of pid (the newest when gen
  * is not known), in address order; stops at fn's first non-zero return

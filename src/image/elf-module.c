@@ -703,3 +703,47 @@ const char *elf_module_symbolize(struct elf_module *m, uint64_t vaddr, uint64_t 
         }
         return plt_symbolize(m, vaddr, ret_start);
 }
+
+int elf_module_find_dynamic_symbol(const struct elf_module *m, const char *name, uint64_t *ret_vaddr) {
+        Elf_Scn *scn = NULL;
+        GElf_Shdr sh;
+
+        while ((scn = elf_nextscn(m->elf, scn)))
+                if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_DYNSYM)
+                        break;
+        Elf_Data *d = scn ? elf_getdata(scn, NULL) : NULL;
+        size_t strsize;
+        const char *str = d ? string_table(m->elf, sh.sh_link, &strsize) : NULL;
+        if (!str || sh.sh_entsize != sizeof(Elf64_Sym))
+                return -ENOENT;
+        size_t n = d->d_size / sizeof(Elf64_Sym);
+        for (size_t i = 1; i < n; i++) {
+                GElf_Sym s;
+                if (!gelf_getsym(d, (int) i, &s) || s.st_name >= strsize || s.st_shndx == SHN_UNDEF)
+                        continue;
+                if (strcmp(str + s.st_name, name) == 0) {
+                        *ret_vaddr = s.st_value;
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+int elf_module_read(const struct elf_module *m, uint64_t vaddr, void *buf, size_t len) {
+        size_t file_size;
+        const char *file = elf_rawfile(m->elf, &file_size);
+
+        if (!file)
+                return -EIO;
+        for (size_t i = 0; i < m->loads.n; i++) {
+                const struct elf_segment *s = &m->loads.v[i];
+                if (vaddr < s->vaddr || vaddr - s->vaddr >= s->filesz || s->filesz - (vaddr - s->vaddr) < len)
+                        continue;
+                uint64_t off = s->offset + (vaddr - s->vaddr);
+                if (off > file_size || file_size - off < len)
+                        return -EBADMSG;
+                memcpy(buf, file + off, len);
+                return 0;
+        }
+        return -ENOENT;
+}

@@ -65,5 +65,11 @@ size_t elf_module_symbol_count(struct elf_module *m);
 int elf_module_use_symbols_from(struct elf_module *m, struct elf_module *debug);
 /* The module given to elf_module_use_symbols_from, or NULL. */
 struct elf_module *elf_module_debug(const struct elf_module *m);
+/* The address of a defined symbol of .dynsym named name (a linear scan:
+ * for a rare lookup, not for symbolization). -ENOENT. */
+int elf_module_find_dynamic_symbol(const struct elf_module *m, const char *name, uint64_t *ret_vaddr);
+/* len bytes of the file's loaded contents at ELF address vaddr (all in
+ * one PT_LOAD segment's file part). -ENOENT when no segment holds them. */
+int elf_module_read(const struct elf_module *m, uint64_t vaddr, void *buf, size_t len);
 /* m's libelf handle, e.g. for dwarf_lines_open; lives as long as m. */
 Elf *elf_module_elf(const struct elf_module *m);

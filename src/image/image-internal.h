@@ -22,6 +22,12 @@ struct image_module {
         uint64_t dev, ino, size;
         int64_t mtime_ns;
         uint64_t file_key, build_id_key; /* its entries in the indexes, 0 none */
+        /* the function it has copied into anonymous memory (CPython's
+         * trampoline): looked for once (copies.c) */
+        bool copies_looked;
+        bool has_copies;
+        struct image_copies copies;
+        uint8_t copy_bytes[IMAGE_COPIES_MAX_SIZE];
         void *data[_IMAGE_SLOT_MAX];
         void (*data_free[_IMAGE_SLOT_MAX])(void *data);
 };
@@ -54,3 +60,10 @@ struct image_store {
  * /proc entries; 0 when there is no file or it cannot be opened. */
 uint32_t image_module_for_mapping(struct image_store *st, pid_t pid, const struct mapping *m);
 void image_modules_release(struct image_store *st);
+
+/* copies.c: whether anonymous mapping m of image p holds nothing but
+ * copies of a function of a module p maps (read from the process's
+ * memory once; the answer stays on the mapping). */
+void image_check_copies(struct image_store *st, const struct process_image *p, struct mapping *m);
+/* The copies m holds, or NULL. */
+const struct image_copies *image_mapping_copies(const struct image_store *st, const struct mapping *m);

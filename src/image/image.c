@@ -127,9 +127,11 @@ static int on_maps_entry(void *userdata, const struct maps_entry *e) {
         const struct mapping *old = mapping_list_find(&c->p->maps, m.start);
         if (old && old->start == m.start && old->end == m.end && old->pgoff == m.pgoff &&
             old->inode == m.inode && old->dev == m.dev && old->path == m.path &&
-            image_module(c->st, old->module))
+            image_module(c->st, old->module)) {
                 m.module = old->module;
-        else
+                m.copies_checked = old->copies_checked;
+                m.copies_of = old->copies_of;
+        } else
                 m.module = image_module_for_mapping(c->st, c->proc_pid, &m);
         return vec_push(&c->fresh, m);
 }
@@ -274,6 +276,11 @@ int image_add_mapping(struct image_store *st, pid_t pid, uint32_t gen,
         return mapping_list_add(&p->maps, &m, 1);
 }
 
+static bool is_anon(const struct mapping *m) {
+        return !m->path || (m->path[0] != '/' && strcmp(m->path, "[vdso]") != 0) ||
+               strncmp(m->path, "/memfd:", 7) == 0;
+}
+
 static const struct mapping *find_mapping(struct image_store *st, struct process_image *p, uint64_t addr) {
         const struct mapping *m;
 
@@ -313,9 +320,14 @@ int image_resolve(struct image_store *st, pid_t pid, uint32_t gen, uint64_t addr
                 return 0;
         /* no file: JIT code (also in a memfd), or pseudo mappings such
          * as [stack] */
-        if (!m->path || (m->path[0] != '/' && strcmp(m->path, "[vdso]") != 0) ||
-            strncmp(m->path, "/memfd:", 7) == 0) {
+        if (is_anon(m)) {
                 ret->kind = IMAGE_ADDR_ANON;
+                if (!m->path) {
+                        image_check_copies(st, p, &p->maps.m.v[m - p->maps.m.v]);
+                        ret->copies = image_mapping_copies(st, m);
+                        if (ret->copies)
+                                ret->copy_off = (addr - m->start) % ret->copies->period;
+                }
                 return 0;
         }
         uint64_t offset = addr - m->start + m->pgoff, vaddr = offset;
@@ -341,18 +353,31 @@ int image_for_each_span(struct image_store *st, pid_t pid, uint32_t gen,
         if (!p->loaded && p->gen == current_gen(st, p->pid))
                 (void) process_load(st, p);
         for (size_t i = 0; i < p->maps.m.n; i++) {
-                const struct mapping *m = &p->maps.m.v[i];
+                struct mapping *m = &p->maps.m.v[i];
                 struct image_span span = { .start = m->start, .end = m->end };
                 struct image_module *mod = m->module ? image_module(st, m->module) : NULL;
-                bool anon = !m->path || (m->path[0] != '/' && strcmp(m->path, "[vdso]") != 0) ||
-                            strncmp(m->path, "/memfd:", 7) == 0;
+                bool anon = is_anon(m);
                 uint64_t vaddr;
+                int r;
                 if (!anon && mod && mod->elf && elf_module_offset_to_vaddr(mod->elf, m->pgoff, &vaddr) == 0) {
                         span.module = mod->id;
                         span.bias = m->start - vaddr;
                 }
-                int r = fn(userdata, &span);
-                if (r)
+                if (anon && !m->path)
+                        image_check_copies(st, p, m);
+                const struct image_copies *c = anon ? image_mapping_copies(st, m) : NULL;
+                if (c) {
+                        /* one span per period, each from offset 0 */
+                        for (uint64_t a = m->start; a < m->end; a += c->period) {
+                                span = (struct image_span) {
+                                        .start = a, .end = MIN(a + c->period, m->end), .bias = a, .copies = c,
+                                };
+                                if ((r = fn(userdata, &span)))
+                                        return r;
+                        }
+                        continue;
+                }
+                if ((r = fn(userdata, &span)))
                         return r;
         }
         return 0;

@@ -43,6 +43,10 @@ struct mapping {
         const char *path; /* borrowed (see above); NULL for anonymous memory */
         bool deleted;
         uint32_t module;  /* the image module id (ids start at 1); 0 = none */
+        /* anonymous memory: whether it was checked for copies of a
+         * function, and of which module's (0: none) */
+        bool copies_checked;
+        uint32_t copies_of;
 };
 
 struct mapping_list {

@@ -137,8 +137,12 @@ size_t image_store_collect(struct image_store *st) {
                 if (!p)
                         continue;
                 for (size_t j = 0; j < p->maps.m.n; j++) {
-                        struct image_module *m = image_module(st, p->maps.m.v[j].module);
+                        const struct mapping *mp = &p->maps.m.v[j];
+                        struct image_module *m = image_module(st, mp->module);
                         if (m)
+                                m->marked = true;
+                        /* the module whose code fills anonymous memory */
+                        if ((m = image_module(st, mp->copies_of)))
                                 m->marked = true;
                 }
         }

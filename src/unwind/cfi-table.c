@@ -812,3 +812,29 @@ size_t cfi_table_rows(const struct cfi_table *t, const struct cfi_row **ret_rows
 void cfi_table_get_stats(const struct cfi_table *t, struct cfi_table_stats *ret) {
         *ret = t ? t->stats : (struct cfi_table_stats) {};
 }
+
+int cfi_table_from_rows(const struct cfi_row *rows, size_t n, struct cfi_table **ret) {
+        _cleanup_(cfi_table_freep) struct cfi_table *t = calloc(1, sizeof(*t));
+        size_t cap = 0;
+
+        if (!t)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                if (i > 0 && rows[i].start < rows[i - 1].start)
+                        return -EINVAL;
+                /* a later row at the same address wins */
+                if (t->n > 0 && t->rows[t->n - 1].start == rows[i].start)
+                        t->n--;
+                if (t->n > 0 && rows_equal(&t->rows[t->n - 1], &rows[i]))
+                        continue;
+                if (table_push(t, &cap, &rows[i]) < 0)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < t->n; i++)
+                if (t->rows[i].cfa == CFI_CFA_UNSUPPORTED || t->rows[i].ra == CFI_REG_UNSUPPORTED)
+                        t->stats.unsupported++;
+        t->stats.rows = t->n;
+        t->stats.bytes = sizeof(*t) + cap * sizeof(t->rows[0]);
+        *ret = TAKE_PTR(t);
+        return 0;
+}

@@ -80,6 +80,10 @@ struct cfi_table_stats {
  * rows. elf and debug stay the caller's and may be freed once this returns. */
 int cfi_table_build(Elf *elf, Elf *debug, struct cfi_table **ret);
 struct cfi_table *cfi_table_free(struct cfi_table *t);
+/* A table of rows made elsewhere (code without CFI whose frames are
+ * known another way), sorted by start; equal neighbours are merged and
+ * of two rows at one address the later is kept. -EINVAL when unsorted. */
+int cfi_table_from_rows(const struct cfi_row *rows, size_t n, struct cfi_table **ret);
 
 /* The row covering an ELF virtual address, or NULL when no CFI covers it
  * (never a CFI_CFA_NONE row). */

@@ -68,10 +68,19 @@ void unwinder_get_stats(const struct unwinder *u, struct unwinder_stats *ret) {
         *ret = u->stats;
 }
 
+void unwinder_count_table(struct unwinder *u, const struct cfi_table *t) {
+        struct cfi_table_stats ts;
+        cfi_table_get_stats(t, &ts);
+        u->stats.tables++;
+        u->stats.table_rows += ts.rows;
+        u->stats.table_bytes += ts.bytes;
+}
+
 static void module_unwind_free(void *data) {
         struct module_unwind *mu = data;
         if (!mu)
                 return;
+        module_unwind_free(mu->copies);
         if (mu->kt && mu->kernel_loaded)
                 kernel_tables_release_rows(mu->kt, mu->kernel_first, mu->kernel_n);
         cfi_table_free(mu->table);
@@ -103,9 +112,7 @@ struct module_unwind *unwinder_module(struct unwinder *u, uint32_t module) {
         }
         struct cfi_table_stats ts;
         cfi_table_get_stats(mu->table, &ts);
-        u->stats.tables++;
-        u->stats.table_rows += ts.rows;
-        u->stats.table_bytes += ts.bytes;
+        unwinder_count_table(u, mu->table);
         u->stats.table_build_ns += now_ns() - t0;
         log_debug("unwind: %s: %zu rows from %zu FDEs in %.1f ms", image_module_path(m), ts.rows,
                   ts.fdes, (double) (now_ns() - t0) / 1e6);
@@ -116,6 +123,8 @@ struct module_unwind *unwinder_module(struct unwinder *u, uint32_t module) {
 static int prepare_span(void *userdata, const struct image_span *span) {
         if (span->module)
                 (void) unwinder_module(userdata, span->module);
+        else if (span->copies)
+                (void) unwinder_copies(userdata, span->copies);
         return 0;
 }
 
@@ -293,9 +302,16 @@ static size_t unwind_user(struct unwinder *u, const struct raw_sample *s, struct
                         return n;
                 }
                 const struct cfi_table *t = NULL;
-                if (ia.kind == IMAGE_ADDR_MODULE && ia.module)
+                uint64_t at = ia.addr;
+                if (ia.kind == IMAGE_ADDR_MODULE && ia.module) {
                         t = module_table(u, ia.module);
-                const struct cfi_row *row = t ? cfi_table_find(t, ia.addr) : NULL;
+                } else if (ia.kind == IMAGE_ADDR_ANON && ia.copies) {
+                        /* a copy of a function: as the function */
+                        struct module_unwind *cu = unwinder_copies(u, ia.copies);
+                        t = cu ? cu->table : NULL;
+                        at = ia.copy_off;
+                }
+                const struct cfi_row *row = t ? cfi_table_find(t, at) : NULL;
                 /* A signal frame's "return address" is where the handler
                  * returns to, __restore_rt, which the kernel wrote: no call
                  * precedes it (its CFI starts a byte early for the look

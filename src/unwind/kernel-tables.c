@@ -207,9 +207,12 @@ static int add_span(void *userdata, const struct image_span *span) {
                 return 1; /* addresses past the last span come as copies */
         struct unwind_span *s = &p->spans[p->n++];
         *s = (struct unwind_span) { .start = span->start, .end = span->end, .bias = span->bias };
-        if (!span->module)
+        if (!span->module && !span->copies)
                 return 0; /* JIT code: no CFI */
-        struct module_unwind *mu = unwinder_module(kt->u, span->module);
+        /* copies of a function (CPython's trampolines): the rows of one
+         * period of them, addressed from the span's start */
+        struct module_unwind *mu = span->copies ? unwinder_copies(kt->u, span->copies)
+                                                : unwinder_module(kt->u, span->module);
         if (!mu)
                 return 0; /* no readable file: as userspace does, no CFI */
         if (!load_module(kt, mu)) {
