@@ -1,6 +1,7 @@
 #include "symbolize/kallsyms.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,8 +13,8 @@
 
 struct ksym {
         uint64_t addr;
-        uint32_t name;   /* id in names */
-        uint32_t module; /* id in names, 0 ("") for the kernel itself */
+        uint32_t name;   /* offset in text */
+        uint32_t module; /* id in modules, 0 ("") for the kernel itself */
         uint32_t seq;    /* input order, to keep sorting deterministic */
         uint8_t rank;    /* 2 x (0 global T, 1 weak W/w, 2 local t), +1 for a 32-bit alias;
                           * RANK_BOUNDARY for a module's data */
@@ -25,9 +26,16 @@ struct ksym {
  * at the same address wins. */
 #define RANK_BOUNDARY UINT8_MAX
 
+/* Symbol names are appended to one buffer as they come, not interned:
+ * the kernel's 120,000-odd names are nearly all distinct, and hashing
+ * each one took a third of the parse. Module names repeat on every line
+ * of their module and are pooled. */
 struct kallsyms {
         VEC(struct ksym) syms; /* boundaries included */
-        struct strpool names;  /* symbol and "[module]" names, each once */
+        VEC(char) text;        /* NUL-terminated symbol names */
+        struct strpool modules; /* "[module]" names, each once */
+        uint32_t last_module;   /* the previous line's, to skip its lookup */
+        size_t last_module_len;
         size_t n_boundaries;
         bool has_addresses;
 };
@@ -105,12 +113,29 @@ static int parse_line(struct kallsyms *k, const char *s, const char *end) {
 
         struct ksym sym = { .addr = addr, .rank = rank };
         int r = 0;
-        if (rank != RANK_BOUNDARY)
-                r = strpool_add(&k->names, name, name_len, &sym.name);
-        if (r >= 0 && mod_len > 0)
-                r = strpool_add(&k->names, mod, mod_len, &sym.module);
-        if (r < 0)
-                return r;
+        if (rank != RANK_BOUNDARY) {
+                if (k->text.n + name_len + 1 > UINT32_MAX)
+                        return -E2BIG;
+                sym.name = (uint32_t) k->text.n;
+                r = vec_reserve(&k->text, k->text.n + name_len + 1);
+                if (r < 0)
+                        return r;
+                memcpy(k->text.v + k->text.n, name, name_len);
+                k->text.v[k->text.n + name_len] = '\0';
+                k->text.n += name_len + 1;
+        }
+        if (mod_len > 0) {
+                if (k->last_module && k->last_module_len == mod_len &&
+                    memcmp(strpool_get(&k->modules, k->last_module), mod, mod_len) == 0)
+                        sym.module = k->last_module;
+                else {
+                        r = strpool_add(&k->modules, mod, mod_len, &sym.module);
+                        if (r < 0)
+                                return r;
+                        k->last_module = sym.module;
+                        k->last_module_len = mod_len;
+                }
+        }
         sym.seq = (uint32_t) MIN(k->syms.n, (size_t) UINT32_MAX);
         r = vec_push(&k->syms, sym);
         if (r < 0)
@@ -129,18 +154,48 @@ static int ksym_cmp(const void *a, const void *b) {
         return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-int kallsyms_parse(const char *buf, size_t len, struct kallsyms **ret) {
+static int kallsyms_start(struct kallsyms **ret) {
         struct kallsyms *k = calloc(1, sizeof(*k));
-        const char *p = buf, *end = buf + len;
-        int r;
-
         if (!k)
                 return -ENOMEM;
-        r = strpool_init(&k->names); /* id 0 is "", the kernel's module */
+        int r = strpool_init(&k->modules); /* id 0 is "", the kernel's module */
         if (r < 0) {
-                kallsyms_free(k);
+                free(k);
                 return r;
         }
+        *ret = k;
+        return 0;
+}
+
+static bool sorted(const struct kallsyms *k) {
+        for (size_t i = 1; i < k->syms.n; i++)
+                if (ksym_cmp(&k->syms.v[i - 1], &k->syms.v[i]) > 0)
+                        return false;
+        return true;
+}
+
+/* Sorted by address (the kernel lists its own symbols in that order,
+ * modules after them in their own), then one symbol per address: the
+ * global one, else the first listed. */
+static void kallsyms_finish(struct kallsyms *k) {
+        if (!sorted(k))
+                qsort(k->syms.v, k->syms.n, sizeof(*k->syms.v), ksym_cmp);
+        size_t n = 0;
+        for (size_t i = 0; i < k->syms.n; i++)
+                if (n == 0 || k->syms.v[i].addr != k->syms.v[n - 1].addr) {
+                        k->syms.v[n++] = k->syms.v[i];
+                        k->n_boundaries += k->syms.v[i].rank == RANK_BOUNDARY;
+                }
+        k->syms.n = n;
+}
+
+int kallsyms_parse(const char *buf, size_t len, struct kallsyms **ret) {
+        const char *p = buf, *end = buf + len;
+        struct kallsyms *k;
+        int r = kallsyms_start(&k);
+
+        if (r < 0)
+                return r;
         while (p < end) {
                 const char *nl = memchr(p, '\n', (size_t) (end - p));
                 const char *eol = nl ? nl : end;
@@ -151,34 +206,51 @@ int kallsyms_parse(const char *buf, size_t len, struct kallsyms **ret) {
                 }
                 p = nl ? nl + 1 : end;
         }
-        if (k->syms.n > 0)
-                qsort(k->syms.v, k->syms.n, sizeof(*k->syms.v), ksym_cmp);
-        /* one symbol per address: the global one, else the first listed */
-        size_t n = 0;
-        for (size_t i = 0; i < k->syms.n; i++)
-                if (n == 0 || k->syms.v[i].addr != k->syms.v[n - 1].addr) {
-                        k->syms.v[n++] = k->syms.v[i];
-                        k->n_boundaries += k->syms.v[i].rank == RANK_BOUNDARY;
-                }
-        k->syms.n = n;
+        kallsyms_finish(k);
         *ret = k;
         return 0;
 }
 
+/* Read as a stream: /proc/kallsyms is 5 MB of text that the kernel
+ * formats as it is read, and nothing of a line is needed after it. */
 int kallsyms_load(const char *path, struct kallsyms **ret) {
-        _cleanup_free_ char *buf = NULL;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct line_reader lr;
+        struct kallsyms *k;
+        const char *line;
         size_t len;
-        int r = read_full_file(path, &buf, &len);
+        int r;
+
+        if (fd < 0)
+                return -errno;
+        r = kallsyms_start(&k);
         if (r < 0)
                 return r;
-        return kallsyms_parse(buf, len, ret);
+        line_reader_init(&lr, fd, 4096);
+        while ((r = line_reader_next(&lr, &line, &len)) != 0) {
+                if (r == -E2BIG)
+                        continue; /* not a symbol line */
+                if (r > 0)
+                        r = parse_line(k, line, line + len);
+                if (r < 0)
+                        break;
+        }
+        line_reader_release(&lr);
+        if (r < 0) {
+                kallsyms_free(k);
+                return r;
+        }
+        kallsyms_finish(k);
+        *ret = k;
+        return 0;
 }
 
 struct kallsyms *kallsyms_free(struct kallsyms *k) {
         if (!k)
                 return NULL;
         vec_free(&k->syms);
-        strpool_release(&k->names);
+        vec_free(&k->text);
+        strpool_release(&k->modules);
         free(k);
         return NULL;
 }
@@ -220,9 +292,9 @@ int kallsyms_lookup(const struct kallsyms *k, uint64_t addr, const char **ret_na
         if (addr - c->addr >= extent)
                 return -ENOENT;
         if (ret_name)
-                *ret_name = strpool_get(&k->names, c->name);
+                *ret_name = k->text.v + c->name;
         if (ret_module)
-                *ret_module = c->module ? strpool_get(&k->names, c->module) : NULL;
+                *ret_module = c->module ? strpool_get(&k->modules, c->module) : NULL;
         if (ret_start)
                 *ret_start = c->addr;
         return 0;

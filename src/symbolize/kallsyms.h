@@ -1,8 +1,8 @@
 /* Kernel text symbols from /proc/kallsyms ("ADDR TYPE NAME [MODULE]").
  *
- * Only code symbols (types t, T, w, W) are named, sorted by address, with
- * names interned in a string pool (util/strpool.h): a name, and a module
- * name, is stored once however many symbols carry it. kallsyms carries no sizes: a symbol
+ * Only code symbols (types t, T, w, W) are named, sorted by address; a
+ * module name is stored once however many symbols carry it. The file is
+ * read as a stream, line by line. kallsyms carries no sizes: a symbol
  * reaches the next one, and at most KALLSYMS_MAX_EXTENT past its start
  * where the next symbol belongs to another module or there is none, so an
  * address in a gap between the kernel and its modules is not credited to

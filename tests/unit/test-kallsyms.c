@@ -2,6 +2,10 @@
  * aliases, extents, all-zero addresses, odd lines. */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "symbolize/kallsyms.h"
 #include "tap.h"
@@ -30,6 +34,41 @@ static const char *name_at(struct kallsyms *k, uint64_t addr, const char **mod) 
         if (kallsyms_lookup(k, addr, &name, mod, NULL) < 0)
                 return NULL;
         return name;
+}
+
+/* kallsyms_load reads line by line: a line too long for a symbol is
+ * skipped, the lines after it still count, and the same text loaded and
+ * parsed gives the same table, also when it is out of order. */
+static void test_stream(void) {
+        char path[] = "/tmp/test-kallsyms-XXXXXX";
+        int fd = mkstemp(path);
+        struct kallsyms *k;
+        const char *mod;
+
+        CHECK(fd >= 0, "temp file");
+        if (fd < 0)
+                return;
+        FILE *f = fdopen(fd, "w");
+        fputs("ffffffffc0000000 t mod_fn\t[m]\n", f); /* a module before the kernel */
+        fputs("ffffffff81000000 T first\n", f);
+        for (int i = 0; i < 10000; i++)
+                fputc('x', f);
+        fputs("\nffffffff81000100 T after_long_line\n", f);
+        fputs("ffffffff81000200 T no_newline_at_end", f);
+        fclose(f);
+        CHECK(kallsyms_load(path, &k) == 0, "load");
+        CHECK(kallsyms_count(k) == 4, "four symbols (got %zu)", kallsyms_count(k));
+        const char *name = name_at(k, 0xffffffff81000150, &mod);
+        CHECK(name && !strcmp(name, "after_long_line") && !mod, "the line after a 10 KB line");
+        name = name_at(k, 0xffffffff81000010, &mod);
+        CHECK(name && !strcmp(name, "first"), "first");
+        name = name_at(k, 0xffffffff81000210, &mod);
+        CHECK(name && !strcmp(name, "no_newline_at_end"), "a last line without a newline");
+        name = name_at(k, 0xffffffffc0000010, &mod);
+        CHECK(name && !strcmp(name, "mod_fn") && mod && !strcmp(mod, "[m]"),
+              "the module listed first, sorted in");
+        kallsyms_free(k);
+        unlink(path);
 }
 
 /* tests/data/kallsyms/modules.txt: real kernel lines and two modules */
@@ -124,6 +163,8 @@ int main(void) {
         kallsyms_free(k);
 
         CHECK(kallsyms_load("/nonexistent/kallsyms", &k) == -ENOENT, "missing file");
+
+        test_stream();
 
         test_modules_fixture();
         return tap_done();
