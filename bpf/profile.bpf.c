@@ -133,10 +133,13 @@ struct copy_scratch {
         __u8 stack[PROFILE_MAX_COPY + UNWIND_WALK_MAX * 8]; /* the copy, then the walk */
 };
 
+/* Sized, not typed: a BTF value type would no longer match the size
+ * userspace sets, and the kernel would refuse the map once before libbpf
+ * retried it without BTF. */
 struct {
         __uint(type, BPF_MAP_TYPE_ARRAY);
-        __type(key, __u32);
-        __type(value, struct copy_scratch);
+        __uint(key_size, sizeof(__u32));
+        __uint(value_size, sizeof(struct copy_scratch));
         __uint(max_entries, 1);
 } copy_scratch SEC(".maps");
 
