@@ -16,6 +16,13 @@ Columns:
   slowdown CPU/wall  the workload's CPU (wall) time for its work, profiled /
                      unprofiled on the same build (CPU: sampling work done in
                      the target's context is charged to it)
+  BPF %              cprof BPF backend: its programs' run time (fdinfo
+                     run_time_ns, kernel.bpf_stats_enabled set for the
+                     run) over the workload's CPU time, during the work:
+                     the part of the target's CPU the sampling handler
+                     took. The slowdown target is checked on it when both
+                     rows have it (the slowdown ratio is noisier than the
+                     cost it measures)
   rec CPU            the profiler's user+sys CPU over its whole life
                      (/usr/bin/time); cprof unwinds and names inside it
   post CPU           perf only: `perf script` plus `cprof collapse` of its
@@ -35,7 +42,9 @@ Columns:
   complete           cprof --unwind dwarf: its summary line (stacks that
                      ended where CFI leaves the return address undefined);
                      cprof fp and perf: the share of samples whose stack's
-                     root frame is _start, clone3 or start_thread
+                     root frame is _start or start_thread, or clone3 with
+                     start_thread above it (clone3 alone is the parent
+                     in the syscall, its callers lost)
 
 Usage: bench/bench-unwind.py [--build DIR] [--runs N] [--seconds S]
                              [--rates 99,999] [--threads 1,4]
@@ -52,6 +61,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from benchlib import (arg_parser, calibrate, cprof_version, finish_workload, perf_stats,
@@ -71,8 +81,20 @@ PROFILERS = {
     "perf -g": ("fp", "perf", ["-g"]),
 }
 PERF_DWARF = ("perf dwarf 8K", "perf dwarf 16K")
-# where a whole stack starts: the main thread, other threads
+# where a whole stack starts: the main thread, other threads. clone3
+# counts only below start_thread: a stack whose last frame is clone3
+# without it is the parent inside the syscall (glibc ends clone3's CFI
+# before the syscall instruction), cut short above pthread_create.
 ROOTS = {"_start", "clone3", "__clone3", "start_thread"}
+CLONE = {"clone3", "__clone3"}
+
+
+def is_root(root, above):
+    """A stack is complete when its root frame (root) is a root; above
+    is the frame called from it."""
+    if root in CLONE:
+        return above == "start_thread"
+    return root in ROOTS
 # a cprof perf-backend sample: header, ip, tid, time, callchain nr, regs
 # abi + bp/sp/ip, copy size, the 16 KiB copy, its dyn_size
 CPROF_PERF_RECORD = 8 * 5 + 8 + 24 + 8 + 16384 + 8
@@ -96,19 +118,20 @@ def script_stacks(path):
     """(samples, complete) in `perf script` output: a sample is complete
     when the last frame of its call chain is a root."""
     samples = complete = 0
-    root = None
+    root = above = None
     with open(path, errors="replace") as f:
         for line in f:
             if line.startswith("\t"):
                 w = line.split()
+                above = root
                 root = w[1].split("+0x")[0] if len(w) > 1 else None
             elif line.strip():
                 if samples:
-                    complete += root in ROOTS
+                    complete += is_root(root, above)
                 samples += 1
-                root = None
+                root = above = None
     if samples:
-        complete += root in ROOTS
+        complete += is_root(root, above)
     return samples, complete
 
 
@@ -123,7 +146,7 @@ def folded_stacks(path):
                 continue
             frames = stack.split(";")
             samples += int(n)
-            if len(frames) > 1 and frames[1] in ROOTS:
+            if len(frames) > 1 and is_root(frames[1], frames[2] if len(frames) > 2 else None):
                 complete += int(n)
     return samples, complete
 
@@ -135,6 +158,74 @@ def size_str(n):
         if n >= k:
             return f"{n / k:.1f} {unit}"
     return f"{n:.0f} B"
+
+
+def bpf_prog_fds(pid):
+    """fdinfo paths of the BPF programs pid holds."""
+    out = []
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return out
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:bpf-prog":
+                out.append(f"/proc/{pid}/fdinfo/{fd}")
+        except OSError:
+            pass
+    return out
+
+
+class BpfTime(threading.Thread):
+    """Samples the run time of cprof's BPF programs (run_time_ns in their
+    fdinfo, counted while kernel.bpf_stats_enabled is 1) every 0.1 s,
+    from the profiler's own files: no process is started beside the
+    workload. share() is the programs' time per second of the work over
+    the workload's CPU per second, the part of its CPU time that the
+    sampling handler took: it runs on the sampled CPU, in the task's
+    time. A steadier figure than the slowdown ratio, which at 99 Hz
+    moves by more than the whole cost."""
+
+    def __init__(self, timed_pid):
+        super().__init__(daemon=True)
+        self.timed_pid = timed_pid
+        self.points = []  # (monotonic s, run_time_ns)
+        self.stop = threading.Event()
+
+    def cprof_pid(self):
+        try:
+            with open(f"/proc/{self.timed_pid}/task/{self.timed_pid}/children") as f:
+                kids = f.read().split()
+        except OSError:
+            return None
+        return kids[0] if kids else None
+
+    def run(self):
+        pid, infos = None, []
+        while not self.stop.wait(0.1):
+            if not infos:
+                pid = pid or self.cprof_pid()
+                infos = bpf_prog_fds(pid) if pid else []
+            ns = 0
+            try:
+                for path in infos:
+                    with open(path) as f:
+                        for line in f:
+                            if line.startswith("run_time_ns:"):
+                                ns += int(line.split()[1])
+            except OSError:
+                return  # cprof is gone
+            if infos:
+                self.points.append((time.monotonic(), ns))
+
+    def share(self, t_start, t_end, tcpu, elapsed):
+        """BPF time over the target's CPU time between t_start and t_end
+        (the work's wall clock, its ends trimmed by 0.2 s)."""
+        pts = [p for p in self.points if t_start + 0.2 <= p[0] <= t_end - 0.2]
+        if len(pts) < 2 or tcpu <= 0 or elapsed <= 0:
+            return None
+        (t0, n0), (t1, n1) = pts[0], pts[-1]
+        return (n1 - n0) / 1e9 / (t1 - t0) / (tcpu / elapsed)
 
 
 class Bench:
@@ -177,9 +268,19 @@ class Bench:
                                                    f["perf.data"]],
                               f["time"], stdout=subprocess.DEVNULL, stderr=err)
             time.sleep(1.0)  # let the profiler attach before the work starts
-        res["elapsed"], res["tcpu"], _ = finish_workload(w)
+        bpf = None
+        if p is not None and kind == "cprof" and "perf" not in extra:
+            bpf = BpfTime(p.pid)
+            bpf.start()
+        res["elapsed"], res["tcpu"], t_end = finish_workload(w)
         if p is None:
             return res
+        if bpf:
+            bpf.stop.set()
+            bpf.join()
+            # the work's own clock ends when it printed, just before exit
+            res["bpf_share"] = bpf.share(t_end - res["elapsed"], t_end, res["tcpu"],
+                                         res["elapsed"])
         if p.wait() != 0:
             with open(f["err"]) as err:
                 sys.exit(f"{prof} failed (status {p.returncode}): {err.read()}")
@@ -279,9 +380,9 @@ class Bench:
               f"runs; perf_event_max_sample_rate {self.rate_before} before, "
               f"{max_rate()} after, lowest seen {self.rate_min}\n")
         print("| Hz | threads | profiler | build | slowdown CPU | slowdown "
-              "wall | rec CPU s | post CPU s | total CPU s | written | copied "
-              "| samples | lost | complete % | targets |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+              "wall | BPF % | rec CPU s | post CPU s | total CPU s | written | "
+              "copied | samples | lost | complete % | targets |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         throttles, cut = 0, {}
         for g in groups:
             hz, t = g
@@ -301,6 +402,8 @@ class Bench:
                     "samples": med(rs, "samples"), "lost": med(rs, "lost"),
                     "lost_max": max(r["lost"] for r in rs),
                     "complete": med(rs, "complete"),
+                    "bpf": statistics.median(r["bpf_share"] for r in rs)
+                    if all(r.get("bpf_share") is not None for r in rs) else None,
                 }
                 throttles += sum(r.get("throttle", 0) for r in rs)
                 for r in rs:
@@ -310,6 +413,7 @@ class Bench:
             for prof, r in rows.items():
                 print(f"| {hz} | {t} | {prof} | {PROFILERS[prof][0]} | "
                       f"{r['sd_cpu']:.3f} | {r['sd_wall']:.3f} | "
+                      f"{'-' if r['bpf'] is None else format(100 * r['bpf'], '.2f')} | "
                       f"{r['cpu']:.2f} | {r['post']:.2f} | {r['total']:.2f} | "
                       f"{size_str(r['written'])} | {size_str(r['copied'])} | "
                       f"{r['samples']:.0f} | {r['lost']:.0f} | "
@@ -338,8 +442,14 @@ class Bench:
             out.append(f"CPU {ok(r['total'] <= cheap / 3)} "
                        f"({r['total'] / cheap:.2f}x)")
         if "cprof fp" in rows:
-            d = 100 * (r["sd_cpu"] - rows["cprof fp"]["sd_cpu"])
-            out.append(f"slowdown {ok(d <= 1.0)} ({d:+.1f} pt)")
+            fp = rows["cprof fp"]
+            if r["bpf"] is not None and fp["bpf"] is not None:
+                # what sampling takes from the target, measured directly
+                d = 100 * (r["bpf"] - fp["bpf"])
+                out.append(f"slowdown {ok(d <= 1.0)} ({d:+.2f} pt of BPF time)")
+            else:
+                d = 100 * (r["sd_cpu"] - fp["sd_cpu"])
+                out.append(f"slowdown {ok(d <= 1.0)} ({d:+.1f} pt)")
         if prof.startswith("cprof dwarf bpf") and g == (999, 4):
             out.append(f"lost {ok(r['lost_max'] == 0)}")
         return ", ".join(out)
@@ -356,7 +466,21 @@ def main():
     ap.add_argument("--profilers", default=list(PROFILERS),
                     type=lambda s: s.split(","),
                     help="comma-separated subset of: " + ", ".join(PROFILERS))
-    Bench(ap.parse_args()).main()
+    with open(BPF_STATS) as f:
+        was = f.read().strip()
+    set_bpf_stats("1")
+    try:
+        Bench(ap.parse_args()).main()
+    finally:
+        set_bpf_stats(was)
+
+
+BPF_STATS = "/proc/sys/kernel/bpf_stats_enabled"
+
+
+def set_bpf_stats(value):
+    with open(BPF_STATS, "w") as f:
+        f.write(value + "\n")
 
 
 if __name__ == "__main__":
