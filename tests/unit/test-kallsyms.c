@@ -49,6 +49,12 @@ static void test_stream(void) {
         if (fd < 0)
                 return;
         FILE *f = fdopen(fd, "w");
+        CHECK(f != NULL, "open the temp file as a stream");
+        if (!f) {
+                close(fd);
+                unlink(path);
+                return;
+        }
         fputs("ffffffffc0000000 t mod_fn\t[m]\n", f); /* a module before the kernel */
         fputs("ffffffff81000000 T first\n", f);
         for (int i = 0; i < 10000; i++)
