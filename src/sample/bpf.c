@@ -38,8 +38,11 @@
  * on two CPUs samples of a few KiB each fill 1 MiB in about 100 ms. */
 #define COPY_RING_BYTES (32u << 20)
 /* with the in-kernel unwinder copies are the exception (a process's
- * first 100 ms, stacks deeper than its budget) */
-#define COPY_RING_BYTES_UNWIND (8u << 20)
+ * first 100 ms, stacks deeper than its budget), but they come in bursts
+ * while the loop is busy elsewhere: building the table of a new large
+ * binary (cc1: several hundred ms) while every sample of it is a copy
+ * overflowed 8 MiB under `make -j2` */
+#define COPY_RING_BYTES_UNWIND (32u << 20)
 #define COPY_RING_WAKEUP (1u << 20)
 /* In-kernel unwinding: table rows (16 bytes each; libc has 28,000),
  * process images, and the chunks user stacks are stored in */
