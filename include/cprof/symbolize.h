@@ -40,12 +40,13 @@ int symbolizer_new(const struct symbolizer_options *o, struct image_store *img,
                    struct symbolizer **ret);
 struct symbolizer *symbolizer_free(struct symbolizer *s);
 
-/* Reads the kernel's symbols (/proc/kallsyms) now, once: before sampling
- * starts, so that reading them never delays a recording. Kernel lookups
- * read them on first use otherwise. */
+/* Gets ready to name kernel addresses, once: before sampling starts, so
+ * that it never delays a recording (kernel lookups do it on first use
+ * otherwise). Where BPF allows, the kernel names each address itself
+ * (symbolize/kernel-names.h); elsewhere /proc/kallsyms is read now. */
 void symbolizer_load_kernel(struct symbolizer *s);
-/* Reads them again (the kernel's modules changed); the names handed out
- * before are gone. */
+/* Reads /proc/kallsyms again (the kernel's modules changed; a no-op when
+ * the kernel names the addresses); the names handed out before are gone. */
 void symbolizer_reload_kernel(struct symbolizer *s);
 /* The end of a window: drops the pool of names handed out so far (every
  * name returned before is gone), and reopens the DWARF of modules whose

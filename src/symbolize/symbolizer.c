@@ -12,6 +12,7 @@
 #include "cprof/symbolize.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "symbolize/dwarf-lines.h"
 #include "image/elf-module.h"
 #include "symbolize/kallsyms.h"
+#include "symbolize/kernel-names.h"
 #include "symbolize/minidebuginfo.h"
 #include "symbolize/perf-map.h"
 #include "util/cleanup.h"
@@ -66,7 +68,8 @@ struct symbolizer {
         struct strpool names;       /* raw names, then demangled ones */
         struct u64map demangled;    /* raw name id -> display name id */
         struct debuginfod_fetcher *debuginfod;
-        struct kallsyms *kallsyms;
+        struct kernel_names *knames; /* the kernel's own lookup, if it allows */
+        struct kallsyms *kallsyms;   /* otherwise /proc/kallsyms */
         bool kallsyms_tried;
         VEC(struct jit_map) jit;
         struct u64map jit_index;    /* pid -> index in jit */
@@ -92,6 +95,7 @@ struct symbolizer *symbolizer_free(struct symbolizer *s) {
         if (!s)
                 return NULL;
         debuginfod_fetcher_free(s->debuginfod);
+        kernel_names_free(s->knames);
         kallsyms_free(s->kallsyms);
         for (size_t i = 0; i < s->jit.n; i++) {
                 perf_map_free(s->jit.v[i].map);
@@ -109,7 +113,12 @@ void symbolizer_load_kernel(struct symbolizer *s) {
         if (s->kallsyms_tried)
                 return;
         s->kallsyms_tried = true;
-        int r = kallsyms_load("/proc/kallsyms", &s->kallsyms);
+        int r = kernel_names_new(&s->knames);
+        if (r >= 0)
+                return;
+        log_debug_errno(r, "symbolize: the kernel does not name its addresses for BPF (%s), "
+                        "reading /proc/kallsyms", strerror(-r));
+        r = kallsyms_load("/proc/kallsyms", &s->kallsyms);
         if (r < 0)
                 log_debug_errno(r, "symbolize: cannot read /proc/kallsyms, skipping");
 }
@@ -149,6 +158,8 @@ void symbolizer_end_window(struct symbolizer *s) {
 }
 
 void symbolizer_reload_kernel(struct symbolizer *s) {
+        if (s->knames)
+                return; /* it always knows the modules loaded now */
         s->kallsyms = kallsyms_free(s->kallsyms);
         s->kallsyms_tried = false;
         symbolizer_load_kernel(s);
@@ -507,7 +518,21 @@ int symbolizer_kernel_addr(struct symbolizer *s, uint64_t addr, struct symbol_fr
         const char *name = NULL, *module = NULL;
 
         symbolizer_load_kernel(s);
-        if (s->kallsyms)
+        if (s->knames) {
+                const char *kname, *kmodule;
+                int r = kernel_names_lookup(s->knames, addr, &kname, &kmodule);
+                if (r < 0) {
+                        log_debug_errno(r, "symbolize: kernel address 0x%" PRIx64 ": %s, skipping",
+                                        addr, strerror(-r));
+                        r = 0;
+                }
+                /* the lookup's strings last until the next one */
+                if (r > 0 && (r = strpool_add_str(&s->names, kname, strlen(kname), &name)) >= 0 &&
+                    kmodule)
+                        r = strpool_add_str(&s->names, kmodule, strlen(kmodule), &module);
+                if (r < 0)
+                        return r;
+        } else if (s->kallsyms)
                 (void) kallsyms_lookup(s->kallsyms, addr, &name, &module, NULL);
         out[0] = (struct symbol_frame) { .name = name, .kind = FRAME_KERNEL };
         if (ret_module)

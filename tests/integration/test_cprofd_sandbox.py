@@ -294,9 +294,6 @@ def run(t, env, caps):
         "CAP_PERFMON": ("the perf backend, and no kernel frames",
                         lambda d: "perf backend" in d.stderr()
                         and not any(f.endswith("_[k]") for f in d.frames("keep"))),
-        "CAP_SYSLOG": ("kernel frames without names",
-                       lambda d: any(f.endswith("_[k]") for f in d.frames("keep"))
-                       and not named_kernel(d.frames("keep"))),
         "CAP_DAC_READ_SEARCH": ("the workload's functions unnamed",
                                 lambda d: d.frames("keep") and "spin_getppid" not in d.frames("keep")),
         "CAP_CHECKPOINT_RESTORE": ("a deleted binary's functions unnamed, the other's named",
