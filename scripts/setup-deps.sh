@@ -14,7 +14,7 @@ build_only=0
 
 # g++: the test suite (built by default) has a C++ workload
 build_pkgs="gcc g++ libc6-dev meson ninja-build pkg-config clang llvm bpftool
-        libbpf-dev libelf-dev libdw-dev libjansson-dev zlib1g-dev python3
+        libbpf-dev libelf-dev libdw-dev libjansson-dev zlib1g-dev libdeflate-dev python3
         liblzma-dev libdebuginfod-dev libiberty-dev
         libinih-dev libsystemd-dev libcurl4-openssl-dev"
 # libc6-dbg: libc's local names (stack roots); libstdc++6-12-dbg: a

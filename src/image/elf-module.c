@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image/debug-sections.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 #include "util/vec.h"
@@ -45,6 +46,9 @@ struct elf_module {
         size_t strtab_size;
         VEC(struct elf_plt) plt; /* sorted by addr, from m->elf only */
         VEC(char) plt_names;     /* "NAME@plt\0" strings, owned */
+
+        bool dwarf_ready;
+        struct debug_sections dsec; /* freed after elf */
 };
 
 static bool libelf_ready(void) {
@@ -192,6 +196,7 @@ struct elf_module *elf_module_free(struct elf_module *m) {
         vec_free(&m->loads);
         if (m->elf)
                 elf_end(m->elf);
+        debug_sections_release(&m->dsec);
         free(m->image);
         free(m);
         return NULL;
@@ -643,6 +648,32 @@ struct elf_module *elf_module_debug(const struct elf_module *m) {
 }
 
 Elf *elf_module_elf(const struct elf_module *m) {
+        return m->elf;
+}
+
+bool elf_module_has_section(const struct elf_module *m, const char *name) {
+        size_t shstrndx;
+        Elf_Scn *scn = NULL;
+
+        if (elf_getshdrstrndx(m->elf, &shstrndx) < 0)
+                return false;
+        while ((scn = elf_nextscn(m->elf, scn))) {
+                GElf_Shdr sh;
+                const char *n;
+                if (gelf_getshdr(scn, &sh) && sh.sh_type != SHT_NOBITS &&
+                    (n = elf_strptr(m->elf, shstrndx, sh.sh_name)) && strcmp(n, name) == 0)
+                        return true;
+        }
+        return false;
+}
+
+Elf *elf_module_dwarf_elf(struct elf_module *m) {
+        if (!m->dwarf_ready) {
+                m->dwarf_ready = true;
+                int r = debug_sections_inflate(m->elf, &m->dsec);
+                if (r < 0)
+                        log_debug_errno(r, "elf: cannot inflate the debug sections: %s", strerror(-r));
+        }
         return m->elf;
 }
 

@@ -71,5 +71,11 @@ int elf_module_find_dynamic_symbol(const struct elf_module *m, const char *name,
 /* len bytes of the file's loaded contents at ELF address vaddr (all in
  * one PT_LOAD segment's file part). -ENOENT when no segment holds them. */
 int elf_module_read(const struct elf_module *m, uint64_t vaddr, void *buf, size_t len);
-/* m's libelf handle, e.g. for dwarf_lines_open; lives as long as m. */
+/* m's libelf handle; lives as long as m. */
 Elf *elf_module_elf(const struct elf_module *m);
+/* The same, for dwarf_begin_elf (dwarf_lines_open, CFI from .debug_frame):
+ * its compressed debug sections inflated first, once (see
+ * image/debug-sections.h). */
+Elf *elf_module_dwarf_elf(struct elf_module *m);
+/* Whether m has a section of that name with contents. */
+bool elf_module_has_section(const struct elf_module *m, const char *name);

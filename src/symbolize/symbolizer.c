@@ -213,9 +213,9 @@ static void open_dwarf(struct module_syms *ms, struct elf_module *elf) {
         dwarf_lines_free(ms->dwarf);
         ms->dwarf = NULL;
         ms->dwarf_opened = true;
-        if (dbg && dwarf_lines_open(elf_module_elf(dbg), &ms->dwarf) >= 0)
+        if (dbg && dwarf_lines_open(elf_module_dwarf_elf(dbg), &ms->dwarf) >= 0)
                 return;
-        (void) dwarf_lines_open(elf_module_elf(elf), &ms->dwarf);
+        (void) dwarf_lines_open(elf_module_dwarf_elf(elf), &ms->dwarf);
 }
 
 /* Separate debug files on disk: build-id, then debuglink; then

@@ -87,6 +87,13 @@ static void module_unwind_free(void *data) {
         free(mu);
 }
 
+/* The Elf for cfi_table_build: libdw reads a .debug_frame through
+ * dwarf_begin_elf, which wants the debug sections inflated first; a file
+ * without one is only read for .eh_frame, and inflates nothing. */
+static Elf *cfi_elf(struct elf_module *m) {
+        return elf_module_has_section(m, ".debug_frame") ? elf_module_dwarf_elf(m) : elf_module_elf(m);
+}
+
 struct module_unwind *unwinder_module(struct unwinder *u, uint32_t module) {
         struct image_module *m = image_module(u->img, module);
         if (!m)
@@ -104,7 +111,7 @@ struct module_unwind *unwinder_module(struct unwinder *u, uint32_t module) {
         if (u->opts.find_debug_file)
                 u->opts.find_debug_file(u->opts.userdata, module);
         struct elf_module *debug = elf_module_debug(em);
-        int r = cfi_table_build(elf_module_elf(em), debug ? elf_module_elf(debug) : NULL, &mu->table);
+        int r = cfi_table_build(cfi_elf(em), debug ? cfi_elf(debug) : NULL, &mu->table);
         if (r < 0) {
                 log_debug_errno(r, "unwind: no table for %s: %s", image_module_path(m), strerror(-r));
                 free(mu);

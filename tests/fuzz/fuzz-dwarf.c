@@ -1,5 +1,5 @@
 /* Fuzz dwarf-lines: the input is an ELF image in memory (elf_memory)
- * whose DWARF is opened, indexed and looked up at addresses spread over
+ * whose compressed debug sections are inflated and whose DWARF is opened, indexed and looked up at addresses spread over
  * the low address space (where small fixtures keep their code) and some
  * odd ones. Anything that returns is fine; what must not happen is a
  * crash or a sanitizer report. */
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image/debug-sections.h"
 #include "symbolize/dwarf-lines.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -23,6 +24,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
         memcpy(image, data, size);
         elf = elf_memory(image, size);
+        /* compressed sections inflated as the symbolizer does it */
+        struct debug_sections ds = {};
+        if (elf)
+                (void) debug_sections_inflate(elf, &ds);
         if (elf && dwarf_lines_open(elf, &d) == 0) {
                 for (uint64_t a = 0; a < 0x3000; a += 3)
                         (void) dwarf_lines_lookup(d, a, f, 8);
@@ -35,6 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         if (elf)
                 elf_end(elf);
+        debug_sections_release(&ds);
         free(image);
         return 0;
 }
