@@ -2,9 +2,9 @@
 /* Names kernel addresses the way the kernel names them in its own
  * traces: bpf_snprintf's %pS looks each address up in the kernel's
  * symbol table and prints "name+0xoff/0xsize [module]" (or "0xaddr" when
- * no symbol covers it). Userspace fills `addrs` and `n`, runs the program
- * with BPF_PROG_TEST_RUN and reads `names`; the run's return value is 0
- * or the error bpf_snprintf gave. A lookup costs about a
+ * no symbol covers it). Userspace sets `addr`, runs the program with
+ * BPF_PROG_TEST_RUN and reads `name`; the run's return value is 0 or the
+ * error bpf_snprintf gave. A lookup costs about a
  * microsecond; reading all of /proc/kallsyms costs the kernel 50-65 ms. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -13,24 +13,18 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-__u64 addrs[KERNEL_NAMES_BATCH];
-__u32 n;
-char names[KERNEL_NAMES_BATCH][KERNEL_NAMES_LEN];
+__u64 addr;
+char name[KERNEL_NAMES_LEN];
 
 SEC("syscall")
-int name_addrs(void *ctx) {
-        int err = 0;
+int name_addr(void *ctx) {
+        __u64 a = addr;
+        long r = bpf_snprintf(name, sizeof(name), "%pS", &a, sizeof(a));
 
         (void) ctx;
-        for (__u32 i = 0; i < KERNEL_NAMES_BATCH; i++) {
-                if (i >= n)
-                        break;
-                __u64 a = addrs[i];
-                long r = bpf_snprintf(names[i], sizeof(names[i]), "%pS", &a, sizeof(a));
-                if (r < 0) {
-                        names[i][0] = '\0';
-                        err = (int) r; /* a kernel whose %pS is refused */
-                }
+        if (r < 0) {
+                name[0] = '\0';
+                return (int) r; /* a kernel whose %pS is refused */
         }
-        return err;
+        return 0;
 }

@@ -41,7 +41,7 @@ int kernel_names_new(struct kernel_names **ret) {
                 kernel_names_free(k);
                 return r;
         }
-        k->prog_fd = bpf_program__fd(k->skel->progs.name_addrs);
+        k->prog_fd = bpf_program__fd(k->skel->progs.name_addr);
         /* a kernel whose bpf_snprintf refuses %pS fails here, not later */
         const char *name, *module;
         r = kernel_names_lookup(k, 0, &name, &module);
@@ -88,14 +88,13 @@ int kernel_names_lookup(struct kernel_names *k, uint64_t addr, const char **ret_
         struct kernel_names_bpf__bss *bss = k->skel->bss;
         LIBBPF_OPTS(bpf_test_run_opts, opts);
 
-        bss->addrs[0] = addr;
-        bss->n = 1;
-        bss->names[0][0] = '\0';
+        bss->addr = addr;
+        bss->name[0] = '\0';
         if (bpf_prog_test_run_opts(k->prog_fd, &opts) < 0)
                 return -errno;
         if ((int) opts.retval < 0)
                 return (int) opts.retval;
-        char *s = bss->names[0];
+        char *s = bss->name;
         s[KERNEL_NAMES_LEN - 1] = '\0';
         const char *name, *module;
         if (kernel_names_parse(s, &name, &module) <= 0)
