@@ -150,6 +150,9 @@ struct {
         __type(key, __u32);
         __type(value, struct unwind_row);
         __uint(max_entries, 1); /* resized by userspace */
+        /* userspace writes rows through a mapping: a batch update
+         * syscall copied them one element at a time */
+        __uint(map_flags, BPF_F_MMAPABLE);
 } unwind_rows SEC(".maps");
 
 struct {

@@ -139,6 +139,7 @@ struct sampler_options {
 struct sampler_unwind_maps {
         int rows_fd;
         uint32_t rows_max;
+        void *rows_mem; /* the row array mapped writable, or NULL (update rows_fd) */
         int procs_fd;
         uint32_t procs_max;
 };

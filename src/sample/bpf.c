@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <linux/membarrier.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -78,6 +79,8 @@ struct bpf_sampler {
         uint64_t copied_bytes;
         struct bpf_program *prog; /* the sampling program loaded */
         bool kernel_unwind;       /* it unwinds user stacks itself */
+        void *rows_mem;           /* unwind_rows, mapped (rows_len bytes) */
+        size_t rows_len;
         const char *notice;
         bool started, stopped;
 };
@@ -103,6 +106,8 @@ static void bpf_close(void *state) {
         }
         free(b->links);
         free(b->perf_fds);
+        if (b->rows_mem)
+                munmap(b->rows_mem, b->rows_len);
         profile_bpf__destroy(b->skel);
         vec_free(&b->frames);
         u64map_release(&b->stack_ids);
@@ -252,6 +257,18 @@ static int load_skel(struct bpf_sampler *b, const struct sampler_options *o, boo
                                 kernel_unwind ? " with its unwinder" : "", strerror(-r));
                 profile_bpf__destroy(b->skel);
                 b->skel = NULL;
+                return r;
+        }
+        if (kernel_unwind) {
+                /* without the mapping, rows go in by batch updates */
+                size_t len = (size_t) bpf_map__max_entries(b->skel->maps.unwind_rows) * sizeof(struct unwind_row);
+                void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+                                 bpf_map__fd(b->skel->maps.unwind_rows), 0);
+                if (mem != MAP_FAILED) {
+                        b->rows_mem = mem;
+                        b->rows_len = len;
+                } else
+                        log_debug_errno(errno, "cannot map the unwind rows: %s", strerror(errno));
         }
         return r;
 }
@@ -719,6 +736,7 @@ static int bpf_unwind_maps(const void *state, struct sampler_unwind_maps *ret) {
         *ret = (struct sampler_unwind_maps) {
                 .rows_fd = bpf_map__fd(b->skel->maps.unwind_rows),
                 .rows_max = bpf_map__max_entries(b->skel->maps.unwind_rows),
+                .rows_mem = b->rows_mem,
                 .procs_fd = bpf_map__fd(b->skel->maps.unwind_procs),
                 .procs_max = bpf_map__max_entries(b->skel->maps.unwind_procs),
         };

@@ -156,6 +156,32 @@ void kernel_tables_release_rows(struct kernel_tables *kt, uint32_t first, uint32
         }
 }
 
+/* Writes n rows at first: through the mapping of the row array, else by
+ * batch updates. -errno. */
+static int write_rows(struct kernel_tables *kt, const struct cfi_row *rows, size_t n, uint32_t first) {
+        if (kt->maps.rows_mem) {
+                /* the program reads them only once a process entry points
+                 * at them, and that entry comes by a later system call */
+                struct unwind_row *mem = kt->maps.rows_mem;
+                for (size_t i = 0; i < n; i++)
+                        mem[first + i] = kernel_row(&rows[i]);
+                return 0;
+        }
+        uint32_t keys[LOAD_BATCH];
+        struct unwind_row vals[LOAD_BATCH];
+        for (size_t done = 0; done < n;) {
+                uint32_t count = (uint32_t) MIN((size_t) LOAD_BATCH, n - done);
+                for (uint32_t i = 0; i < count; i++) {
+                        keys[i] = first + (uint32_t) (done + i);
+                        vals[i] = kernel_row(&rows[done + i]);
+                }
+                if (bpf_map_update_batch(kt->maps.rows_fd, keys, vals, &count, NULL) < 0)
+                        return -errno;
+                done += count;
+        }
+        return 0;
+}
+
 /* Loads a module's rows once; false when they cannot be. */
 static bool load_module(struct kernel_tables *kt, struct module_unwind *mu) {
         const struct cfi_row *rows;
@@ -174,21 +200,12 @@ static bool load_module(struct kernel_tables *kt, struct module_unwind *mu) {
                 kt->stats.modules_not_loaded++;
                 return false;
         }
-        uint32_t keys[LOAD_BATCH];
-        struct unwind_row vals[LOAD_BATCH];
-        for (size_t done = 0; done < n;) {
-                uint32_t count = (uint32_t) MIN((size_t) LOAD_BATCH, n - done);
-                for (uint32_t i = 0; i < count; i++) {
-                        keys[i] = first + (uint32_t) (done + i);
-                        vals[i] = kernel_row(&rows[done + i]);
-                }
-                if (bpf_map_update_batch(kt->maps.rows_fd, keys, vals, &count, NULL) < 0) {
-                        log_debug_errno(errno, "unwind: cannot load rows into the kernel: %s", strerror(errno));
-                        kernel_tables_release_rows(kt, first, (uint32_t) n);
-                        kt->stats.modules_not_loaded++;
-                        return false;
-                }
-                done += count;
+        int r = write_rows(kt, rows, n, first);
+        if (r < 0) {
+                log_debug_errno(r, "unwind: cannot load rows into the kernel: %s", strerror(-r));
+                kernel_tables_release_rows(kt, first, (uint32_t) n);
+                kt->stats.modules_not_loaded++;
+                return false;
         }
         mu->kernel_first = first;
         mu->kernel_n = (uint32_t) n;
