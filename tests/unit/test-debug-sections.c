@@ -19,6 +19,7 @@
 #include "image/debug-sections.h"
 #include "image/elf-module.h"
 #include "symbolize/dwarf-lines.h"
+#include "util/read-file.h"
 #include "tap.h"
 
 #define FRAMES_MAX 16
@@ -30,21 +31,10 @@ struct opened {
         struct debug_sections ds;
 };
 
+/* the whole file, through the project's own reader */
 static void *read_all(const char *path, size_t *ret_len) {
-        FILE *f = fopen(path, "rb");
-        void *buf = NULL;
-        long n;
-
-        if (!f)
-                return NULL;
-        if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
-            (buf = malloc((size_t) n)) && fread(buf, 1, (size_t) n, f) != (size_t) n) {
-                free(buf);
-                buf = NULL;
-        }
-        fclose(f);
-        *ret_len = buf ? (size_t) n : 0;
-        return buf;
+        char *buf = NULL;
+        return read_full_file(path, &buf, ret_len) < 0 ? NULL : buf;
 }
 
 static bool open_image(struct opened *o, const void *data, size_t len, bool ours) {
@@ -202,7 +192,8 @@ static void test_libc(void) {
         free(data);
 }
 
-/* a fixture built with compressed DWARF: the same names both ways */
+/* a fixture built with compressed DWARF (in a mkdtemp directory): the
+ * same names both ways */
 static void test_gz(void) {
         char dir[] = "/tmp/test-debug-sections.XXXXXX", bin[128], cmd[512];
         size_t len = 0, tried = 0, named = 0;
@@ -236,8 +227,5 @@ int main(void) {
         }
         test_libc();
         test_gz();
-        struct debug_sections none = {};
-        debug_sections_release(&none);
-        CHECK(none.bufs.n == 0, "release of nothing");
         return tap_done();
 }
