@@ -721,7 +721,8 @@ static __always_inline __u64 kernel_walk(__u32 tgid, __u32 gen, __u32 set, __u32
 /* The body of the three sampling programs. copies and unwind are
  * constants in each: the frame-pointer program holds none of the code
  * the others need newer kernels for (bpf_loop callbacks 5.17,
- * bpf_find_vma 5.17, bpf_task_pt_regs 5.15), so it still loads on 5.8. */
+ * bpf_find_vma 5.17, bpf_task_pt_regs 5.15; the unwinder's maps that are
+ * not preallocated, 6.1), so it still loads on 5.8. */
 static __always_inline int sample(struct bpf_perf_event_data *ctx, const bool copies, const bool unwind) {
         struct task_struct *task = (struct task_struct *) bpf_get_current_task();
         __u64 id = bpf_get_current_pid_tgid();

@@ -22,6 +22,7 @@
 
 #include "cprof/target.h"
 #include "profile.h"
+#include "copy-reader.h"
 #include "profile.skel.h"
 #include "sampler-internal.h"
 #include "util/cleanup.h"
@@ -35,15 +36,13 @@
 #define STACK_MAP_ENTRIES 16384
 #define COUNT_MAP_ENTRIES 16384
 #define DRAIN_INTERVAL_NS (200 * 1000 * 1000ULL)
-/* The stack copy ring, and how full it gets before it wakes us: at 999 Hz
- * on two CPUs samples of a few KiB each fill 1 MiB in about 100 ms. */
-#define COPY_RING_BYTES (32u << 20)
-/* with the in-kernel unwinder copies are the exception (a process's
- * first 100 ms, stacks deeper than its budget), but they come in bursts
- * while the loop is busy elsewhere: building the table of a new large
- * binary (cc1: several hundred ms) while every sample of it is a copy
- * overflowed 8 MiB under `make -j2` */
-#define COPY_RING_BYTES_UNWIND (32u << 20)
+/* The stack copy ring, and how full it gets before it wakes its reader:
+ * at 999 Hz on two CPUs samples of a few KiB each fill 1 MiB in about
+ * 100 ms. The reader is a thread of its own (copy-reader.h), so the ring
+ * covers its wakeups, not the loop's pauses: when the loop emptied it,
+ * building a large binary's table (cc1: several hundred ms) while every
+ * sample of it was a copy overflowed 8 MiB under `make -j2`. */
+#define COPY_RING_BYTES (8u << 20)
 #define COPY_RING_WAKEUP (1u << 20)
 /* In-kernel unwinding: table rows (16 bytes each; libc has 28,000),
  * process images, and the chunks user stacks are stored in */
@@ -63,6 +62,7 @@ struct bpf_sampler {
         struct bpf_link **links;
         int ncpus;
         struct ring_buffer *events;
+        struct copy_reader *copies; /* NULL without stack copies */
         const struct sampler_callbacks *cb; /* during poll/stop */
         uint64_t last_drain_ns;
         uint64_t delivered;
@@ -97,6 +97,7 @@ static void bpf_close(void *state) {
 
         if (!b)
                 return;
+        copy_reader_free(b->copies);
         ring_buffer__free(b->events);
         for (int i = 0; i < b->ncpus; i++) {
                 if (b->links)
@@ -211,8 +212,7 @@ static int load_skel(struct bpf_sampler *b, const struct sampler_options *o, boo
                                 MIN(o->stack_copy, (uint32_t) PROFILE_MAX_COPY);
                 b->skel->rodata->stack_copy = MAX(copy / 4096u, 1u) * 4096u;
                 b->skel->rodata->copies_wakeup = COPY_RING_WAKEUP;
-                bpf_map__set_max_entries(b->skel->maps.copies,
-                                         kernel_unwind && o->user_stacks ? COPY_RING_BYTES_UNWIND : COPY_RING_BYTES);
+                bpf_map__set_max_entries(b->skel->maps.copies, COPY_RING_BYTES);
                 int ncpu = libbpf_num_possible_cpus();
                 bpf_map__set_max_entries(b->skel->maps.copy_scratch, ncpu > 0 ? (uint32_t) ncpu : 1);
                 /* a machine with 240 possible CPUs must not pay 512K each */
@@ -239,6 +239,18 @@ static int load_skel(struct bpf_sampler *b, const struct sampler_options *o, boo
                 bpf_map__set_max_entries(b->skel->maps.unwind_procs, UNWIND_PROCS);
                 bpf_map__set_max_entries(b->skel->maps.chunks0, CHUNK_MAP_ENTRIES);
                 bpf_map__set_max_entries(b->skel->maps.chunks1, CHUNK_MAP_ENTRIES);
+                /* The unwinder needs a kernel that allocates hash map
+                 * elements in any context (6.1: unwind_procs is not
+                 * preallocated), so the stores it shares with the other
+                 * programs need not be either: preallocated, the kernel
+                 * stacks' 16,384 keys of 1 KiB cost two 17 MiB areas
+                 * zeroed at every start. The chunk maps stay preallocated:
+                 * the first sample of a deep stack inserts a hundred
+                 * chunks at once, more than the allocator keeps ready. */
+                bpf_map__set_map_flags(b->skel->maps.stacks0, BPF_F_NO_PREALLOC);
+                bpf_map__set_map_flags(b->skel->maps.stacks1, BPF_F_NO_PREALLOC);
+                bpf_map__set_map_flags(b->skel->maps.counts0, BPF_F_NO_PREALLOC);
+                bpf_map__set_map_flags(b->skel->maps.counts1, BPF_F_NO_PREALLOC);
                 bpf_map__set_max_entries(b->skel->maps.walks, ncpu > 0 ? (uint32_t) ncpu : 1);
         }
         if (!(o->user_stacks && o->stack_copy > 0)) {
@@ -290,7 +302,7 @@ static int bpf_open(const struct sampler_options *o, void **ret_state) {
         if (r < 0 && o->kernel_unwind) {
                 r = load_skel(b, o, false);
                 if (r >= 0)
-                        b->notice = "this kernel refuses cprof's in-kernel unwinder (it needs Linux 5.17): "
+                        b->notice = "this kernel refuses cprof's in-kernel unwinder (it needs Linux 6.1): "
                                     "unwinding stack copies in cprof, at a higher cost per sample";
         }
         if (r < 0)
@@ -310,7 +322,7 @@ static int bpf_open(const struct sampler_options *o, void **ret_state) {
                 goto fail;
         }
         if (b->skel->rodata->stack_copy) {
-                r = ring_buffer__add(b->events, bpf_map__fd(b->skel->maps.copies), handle_copy, b);
+                r = copy_reader_new(bpf_map__fd(b->skel->maps.copies), &b->copies);
                 if (r < 0)
                         goto fail;
         }
@@ -653,10 +665,9 @@ static int bpf_poll(void *state, int timeout_ms, const struct sampler_callbacks 
                 b->cb = NULL;
                 return r;
         }
-        /* stack copies are submitted without a wakeup until a batch waits:
-         * take what is there now */
-        if (b->skel->rodata->stack_copy) {
-                r = ring_buffer__consume(b->events);
+        /* the copies the reader took from their ring since the last poll */
+        if (b->copies) {
+                r = copy_reader_take(b->copies, handle_copy, b);
                 if (r < 0) {
                         b->cb = NULL;
                         return r;
@@ -688,6 +699,16 @@ static int bpf_stop(void *state, const struct sampler_callbacks *cb) {
         /* the events are off: once the programs still running are done,
          * both sets are idle and can be drained without a flip */
         wait_for_programs();
+        if (b->copies) {
+                copy_reader_stop(b->copies);
+                log_debug("bpf: stack copies waited for the loop in a queue of %zu KiB at most",
+                          copy_reader_peak(b->copies) >> 10);
+                r = copy_reader_take(b->copies, handle_copy, b);
+                if (r < 0) {
+                        b->cb = NULL;
+                        return r;
+                }
+        }
         r = deliver_side_events(b);
         if (r >= 0)
                 r = drain_set(b, 0);

@@ -1,0 +1,185 @@
+/* The stack copy ring's own reader thread (see copy-reader.h). */
+#include "copy-reader.h"
+
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "util/vec.h"
+
+/* Copies are submitted without a wakeup until a batch waits (1 MiB):
+ * the reader also looks this often, so that a few copies do not sit in
+ * the ring until the recording ends. */
+#define READER_POLL_MS 20
+/* a queue this big after a burst is given back rather than kept */
+#define KEEP_CAPACITY (8u << 20)
+
+struct copy_reader {
+        struct ring_buffer *rb;
+        int stop_fd;
+        pthread_t thread;
+        bool running;
+        pthread_mutex_t lock;
+        struct charvec queue; /* filled by the thread: records, each a uint64_t size and its bytes, 8-aligned */
+        struct charvec work;  /* the batch take() is handing out */
+        size_t peak;
+        int error; /* the thread's, returned by the next take() */
+};
+
+static size_t padded(size_t size) {
+        return (size + 7) & ~(size_t) 7;
+}
+
+/* In the reader thread (and in stop(), once it has ended). */
+static int stash(void *ctx, void *data, size_t size) {
+        struct copy_reader *cr = ctx;
+        uint64_t head = size;
+        int r = 0;
+
+        pthread_mutex_lock(&cr->lock);
+        size_t at = cr->queue.n, need = at + sizeof(head) + padded(size);
+        if (vec_reserve(&cr->queue, need) < 0) {
+                r = -ENOMEM;
+        } else {
+                memcpy(cr->queue.v + at, &head, sizeof(head));
+                memcpy(cr->queue.v + at + sizeof(head), data, size);
+                cr->queue.n = need;
+                if (need > cr->peak)
+                        cr->peak = need;
+        }
+        pthread_mutex_unlock(&cr->lock);
+        return r;
+}
+
+static void set_error(struct copy_reader *cr, int r) {
+        pthread_mutex_lock(&cr->lock);
+        if (!cr->error)
+                cr->error = r;
+        pthread_mutex_unlock(&cr->lock);
+}
+
+static void *reader_main(void *arg) {
+        struct copy_reader *cr = arg;
+        struct pollfd p[2] = {
+                { .fd = ring_buffer__epoll_fd(cr->rb), .events = POLLIN },
+                { .fd = cr->stop_fd, .events = POLLIN },
+        };
+
+        for (;;) {
+                if (poll(p, 2, READER_POLL_MS) < 0 && errno != EINTR) {
+                        set_error(cr, -errno);
+                        break;
+                }
+                if (p[1].revents)
+                        break; /* stop() consumes what is left */
+                int r = ring_buffer__consume(cr->rb);
+                if (r < 0) {
+                        set_error(cr, r);
+                        break;
+                }
+        }
+        return NULL;
+}
+
+int copy_reader_new(int ring_fd, struct copy_reader **ret) {
+        struct copy_reader *cr = calloc(1, sizeof(*cr));
+        sigset_t all, old;
+        int r;
+
+        if (!cr)
+                return -ENOMEM;
+        pthread_mutex_init(&cr->lock, NULL);
+        cr->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (cr->stop_fd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        cr->rb = ring_buffer__new(ring_fd, stash, cr, NULL);
+        if (!cr->rb) {
+                r = -errno;
+                goto fail;
+        }
+        /* signals are the loop thread's: it handles Ctrl-C and SIGCHLD.
+         * The thread inherits the loop's scheduling (real-time priority,
+         * when raised), so a busy machine does not starve it. */
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        r = -pthread_create(&cr->thread, NULL, reader_main, cr);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r < 0)
+                goto fail;
+        cr->running = true;
+        *ret = cr;
+        return 0;
+fail:
+        copy_reader_free(cr);
+        return r;
+}
+
+int copy_reader_take(struct copy_reader *cr, int (*fn)(void *userdata, void *data, size_t size), void *userdata) {
+        int r;
+
+        pthread_mutex_lock(&cr->lock);
+        struct charvec batch = cr->queue;
+        cr->queue = cr->work; /* empty: its room is reused */
+        cr->queue.n = 0;
+        cr->work = (struct charvec) { 0 };
+        r = cr->error;
+        pthread_mutex_unlock(&cr->lock);
+
+        for (size_t at = 0; r >= 0 && at + sizeof(uint64_t) <= batch.n;) {
+                uint64_t size;
+                memcpy(&size, batch.v + at, sizeof(size));
+                at += sizeof(size);
+                r = fn(userdata, batch.v + at, (size_t) size);
+                at += padded((size_t) size);
+        }
+        batch.n = 0;
+        if (batch.cap > KEEP_CAPACITY)
+                vec_free(&batch);
+        cr->work = batch;
+        return r < 0 ? r : 0;
+}
+
+void copy_reader_stop(struct copy_reader *cr) {
+        uint64_t one = 1;
+
+        if (!cr || !cr->running)
+                return;
+        if (write(cr->stop_fd, &one, sizeof(one)) < 0) {
+                /* an eventfd write fails only on overflow: it is set */
+        }
+        pthread_join(cr->thread, NULL);
+        cr->running = false;
+        int r = ring_buffer__consume(cr->rb);
+        if (r < 0)
+                set_error(cr, r);
+}
+
+size_t copy_reader_peak(struct copy_reader *cr) {
+        pthread_mutex_lock(&cr->lock);
+        size_t peak = cr->peak;
+        pthread_mutex_unlock(&cr->lock);
+        return peak;
+}
+
+struct copy_reader *copy_reader_free(struct copy_reader *cr) {
+        if (!cr)
+                return NULL;
+        copy_reader_stop(cr);
+        ring_buffer__free(cr->rb);
+        if (cr->stop_fd >= 0)
+                close(cr->stop_fd);
+        vec_free(&cr->queue);
+        vec_free(&cr->work);
+        pthread_mutex_destroy(&cr->lock);
+        free(cr);
+        return NULL;
+}
