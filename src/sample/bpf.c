@@ -742,6 +742,8 @@ static void bpf_get_stats(const void *state, struct sampler_stats *ret) {
                 }
         free(per);
         ret->lost_events += b->side_lost;
+        if (b->copies)
+                ret->lost_ring += copy_reader_dropped(b->copies);
         ret->lost = ret->lost_stackmap + ret->lost_counts + ret->lost_ring;
 }
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -14,23 +15,31 @@
 
 #include "util/vec.h"
 
-/* Copies are submitted without a wakeup until a batch waits (1 MiB):
- * the reader also looks this often, so that a few copies do not sit in
- * the ring until the recording ends. */
-#define READER_POLL_MS 20
 /* a queue this big after a burst is given back rather than kept */
 #define KEEP_CAPACITY (8u << 20)
+/* The loop is behind by seconds past this: copies beyond it are
+ * dropped (and counted as lost) rather than taking all memory. */
+#define MAX_QUEUE (256u << 20)
 
 struct copy_reader {
         struct ring_buffer *rb;
-        int stop_fd;
+        /* Copies are submitted without a wakeup until a batch waits
+         * (1 MiB): take() kicks the thread through this eventfd to read
+         * what is there, so that a few copies do not sit in the ring
+         * until the recording ends. A timeout instead would wake it
+         * 50 times a second, which costs more than its copying here. */
+        int kick_fd;
+        bool stopping;
         pthread_t thread;
         bool running;
         pthread_mutex_t lock;
         struct charvec queue; /* filled by the thread: records, each a uint64_t size and its bytes, 8-aligned */
         struct charvec work;  /* the batch take() is handing out */
         size_t peak;
+        uint64_t dropped; /* records beyond MAX_QUEUE */
         int error; /* the thread's, returned by the next take() */
+        int policy; /* the creator's scheduling, which the thread takes */
+        struct sched_param param;
 };
 
 static size_t padded(size_t size) {
@@ -45,7 +54,9 @@ static int stash(void *ctx, void *data, size_t size) {
 
         pthread_mutex_lock(&cr->lock);
         size_t at = cr->queue.n, need = at + sizeof(head) + padded(size);
-        if (vec_reserve(&cr->queue, need) < 0) {
+        if (need > MAX_QUEUE) {
+                cr->dropped++;
+        } else if (vec_reserve(&cr->queue, need) < 0) {
                 r = -ENOMEM;
         } else {
                 memcpy(cr->queue.v + at, &head, sizeof(head));
@@ -67,17 +78,28 @@ static void set_error(struct copy_reader *cr, int r) {
 
 static void *reader_main(void *arg) {
         struct copy_reader *cr = arg;
+        /* SCHED_RESET_ON_FORK (see record_raise_priority) gave this
+         * thread a normal task's share: on a busy machine the ring would
+         * wait on it. Not allowed: stay as we are. */
+        if (cr->policy == SCHED_FIFO || cr->policy == SCHED_RR)
+                (void) sched_setscheduler(0, cr->policy | SCHED_RESET_ON_FORK, &cr->param);
         struct pollfd p[2] = {
                 { .fd = ring_buffer__epoll_fd(cr->rb), .events = POLLIN },
-                { .fd = cr->stop_fd, .events = POLLIN },
+                { .fd = cr->kick_fd, .events = POLLIN },
         };
 
         for (;;) {
-                if (poll(p, 2, READER_POLL_MS) < 0 && errno != EINTR) {
+                if (poll(p, 2, -1) < 0 && errno != EINTR) {
                         set_error(cr, -errno);
                         break;
                 }
-                if (p[1].revents)
+                if (p[1].revents & POLLIN) {
+                        uint64_t n;
+                        if (read(cr->kick_fd, &n, sizeof(n)) < 0) {
+                                /* EAGAIN: another read took it */
+                        }
+                }
+                if (__atomic_load_n(&cr->stopping, __ATOMIC_ACQUIRE))
                         break; /* stop() consumes what is left */
                 int r = ring_buffer__consume(cr->rb);
                 if (r < 0) {
@@ -96,8 +118,8 @@ int copy_reader_new(int ring_fd, struct copy_reader **ret) {
         if (!cr)
                 return -ENOMEM;
         pthread_mutex_init(&cr->lock, NULL);
-        cr->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (cr->stop_fd < 0) {
+        cr->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (cr->kick_fd < 0) {
                 r = -errno;
                 goto fail;
         }
@@ -106,15 +128,19 @@ int copy_reader_new(int ring_fd, struct copy_reader **ret) {
                 r = -errno;
                 goto fail;
         }
-        /* signals are the loop thread's: it handles Ctrl-C and SIGCHLD.
-         * The thread inherits the loop's scheduling (real-time priority,
-         * when raised), so a busy machine does not starve it. */
+        /* the thread takes the loop's scheduling (real-time priority,
+         * when raised), so a busy machine does not starve it */
+        cr->policy = sched_getscheduler(0) & ~SCHED_RESET_ON_FORK;
+        if (sched_getparam(0, &cr->param) < 0)
+                cr->policy = -1;
+        /* signals are the loop thread's: it handles Ctrl-C and SIGCHLD */
         sigfillset(&all);
         pthread_sigmask(SIG_BLOCK, &all, &old);
         r = -pthread_create(&cr->thread, NULL, reader_main, cr);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (r < 0)
                 goto fail;
+        (void) pthread_setname_np(cr->thread, "cprof-copies");
         cr->running = true;
         *ret = cr;
         return 0;
@@ -123,8 +149,18 @@ fail:
         return r;
 }
 
+static void kick(struct copy_reader *cr) {
+        uint64_t one = 1;
+        if (write(cr->kick_fd, &one, sizeof(one)) < 0) {
+                /* only on overflow of the counter: it is set anyway */
+        }
+}
+
 int copy_reader_take(struct copy_reader *cr, int (*fn)(void *userdata, void *data, size_t size), void *userdata) {
         int r;
+
+        if (cr->running)
+                kick(cr); /* for the next take */
 
         pthread_mutex_lock(&cr->lock);
         struct charvec batch = cr->queue;
@@ -149,18 +185,22 @@ int copy_reader_take(struct copy_reader *cr, int (*fn)(void *userdata, void *dat
 }
 
 void copy_reader_stop(struct copy_reader *cr) {
-        uint64_t one = 1;
-
         if (!cr || !cr->running)
                 return;
-        if (write(cr->stop_fd, &one, sizeof(one)) < 0) {
-                /* an eventfd write fails only on overflow: it is set */
-        }
+        __atomic_store_n(&cr->stopping, true, __ATOMIC_RELEASE);
+        kick(cr);
         pthread_join(cr->thread, NULL);
         cr->running = false;
         int r = ring_buffer__consume(cr->rb);
         if (r < 0)
                 set_error(cr, r);
+}
+
+uint64_t copy_reader_dropped(struct copy_reader *cr) {
+        pthread_mutex_lock(&cr->lock);
+        uint64_t n = cr->dropped;
+        pthread_mutex_unlock(&cr->lock);
+        return n;
 }
 
 size_t copy_reader_peak(struct copy_reader *cr) {
@@ -175,8 +215,8 @@ struct copy_reader *copy_reader_free(struct copy_reader *cr) {
                 return NULL;
         copy_reader_stop(cr);
         ring_buffer__free(cr->rb);
-        if (cr->stop_fd >= 0)
-                close(cr->stop_fd);
+        if (cr->kick_fd >= 0)
+                close(cr->kick_fd);
         vec_free(&cr->queue);
         vec_free(&cr->work);
         pthread_mutex_destroy(&cr->lock);

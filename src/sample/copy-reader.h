@@ -23,6 +23,8 @@ int copy_reader_take(struct copy_reader *cr, int (*fn)(void *userdata, void *dat
 /* Empties the ring one last time and ends the thread; take() still
  * returns what was queued. Idempotent. */
 void copy_reader_stop(struct copy_reader *cr);
+/* Records dropped because the queue held 256 MiB (the loop stalled). */
+uint64_t copy_reader_dropped(struct copy_reader *cr);
 /* The queue's high-water mark in bytes. */
 size_t copy_reader_peak(struct copy_reader *cr);
 struct copy_reader *copy_reader_free(struct copy_reader *cr);
