@@ -317,6 +317,8 @@ static int read_symtab(struct elf_module *m, Elf *elf, Elf_Scn *scn, const GElf_
                 strsize--;
         if (strsize == 0 || strsize > UINT32_MAX)
                 return 0;
+        GElf_Ehdr eh;
+        uint64_t entry = gelf_getehdr(elf, &eh) ? eh.e_entry : 0;
 
         size_t count = data->d_size / entsize;
         for (size_t i = 0; i < count && i <= INT32_MAX; i++) {
@@ -332,6 +334,9 @@ static int read_symtab(struct elf_module *m, Elf *elf, Elf_Scn *scn, const GElf_
                         ;
                 else if (type == STT_NOTYPE && s.st_size > 0 && si->exec)
                         ; /* assembly without .type, but sized and in code */
+                else if (type == STT_NOTYPE && entry && s.st_value == entry && si->exec)
+                        ; /* the entry point's label: ld.so's _start, the root
+                           * of every stack sampled while it loads a program */
                 else
                         continue;
                 struct sym_tmp t = {

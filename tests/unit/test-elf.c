@@ -485,6 +485,46 @@ static void test_plt(void) {
         elf_module_free(libc);
 }
 
+/* ld.so's _start is a NOTYPE label of size 0 (glibc's RTLD_START): it is
+ * named from libc6-dbg's debug file because it is the entry point, where
+ * other size-0 labels (_dl_start_user, just after it) are not. */
+static void test_entry_label(void) {
+        const char *ld = "/lib64/ld-linux-x86-64.so.2";
+        struct elf_module *m = open_path(ld);
+        char debug[128];
+        size_t n = 0;
+
+        CHECK(m != NULL, "open %s", ld);
+        if (!m)
+                return;
+        const uint8_t *id = elf_module_build_id(m, &n);
+        CHECK(id && n > 1, "%s has a build-id", ld);
+        int k = snprintf(debug, sizeof(debug), "/usr/lib/debug/.build-id/%02x/", id ? id[0] : 0);
+        for (size_t i = 1; id && i < n && k > 0 && (size_t) k + 3 < sizeof(debug); i++)
+                k += snprintf(debug + k, sizeof(debug) - (size_t) k, "%02x", id[i]);
+        snprintf(debug + k, sizeof(debug) - (size_t) k, ".debug");
+        struct elf_module *d = open_path(debug);
+        CHECK(d != NULL, "libc6-dbg has ld.so's debug file %s", debug);
+        if (d) {
+                GElf_Ehdr eh;
+                int fd = open(ld, O_RDONLY | O_CLOEXEC);
+                Elf *e = fd >= 0 ? elf_begin(fd, ELF_C_READ, NULL) : NULL;
+                CHECK(e && gelf_getehdr(e, &eh), "read %s's ELF header", ld);
+                CHECK(elf_module_use_symbols_from(m, d) == 0, "use ld.so's debug symbols");
+                if (e && gelf_getehdr(e, &eh)) {
+                        /* the return address of _start's call to _dl_start, minus one */
+                        CHECK_STREQ(elf_module_symbolize(m, eh.e_entry + 7, NULL), "_start",
+                                    "ld.so's entry point + 7");
+                        CHECK_STREQ(elf_module_symbolize(m, eh.e_entry, NULL), "_start", "ld.so's entry point");
+                }
+                if (e)
+                        elf_end(e);
+                if (fd >= 0)
+                        close(fd);
+        }
+        elf_module_free(m); /* frees d with it */
+}
+
 int main(void) {
         struct loaded l = {};
         struct elf_module *m;
@@ -553,6 +593,7 @@ int main(void) {
         elf_module_free(m);
 
         test_stripped_with_debug_file(path, &l);
+        test_entry_label();
         test_libc_debug_file();
         test_plt();
         return tap_done();
