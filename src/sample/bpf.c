@@ -20,9 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "copy-reader.h"
 #include "cprof/target.h"
 #include "profile.h"
-#include "copy-reader.h"
 #include "profile.skel.h"
 #include "sampler-internal.h"
 #include "util/cleanup.h"
