@@ -10,16 +10,26 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
-#include "util/vec.h"
-
-/* a queue this big after a burst is given back rather than kept */
-#define KEEP_CAPACITY (8u << 20)
 /* The loop is behind by seconds past this: copies beyond it are
  * dropped (and counted as lost) rather than taking all memory. */
 #define MAX_QUEUE (256u << 20)
+/* After a burst, the pages of a queue past this go back to the kernel:
+ * a heap buffer would keep them, and grow with each larger burst (a
+ * daemon's memory must not creep). */
+#define KEEP_RESIDENT (64u << 10)
+
+/* Records, each a uint64_t size and its bytes, 8-aligned, in a mapping
+ * of MAX_QUEUE bytes reserved up front (pages are only touched as
+ * records come): it never moves, so nothing is copied as it grows. */
+struct queue {
+        char *v;
+        size_t n;
+};
 
 struct copy_reader {
         struct ring_buffer *rb;
@@ -33,8 +43,13 @@ struct copy_reader {
         pthread_t thread;
         bool running;
         pthread_mutex_t lock;
-        struct charvec queue; /* filled by the thread: records, each a uint64_t size and its bytes, 8-aligned */
-        struct charvec work;  /* the batch take() is handing out */
+        /* take() waits until the thread has read the ring after its
+         * kick, so copies reach the loop at the poll that sees them, as
+         * when the loop read the ring itself */
+        pthread_cond_t read_done;
+        uint64_t kicks, kicks_read;
+        struct queue queue; /* filled by the thread */
+        struct queue work;  /* the batch take() is handing out */
         size_t peak;
         uint64_t dropped; /* records beyond MAX_QUEUE */
         int error; /* the thread's, returned by the next take() */
@@ -50,14 +65,11 @@ static size_t padded(size_t size) {
 static int stash(void *ctx, void *data, size_t size) {
         struct copy_reader *cr = ctx;
         uint64_t head = size;
-        int r = 0;
 
         pthread_mutex_lock(&cr->lock);
         size_t at = cr->queue.n, need = at + sizeof(head) + padded(size);
         if (need > MAX_QUEUE) {
                 cr->dropped++;
-        } else if (vec_reserve(&cr->queue, need) < 0) {
-                r = -ENOMEM;
         } else {
                 memcpy(cr->queue.v + at, &head, sizeof(head));
                 memcpy(cr->queue.v + at + sizeof(head), data, size);
@@ -66,7 +78,7 @@ static int stash(void *ctx, void *data, size_t size) {
                         cr->peak = need;
         }
         pthread_mutex_unlock(&cr->lock);
-        return r;
+        return 0;
 }
 
 static void set_error(struct copy_reader *cr, int r) {
@@ -101,11 +113,18 @@ static void *reader_main(void *arg) {
                 }
                 if (__atomic_load_n(&cr->stopping, __ATOMIC_ACQUIRE))
                         break; /* stop() consumes what is left */
+                pthread_mutex_lock(&cr->lock);
+                uint64_t kicks = cr->kicks;
+                pthread_mutex_unlock(&cr->lock);
                 int r = ring_buffer__consume(cr->rb);
-                if (r < 0) {
+                if (r < 0)
                         set_error(cr, r);
+                pthread_mutex_lock(&cr->lock);
+                cr->kicks_read = kicks;
+                pthread_cond_broadcast(&cr->read_done);
+                pthread_mutex_unlock(&cr->lock);
+                if (r < 0)
                         break;
-                }
         }
         return NULL;
 }
@@ -118,6 +137,18 @@ int copy_reader_new(int ring_fd, struct copy_reader **ret) {
         if (!cr)
                 return -ENOMEM;
         pthread_mutex_init(&cr->lock, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&cr->read_done, &ca);
+        pthread_condattr_destroy(&ca);
+        cr->kick_fd = -1;
+        cr->queue.v = mmap(NULL, MAX_QUEUE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        cr->work.v = mmap(NULL, MAX_QUEUE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (cr->queue.v == MAP_FAILED || cr->work.v == MAP_FAILED) {
+                r = -errno;
+                goto fail;
+        }
         cr->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (cr->kick_fd < 0) {
                 r = -errno;
@@ -159,14 +190,25 @@ static void kick(struct copy_reader *cr) {
 int copy_reader_take(struct copy_reader *cr, int (*fn)(void *userdata, void *data, size_t size), void *userdata) {
         int r;
 
-        if (cr->running)
-                kick(cr); /* for the next take */
-
         pthread_mutex_lock(&cr->lock);
-        struct charvec batch = cr->queue;
-        cr->queue = cr->work; /* empty: its room is reused */
-        cr->queue.n = 0;
-        cr->work = (struct charvec) { 0 };
+        if (cr->running) {
+                uint64_t want = ++cr->kicks;
+                kick(cr);
+                /* a few milliseconds at most: a thread that cannot run
+                 * now leaves its records for the next take */
+                struct timespec until;
+                clock_gettime(CLOCK_MONOTONIC, &until);
+                until.tv_nsec += 5 * 1000 * 1000;
+                if (until.tv_nsec >= 1000000000L) {
+                        until.tv_sec++;
+                        until.tv_nsec -= 1000000000L;
+                }
+                while (cr->kicks_read < want && !cr->error &&
+                       pthread_cond_timedwait(&cr->read_done, &cr->lock, &until) == 0)
+                        ;
+        }
+        struct queue batch = cr->queue;
+        cr->queue = cr->work; /* empty */
         r = cr->error;
         pthread_mutex_unlock(&cr->lock);
 
@@ -177,9 +219,10 @@ int copy_reader_take(struct copy_reader *cr, int (*fn)(void *userdata, void *dat
                 r = fn(userdata, batch.v + at, (size_t) size);
                 at += padded((size_t) size);
         }
+        size_t used = (batch.n + 4095) & ~(size_t) 4095;
+        if (used > KEEP_RESIDENT)
+                (void) madvise(batch.v + KEEP_RESIDENT, used - KEEP_RESIDENT, MADV_DONTNEED);
         batch.n = 0;
-        if (batch.cap > KEEP_CAPACITY)
-                vec_free(&batch);
         cr->work = batch;
         return r < 0 ? r : 0;
 }
@@ -217,8 +260,11 @@ struct copy_reader *copy_reader_free(struct copy_reader *cr) {
         ring_buffer__free(cr->rb);
         if (cr->kick_fd >= 0)
                 close(cr->kick_fd);
-        vec_free(&cr->queue);
-        vec_free(&cr->work);
+        if (cr->queue.v && cr->queue.v != MAP_FAILED)
+                munmap(cr->queue.v, MAX_QUEUE);
+        if (cr->work.v && cr->work.v != MAP_FAILED)
+                munmap(cr->work.v, MAX_QUEUE);
+        pthread_cond_destroy(&cr->read_done);
         pthread_mutex_destroy(&cr->lock);
         free(cr);
         return NULL;
