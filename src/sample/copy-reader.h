@@ -6,7 +6,7 @@
  * loop empties must hold all of that. The reader moves records into a
  * queue as they come, so the ring only has to cover its own wakeups and
  * can stay small (its pages are allocated, cleared and mapped twice at
- * every start). The queue grows only while the loop is behind. */
+ * every start). The queue holds pages only while the loop is behind. */
 #pragma once
 
 #include <stddef.h>
@@ -16,9 +16,10 @@ struct copy_reader;
 
 /* Starts the thread on ring map ring_fd. */
 int copy_reader_new(int ring_fd, struct copy_reader **ret);
-/* Calls fn(userdata, record, size) on each record queued since the last
- * call, in ring order; stops at the first negative return, which it
- * returns. Records left by a failure are dropped. */
+/* Has the thread read the ring (waiting 5 ms at most), then calls
+ * fn(userdata, record, size) on each record queued since the last call,
+ * in ring order; stops at the first negative return, which it returns.
+ * Records left by a failure are dropped. */
 int copy_reader_take(struct copy_reader *cr, int (*fn)(void *userdata, void *data, size_t size), void *userdata);
 /* Empties the ring one last time and ends the thread; take() still
  * returns what was queued. Idempotent. */
